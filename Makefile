@@ -1,0 +1,58 @@
+# kerasdl: `make train` and `make test` do all set-up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+PRESET ?= digits_cnn
+RUN_DIR ?= saved_models/$(PRESET)
+ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install train train-ann train-cnn train-rnn tensorboard export test test-fast time-train clean distclean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@echo "  variables: PRESET=$(PRESET) ARGS='KEY=VALUE ...' RUN_DIR=$(RUN_DIR)"
+
+$(INSTALLED): setup.py
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(INSTALLED)
+
+install: $(INSTALLED) ## create .venv and install kerasdl with its test tools
+
+train: $(INSTALLED) ## train, evaluate and export PRESET (default digits_cnn); extra keys in ARGS
+	$(BIN)/kerasdl train $(PRESET) $(ARGS)
+
+train-ann: $(INSTALLED) ## train the breast_cancer_ann preset (tabular MLP)
+	$(BIN)/kerasdl train breast_cancer_ann $(ARGS)
+
+train-cnn: $(INSTALLED) ## train the digits_cnn preset (CNN on 8x8 digits)
+	$(BIN)/kerasdl train digits_cnn $(ARGS)
+
+train-rnn: $(INSTALLED) ## train the digits_rnn preset (LSTM over image rows)
+	$(BIN)/kerasdl train digits_rnn $(ARGS)
+
+tensorboard: $(INSTALLED) ## serve TensorBoard for every run in saved_models/ on http://localhost:6006
+	$(BIN)/tensorboard --logdir saved_models --host localhost --port 6006
+
+export: $(INSTALLED) ## re-export and verify RUN_DIR (default saved_models/PRESET)
+	$(BIN)/kerasdl export $(RUN_DIR)
+
+test: $(INSTALLED) ## run the whole test suite, slow end-to-end tests included
+	$(BIN)/python -m pytest
+
+test-fast: $(INSTALLED) ## the test suite without the slow end-to-end tests
+	$(BIN)/python -m pytest -m "not slow"
+
+time-train: $(INSTALLED) ## measure `make train` after set-up (the figure in README)
+	$(BIN)/python scripts/time_make_train.py
+
+clean: ## remove run outputs and caches (keeps .venv)
+	find saved_models -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec rm -rf {} +
+	rm -rf .pytest_cache .ruff_cache build *.egg-info
+	find . -name __pycache__ -not -path './$(VENV)/*' -exec rm -rf {} +
+
+distclean: clean ## also remove .venv
+	rm -rf $(VENV)

@@ -1,0 +1,109 @@
+"""The callbacks of a run, and the NaN guard that explains itself.
+
+Keras provides TensorBoard (which also logs the learning rate),
+ModelCheckpoint, BackupAndRestore, EarlyStopping and CSVLogger; kerasdl
+only configures them so that a rerun of the same command resumes.
+"""
+
+import csv
+
+import keras
+
+from kerasdl.errors import RunFailed
+
+
+class NanGuard(keras.callbacks.TerminateOnNaN):
+    """Stops at the first NaN or infinite loss with a message that says why.
+
+    Raising (rather than `stop_training`) skips `on_train_end`, so the
+    backup of the last good epoch survives for inspection or a resume.
+    """
+
+    def __init__(self, learning_rate):
+        super().__init__(raise_error=True)
+        self.learning_rate = learning_rate
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_batch_end(self, batch, logs=None):
+        try:
+            super().on_batch_end(batch, logs)
+        except RuntimeError:
+            raise RunFailed(
+                f"Training diverged: the loss became NaN or infinite at epoch {self.epoch + 1}, "
+                f"batch {batch + 1}; try a lower learning_rate (now {self.learning_rate:g}) "
+                "and overwrite=true"
+            ) from None
+
+
+def read_history(path):
+    """Per-epoch metrics from CSVLogger's file as `{metric: [values]}`.
+
+    An epoch redone after an interruption appears twice in the file; its last
+    row wins.
+    """
+    if not path.exists():
+        return {}
+    with open(path, newline="") as handle:
+        rows = {int(row["epoch"]): row for row in csv.DictReader(handle)}
+    history = {}
+    for epoch in sorted(rows):
+        for key, value in rows[epoch].items():
+            if key != "epoch":
+                history.setdefault(key, []).append(float(value))
+    return history
+
+
+def best_so_far(history, monitor):
+    """Best value of `monitor` in an earlier part of the run, or None."""
+    values = history.get(monitor)
+    if not values:
+        return None
+    return max(values) if "accuracy" in monitor else min(values)
+
+
+def run_callbacks(run_dir, config):
+    """The callbacks of one run in `run_dir`, ready for `fit()`.
+
+    Args:
+        run_dir: the run directory (a `Path`).
+        config: the run's `Config` (`monitor`, `early_stopping`, ...).
+
+    Returns:
+        A list of callbacks. The best-model checkpoint starts from the best
+        value an interrupted earlier part of the run reached, so a resume
+        never replaces a better checkpoint with a worse one.
+    """
+    mode = "max" if "accuracy" in config.monitor else "min"
+    checkpoints = run_dir / "checkpoints"
+    callbacks = [
+        NanGuard(config.learning_rate),
+        keras.callbacks.BackupAndRestore(str(checkpoints / "backup"), delete_checkpoint=False),
+        keras.callbacks.ModelCheckpoint(
+            str(checkpoints / "best.weights.h5"),
+            monitor=config.monitor,
+            mode=mode,
+            save_best_only=True,
+            save_weights_only=True,
+            initial_value_threshold=best_so_far(read_history(run_dir / "history.csv"), config.monitor),
+        ),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+    ]
+    if config.reduce_lr:
+        callbacks.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=config.monitor,
+                mode=mode,
+                factor=0.5,
+                patience=config.reduce_lr,
+                min_lr=config.learning_rate / 100,
+            )
+        )
+    if config.early_stopping:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(monitor=config.monitor, mode=mode, patience=config.early_stopping)
+        )
+    callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs")))
+    return callbacks

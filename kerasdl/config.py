@@ -1,0 +1,259 @@
+"""One flat, typed `Config` per run: a preset plus KEY=VALUE overrides.
+
+A preset is a YAML file in `kerasdl/presets/` whose keys are exactly the keys
+a user types on the command line (`epochs: 40`, `model.filters: [32, 64]`),
+so there is one way to say a setting, wherever it is said. Model
+hyperparameters (`model.*`) are checked against the keyword arguments of the
+model family's build function, which is their single source of truth.
+"""
+
+import dataclasses
+import inspect
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from kerasdl.errors import UserError
+
+STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "multi_worker", "tpu")
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+MONITORS = ("val_loss", "val_accuracy")
+
+
+@dataclasses.dataclass
+class Config:
+    """Every setting of one run; saved as `config.yaml` in the run directory.
+
+    Args:
+        preset: name of the preset the run started from.
+        description: one line shown by `kerasdl presets`.
+        data: data spec, for example `digits` or `breast_cancer`.
+        model: model family: `ann`, `cnn` or `rnn`.
+        model_params: hyperparameters for the family's build function.
+        epochs: maximum number of epochs (early stopping may end sooner).
+        batch_size: examples per replica per step; the global batch is this
+            times the number of replicas.
+        learning_rate: Adam's learning rate.
+        early_stopping: epochs without `monitor` improving before training
+            stops; 0 turns early stopping off.
+        reduce_lr: epochs without `monitor` improving before the learning
+            rate halves (down to 1% of its start); 0 keeps it constant.
+        monitor: validation metric that picks the best checkpoint.
+        validation_fraction: share of all examples held out for validation.
+        test_fraction: share of all examples held out for the final test.
+        strategy: `auto`, `cpu`, `gpu`, `mirrored`, `multi_worker` or `tpu`.
+        precision: `auto`, `float32`, `mixed_float16` or `mixed_bfloat16`.
+        run_dir: where the run is written; empty means
+            `saved_models/<preset>` (numbered `-2`, `-3`, ... if finished).
+        seed: seeds the splits, the shuffling and the weights.
+        overwrite: replace a finished run in `run_dir` instead of refusing.
+        verbose: Keras progress output: 0 silent, 1 bars, 2 a line an epoch.
+    """
+
+    preset: str
+    description: str = ""
+    data: str = "digits"
+    model: str = "cnn"
+    model_params: dict = dataclasses.field(default_factory=dict)
+    epochs: int = 20
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    early_stopping: int = 10
+    reduce_lr: int = 0
+    monitor: str = "val_loss"
+    validation_fraction: float = 0.1
+    test_fraction: float = 0.2
+    strategy: str = "auto"
+    precision: str = "auto"
+    run_dir: str = ""
+    seed: int = 42
+    overwrite: bool = False
+    verbose: int = 1
+
+    def resolved_run_dir(self):
+        return Path(self.run_dir) if self.run_dir else Path("saved_models") / self.preset
+
+    def to_dict(self):
+        """Flat KEY: VALUE mapping in the command-line spelling."""
+        flat = {}
+        for field in dataclasses.fields(self):
+            if field.name == "model_params":
+                for key, value in self.model_params.items():
+                    flat[f"model.{key}"] = list(value) if isinstance(value, tuple) else value
+            else:
+                flat[field.name] = getattr(self, field.name)
+        return flat
+
+
+# Keys a user may set, with their types; `preset` is chosen by name instead.
+_SETTABLE = {f.name: f.type for f in dataclasses.fields(Config)}
+for _name in ("preset", "model_params"):
+    _SETTABLE.pop(_name)
+
+_CHECKS = {
+    "epochs": (lambda v: v >= 1, "an integer >= 1"),
+    "batch_size": (lambda v: v >= 1, "an integer >= 1"),
+    "learning_rate": (lambda v: 0 < v <= 10, "a number in (0, 10]"),
+    "early_stopping": (lambda v: v >= 0, "an integer >= 0 (0 turns it off)"),
+    "reduce_lr": (lambda v: v >= 0, "an integer >= 0 (0 turns it off)"),
+    "validation_fraction": (lambda v: 0 < v < 0.5, "a number in (0, 0.5)"),
+    "test_fraction": (lambda v: 0 < v < 0.5, "a number in (0, 0.5)"),
+    "seed": (lambda v: 0 <= v < 2**31, "an integer in [0, 2**31)"),
+    "verbose": (lambda v: v in (0, 1, 2), "0, 1 or 2"),
+    "strategy": (lambda v: v in STRATEGIES, "one of: " + ", ".join(STRATEGIES)),
+    "precision": (lambda v: v in PRECISIONS, "one of: " + ", ".join(PRECISIONS)),
+    "monitor": (lambda v: v in MONITORS, "one of: " + ", ".join(MONITORS)),
+}
+
+
+def preset_names():
+    """Names of the presets shipped in the package, sorted."""
+    folder = resources.files("kerasdl") / "presets"
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def read_preset(name):
+    """The preset's raw KEY: VALUE mapping, as written in its YAML file."""
+    if name not in preset_names():
+        raise UserError(f"Unknown preset {name!r}; choose one of: {', '.join(preset_names())}")
+    text = (resources.files("kerasdl") / "presets" / f"{name}.yaml").read_text()
+    return yaml.safe_load(text) or {}
+
+
+def parse_overrides(pairs):
+    """Turns `["epochs=5", "model.units=32"]` into `{"epochs": "5", ...}`."""
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"Expected KEY=VALUE, got {pair!r} (for example epochs=5)")
+        overrides[key.strip()] = value.strip()
+    return overrides
+
+
+def make_config(preset, overrides=None):
+    """Builds a validated `Config` from a preset name and KEY=VALUE overrides.
+
+    Args:
+        preset: a name from `preset_names()`.
+        overrides: mapping of key to value; values may be strings as typed on
+            the command line (`"5"`, `"32,64"`, `"true"`) or Python values.
+
+    Returns:
+        A `Config` whose every value has its declared type and passed its check.
+
+    Example:
+        >>> make_config("digits_cnn", {"epochs": "3"}).epochs
+        3
+    """
+    settings = dict(read_preset(preset))
+    overrides = dict(overrides or {})
+    if "model" in overrides and overrides["model"] != settings.get("model"):
+        # The preset's hyperparameters belong to its own family.
+        settings = {k: v for k, v in settings.items() if not k.startswith("model.")}
+    settings.update(overrides)
+    return config_from_settings(preset, settings)
+
+
+def config_from_settings(preset, settings):
+    """Builds a validated `Config` from a flat KEY: VALUE mapping."""
+    config = Config(preset=preset)
+    model_values = {}
+    for key, value in settings.items():
+        if key.startswith("model."):
+            model_values[key[len("model.") :]] = value
+        elif key not in _SETTABLE:
+            allowed = ", ".join(sorted(_SETTABLE)) + ", model.<hyperparameter>"
+            raise UserError(f"Unknown config key {key!r}; allowed keys: {allowed}")
+        else:
+            setattr(config, key, _check(key, _coerce(key, value, _SETTABLE[key])))
+    config.model_params = _model_params(config.model, model_values)
+    return config
+
+
+def model_param_defaults(family):
+    """The keyword arguments (with defaults) of a family's build function."""
+    from kerasdl.models import builders
+
+    known = builders()
+    if family not in known:
+        raise UserError(f"Unknown model {family!r}; choose one of: {', '.join(sorted(known))}")
+    signature = inspect.signature(known[family])
+    return {
+        name: p.default
+        for name, p in signature.parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
+
+
+def _model_params(family, values):
+    defaults = model_param_defaults(family)
+    params = {}
+    for name, value in values.items():
+        if name not in defaults:
+            allowed = ", ".join(f"model.{k}" for k in defaults)
+            raise UserError(f"Unknown key 'model.{name}' for model {family!r}; allowed: {allowed}")
+        params[name] = _coerce(f"model.{name}", value, type(defaults[name]))
+    return params
+
+
+def _coerce(key, value, kind):
+    """Converts `value` (often a string from the command line) to `kind`."""
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).lower()
+        if text in ("true", "yes", "1", "on"):
+            return True
+        if text in ("false", "no", "0", "off"):
+            return False
+        raise UserError(f"{key} must be true or false, got {value!r}")
+    if kind is tuple:
+        items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+        try:
+            result = tuple(int(str(item).strip()) for item in items if str(item).strip())
+        except ValueError:
+            raise UserError(f"{key} must be a comma-separated list of integers, got {value!r}") from None
+        if not result or min(result) < 1:
+            raise UserError(f"{key} must list one or more integers >= 1, got {value!r}")
+        return result
+    if kind in (int, float):
+        what = "an integer" if kind is int else "a number"
+        if isinstance(value, bool):
+            raise UserError(f"{key} must be {what}, got {value!r}")
+        try:
+            number = float(value)
+            if kind is int:
+                if number != int(number):
+                    raise ValueError
+                return int(number)
+            return number
+        except (TypeError, ValueError, OverflowError):
+            raise UserError(f"{key} must be {what}, got {value!r}") from None
+    if value is None:
+        return ""
+    return str(value)
+
+
+def _check(key, value):
+    if key in _CHECKS:
+        ok, allowed = _CHECKS[key]
+        if not ok(value):
+            raise UserError(f"{key}={value!r} is out of range; allowed: {allowed}")
+    return value
+
+
+def load_config(path):
+    """Rebuilds a run's `Config` from its `config.yaml`."""
+    path = Path(path)
+    try:
+        saved = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise UserError(f"Cannot read {path}: {error}") from None
+    preset = saved.pop("preset", None) if isinstance(saved, dict) else None
+    if not preset:
+        raise UserError(f"{path} names no preset; is it a kerasdl run directory?")
+    for informational in ("versions", "resolved"):
+        saved.pop(informational, None)
+    return config_from_settings(preset, saved)

@@ -1,0 +1,112 @@
+"""`Dataset`: seeded splits as arrays, `tf.data` pipelines, and `DataInfo`."""
+
+import dataclasses
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from kerasdl.errors import UserError
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclasses.dataclass
+class DataInfo:
+    """What a model and an exporter need to know about the inputs.
+
+    Args:
+        name: the data spec, for example `digits`.
+        kind: `image` (height, width, channels) or `tabular` (features).
+        input_shape: shape of one raw example, without the batch axis.
+        class_names: label of each output index.
+        value_range: (low, high) of the raw input values, as a client sends
+            them; the model normalises inside.
+        mean: per-channel (image) or per-feature (tabular) mean of the
+            training split, for the model's normalisation layer.
+        variance: the matching variance.
+        feature_names: names of tabular features, else None.
+    """
+
+    name: str
+    kind: str
+    input_shape: tuple
+    class_names: list
+    value_range: tuple
+    mean: np.ndarray
+    variance: np.ndarray
+    feature_names: list = None
+
+    @property
+    def num_classes(self):
+        return len(self.class_names)
+
+    @property
+    def input_name(self):
+        return "pixels" if self.kind == "image" else "features"
+
+
+@dataclasses.dataclass
+class Dataset:
+    """Train, validation and test splits held as NumPy arrays.
+
+    The splits are small enough to sit in memory; `pipeline()` turns one into
+    the `tf.data` input that `fit()` and `evaluate()` read.
+    """
+
+    info: DataInfo
+    splits: dict
+
+    def arrays(self, split):
+        return self.splits[split]
+
+    def pipeline(self, split, batch_size, shuffle=False, seed=0):
+        """A batched `tf.data.Dataset` of `(inputs, labels)` for `split`.
+
+        Args:
+            split: `train`, `validation` or `test`.
+            batch_size: the global batch size (per replica x replicas).
+            shuffle: reshuffle every epoch (for training).
+            seed: seeds the shuffle so runs repeat.
+        """
+        import tensorflow as tf
+
+        features, labels = self.splits[split]
+        data = tf.data.Dataset.from_tensor_slices((features, labels)).cache()
+        if shuffle:
+            data = data.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+        return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def split_stratified(features, labels, seed, validation_fraction, test_fraction):
+    """Seeded train/validation/test splits with every class in every split."""
+    counts = np.bincount(labels)
+    smallest = int(counts[counts > 0].min())
+    if smallest < 3:
+        raise UserError(
+            f"Every class needs at least 3 examples to appear in train, validation "
+            f"and test; the smallest class has {smallest}"
+        )
+    rest_x, test_x, rest_y, test_y = train_test_split(
+        features, labels, test_size=test_fraction, stratify=labels, random_state=seed
+    )
+    train_x, val_x, train_y, val_y = train_test_split(
+        rest_x,
+        rest_y,
+        test_size=validation_fraction / (1 - test_fraction),
+        stratify=rest_y,
+        random_state=seed,
+    )
+    return {
+        "train": (train_x, train_y),
+        "validation": (val_x, val_y),
+        "test": (test_x, test_y),
+    }
+
+
+def normalisation_stats(train_features):
+    """Mean and variance over the training split, per channel or feature."""
+    axes = tuple(range(train_features.ndim - 1))
+    return (
+        train_features.mean(axis=axes).astype("float32"),
+        train_features.var(axis=axes).astype("float32"),
+    )

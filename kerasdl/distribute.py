@@ -1,0 +1,155 @@
+"""Which devices train the model (`tf.distribute`) and in which precision.
+
+`resolve_strategy` is the one place a strategy is chosen; training builds and
+compiles the model inside its scope. Asking for hardware that is not there is
+a `UserError` (one line), not a TensorFlow traceback.
+"""
+
+import contextlib
+import json
+import os
+
+import keras
+import tensorflow as tf
+
+from kerasdl.errors import UserError
+
+
+def resolve_strategy(name="auto"):
+    """Returns the `tf.distribute.Strategy` for `name`.
+
+    Args:
+        name: one of
+            - `auto`: a TPU if one is configured and reachable; else
+              MultiWorkerMirroredStrategy if TF_CONFIG describes a cluster;
+              else MirroredStrategy over several GPUs, OneDeviceStrategy on
+              one GPU, or the default (CPU) strategy.
+            - `cpu`: one CPU device.
+            - `gpu`: every visible GPU (an error if there is none).
+            - `mirrored`: synchronous data parallelism over every GPU, or
+              over every logical CPU device when there is no GPU.
+            - `multi_worker`: MultiWorkerMirroredStrategy from TF_CONFIG.
+            - `tpu`: TPUStrategy (Colab `TPU_NAME`/`COLAB_TPU_ADDR`, or a
+              Cloud TPU name in `TPU_NAME`).
+
+    Returns:
+        A `tf.distribute.Strategy`.
+
+    Example:
+        >>> strategy = resolve_strategy("cpu")
+        >>> strategy.num_replicas_in_sync
+        1
+    """
+    gpus = tf.config.list_logical_devices("GPU")
+    if name == "auto":
+        if _tpu_configured():
+            return _tpu_strategy()
+        if _cluster_configured():
+            return tf.distribute.MultiWorkerMirroredStrategy()
+        if len(gpus) > 1:
+            return tf.distribute.MirroredStrategy()
+        if len(gpus) == 1:
+            return tf.distribute.OneDeviceStrategy(gpus[0].name)
+        return tf.distribute.get_strategy()
+    if name == "cpu":
+        return tf.distribute.OneDeviceStrategy("/cpu:0")
+    if name == "gpu":
+        if not gpus:
+            raise UserError("strategy=gpu but TensorFlow sees no GPU; run `kerasdl doctor` or use strategy=auto")
+        if len(gpus) == 1:
+            return tf.distribute.OneDeviceStrategy(gpus[0].name)
+        return tf.distribute.MirroredStrategy([gpu.name for gpu in gpus])
+    if name == "mirrored":
+        devices = gpus or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([device.name for device in devices])
+    if name == "multi_worker":
+        if not _cluster_configured():
+            raise UserError(
+                "strategy=multi_worker needs TF_CONFIG describing the cluster "
+                '(for example {"cluster": {"worker": ["host1:port", "host2:port"]}, '
+                '"task": {"type": "worker", "index": 0}})'
+            )
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "tpu":
+        return _tpu_strategy()
+    raise UserError(f"Unknown strategy {name!r}; choose one of: auto, cpu, gpu, mirrored, multi_worker, tpu")
+
+
+def describe_strategy(strategy):
+    """One line, e.g. `MirroredStrategy, 2 replicas (CPU:0, CPU:1)`."""
+    devices = _devices(strategy)
+    names = ", ".join(device.split("/")[-1].replace("device:", "") for device in devices)
+    replicas = strategy.num_replicas_in_sync
+    kind = type(strategy).__name__
+    if kind == "_DefaultDistributionStrategy":
+        kind = "default strategy"
+    text = f"{kind}, {replicas} replica{'s' if replicas != 1 else ''}"
+    return f"{text} ({names})" if names else text
+
+
+def resolve_precision(name, strategy):
+    """Returns `(policy_name, reason)` for the requested precision.
+
+    `auto` picks `mixed_bfloat16` on TPU, `mixed_float16` on GPUs with
+    compute capability 7.0 or newer (tensor cores), and `float32` elsewhere.
+    CPUs stay float32 until the speed issue measures bfloat16 across presets.
+    """
+    if name != "auto":
+        return name, "set by precision="
+    if isinstance(strategy, tf.distribute.TPUStrategy):
+        return "mixed_bfloat16", "TPU: bfloat16 is native"
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus and _uses_gpu(strategy):
+        capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability", (0, 0))
+        if capability >= (7, 0):
+            return "mixed_float16", f"GPU with compute capability {capability[0]}.{capability[1]} has tensor cores"
+        return "float32", f"GPU compute capability {capability[0]}.{capability[1]} < 7.0"
+    return "float32", "CPU"
+
+
+@contextlib.contextmanager
+def precision_policy(name):
+    """Sets Keras's global dtype policy inside the block, restoring it after."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _devices(strategy):
+    try:
+        return tuple(strategy.extended.worker_devices)
+    except (AttributeError, RuntimeError):  # the default strategy has none
+        return ()
+
+
+def _uses_gpu(strategy):
+    devices = _devices(strategy)
+    # The default strategy places work on a GPU whenever one is visible.
+    return any("GPU" in device.upper() for device in devices) or not devices
+
+
+def _cluster_configured():
+    try:
+        config = json.loads(os.environ.get("TF_CONFIG", "") or "{}")
+    except json.JSONDecodeError:
+        raise UserError("TF_CONFIG is not valid JSON; see `kerasdl doctor`") from None
+    workers = config.get("cluster", {}).get("worker", [])
+    return len(workers) + len(config.get("cluster", {}).get("chief", [])) > 1
+
+
+def _tpu_configured():
+    return bool(os.environ.get("TPU_NAME") or os.environ.get("COLAB_TPU_ADDR"))
+
+
+def _tpu_strategy():
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=os.environ.get("TPU_NAME", ""))
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+    except (ValueError, RuntimeError, tf.errors.OpError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(f"strategy=tpu but no TPU was found ({first_line}); use strategy=auto") from None
+    return tf.distribute.TPUStrategy(resolver)

@@ -1,0 +1,53 @@
+"""`kerasdl doctor`: what hardware and libraries this machine offers kerasdl."""
+
+import os
+import platform
+
+from kerasdl.versions import library_versions
+
+
+def cpu_flags():
+    """Instruction-set flags that matter for training speed (Linux only)."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return sorted(flags & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "fma"})
+    except OSError:
+        pass
+    return []
+
+
+def report():
+    """Lines describing devices, the `auto` choices and library versions."""
+    import tensorflow as tf
+
+    from kerasdl.distribute import describe_strategy, resolve_precision, resolve_strategy
+
+    lines = [f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, flags: {', '.join(cpu_flags()) or 'unknown'}"]
+    gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
+        details = tf.config.experimental.get_device_details(gpu)
+        capability = ".".join(str(part) for part in details.get("compute_capability", ()))
+        lines.append(f"GPU: {details.get('device_name', gpu.name)} (compute capability {capability or '?'})")
+    if not gpus:
+        lines.append("GPU: none visible to TensorFlow" + ("" if tf.test.is_built_with_cuda() else " (this TensorFlow has no CUDA)"))
+    tpu = os.environ.get("TPU_NAME") or os.environ.get("COLAB_TPU_ADDR")
+    lines.append(f"TPU: {'configured: ' + tpu if tpu else 'none configured (TPU_NAME / COLAB_TPU_ADDR unset)'}")
+    lines.append(f"TF_CONFIG: {'set' if os.environ.get('TF_CONFIG') else 'unset (single machine)'}")
+    strategy = resolve_strategy("auto")
+    precision, reason = resolve_precision("auto", strategy)
+    lines.append(f"strategy=auto -> {describe_strategy(strategy)}")
+    lines.append(f"precision=auto -> {precision} ({reason})")
+    lines.append("versions: " + ", ".join(f"{name} {version}" for name, version in library_versions().items()))
+    for module, fix in (
+        ("tensorboard", "pip install 'tensorboard>=2.21,<2.22'"),
+        ("tensorflow_datasets", "pip install 'tensorflow-datasets>=4.9,<5'"),
+        ("ai_edge_litert", "pip install 'ai-edge-litert>=2.1,<3'"),
+    ):
+        try:
+            __import__(module)
+        except ImportError:
+            lines.append(f"missing: {module}; fix: {fix}")
+    return lines

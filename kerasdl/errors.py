@@ -1,0 +1,22 @@
+"""Errors that the `kerasdl` command shows as one line instead of a traceback."""
+
+
+class UserError(ValueError):
+    """Bad input from the user: a preset, key, value, path or file.
+
+    The command prints the message as one line on stderr and exits with
+    status 2. Raise it before anything is written, with a message that names
+    the argument, the value received and what is allowed.
+    """
+
+    exit_status = 2
+
+
+class RunFailed(RuntimeError):
+    """A run that started but could not finish (diverged, failed a check).
+
+    The command prints the message as one line and exits with status 1; the
+    run directory keeps what a rerun needs to resume or to be inspected.
+    """
+
+    exit_status = 1

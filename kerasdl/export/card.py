@@ -1,0 +1,66 @@
+"""`model_card.json` and `labels.txt`: what a phone app needs to call the model."""
+
+import datetime
+
+import numpy as np
+
+
+def model_card(model, info, config, metrics, variants, versions):
+    """The model card as a JSON-ready dict.
+
+    Args:
+        model: the trained `keras.Model`.
+        info: the data's `DataInfo`.
+        config: the run's `Config`.
+        metrics: the run's metrics (`{"test": {...}}`).
+        variants: per TFLite variant, its file, size, ops and parity.
+        versions: library versions that produced the files.
+    """
+    low, high = info.value_range
+    if info.kind == "image":
+        height, width, channels = info.input_shape
+        layout = f"NHWC: batch, {height} rows, {width} columns, {channels} channel(s)"
+    else:
+        layout = f"batch, {info.input_shape[0]} features in the order of input.feature_names"
+    return {
+        "name": config.preset,
+        "description": config.description,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "task": f"{info.kind} classification",
+        "data": config.data,
+        "model": {
+            "family": config.model,
+            "hyperparameters": {k: list(v) if isinstance(v, tuple) else v for k, v in config.model_params.items()},
+            "parameters": int(model.count_params()),
+        },
+        "input": {
+            "name": info.input_name,
+            "shape": [1, *info.input_shape],
+            "dtype": "float32",
+            "layout": layout,
+            "value_range": [low, high],
+            "preprocessing": (
+                f"none: send raw values in [{low:g}, {high:g}] as the training data has them; "
+                "normalisation (mean and variance of the training split) is inside the model"
+            ),
+            "normalisation_inside_model": {
+                "mean": np.asarray(info.mean).round(6).tolist(),
+                "variance": np.asarray(info.variance).round(6).tolist(),
+            },
+            "feature_names": info.feature_names,
+        },
+        "output": {
+            "name": "probabilities",
+            "shape": [1, info.num_classes],
+            "dtype": "float32",
+            "meaning": "softmax probabilities; index i is line i of labels.txt",
+        },
+        "labels": list(info.class_names),
+        "metrics": {"test": metrics["test"]},
+        "variants": variants,
+        "versions": versions,
+    }
+
+
+def labels_text(info):
+    return "".join(f"{name}\n" for name in info.class_names)

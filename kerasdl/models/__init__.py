@@ -1,0 +1,15 @@
+"""Model families: `build_<family>(info, **hyperparameters) -> keras.Model`."""
+
+
+def builders():
+    """Maps each family name to its build function."""
+    from kerasdl.models.ann import build_ann
+    from kerasdl.models.cnn import build_cnn
+    from kerasdl.models.rnn import build_rnn
+
+    return {"ann": build_ann, "cnn": build_cnn, "rnn": build_rnn}
+
+
+def build_model(family, info, **hyperparameters):
+    """Builds the model of `family` for the data described by `info`."""
+    return builders()[family](info, **hyperparameters)

@@ -1,0 +1,50 @@
+"""RNN: LSTM or GRU layers, optionally bidirectional, for numeric sequences."""
+
+import keras
+
+from kerasdl.errors import UserError
+from kerasdl.models.layers import check_choice, check_fraction, classifier_head, model_inputs
+
+CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
+
+
+def build_rnn(info, cell="lstm", units=64, layers=1, bidirectional=True, dropout=0.2):
+    """A recurrent classifier for sequences of feature vectors.
+
+    Images are read row by row: an (height, width, channels) image becomes
+    `height` time steps of `width * channels` values, so the digits' LSTM
+    reads 8 steps of 8 pixels.
+
+    Args:
+        info: `DataInfo` of images or of sequences (`(steps, features)`).
+        cell: "lstm" or "gru". Default "lstm".
+        units: units of each recurrent layer. Default 64.
+        layers: number of stacked recurrent layers. Default 1.
+        bidirectional: read each sequence both ways. Default True.
+        dropout: dropout rate before the classifier. Default 0.2.
+
+    Returns:
+        A `keras.Model` from raw inputs to class probabilities.
+
+    Example:
+        >>> model = build_rnn(info, cell="gru", units=32, bidirectional=False)
+    """
+    check_choice("cell", cell, tuple(CELLS))
+    check_fraction("dropout", dropout)
+    if units < 1 or layers < 1:
+        raise UserError(f"model.units and model.layers must be >= 1, got {units} and {layers}")
+    inputs, x = model_inputs(info)
+    if info.kind == "image":
+        height, width, channels = info.input_shape
+        x = keras.layers.Reshape((height, width * channels), name="rows_as_steps")(x)
+    elif len(info.input_shape) != 2:
+        raise UserError(f"model=rnn needs sequences or images; {info.name!r} is {info.kind}")
+    for index in range(1, layers + 1):
+        layer = CELLS[cell](units, return_sequences=index < layers, name=f"{cell}{index}")
+        if bidirectional:
+            layer = keras.layers.Bidirectional(layer, name=f"bi_{cell}{index}")
+        x = layer(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+    outputs = classifier_head(x, info.num_classes)
+    return keras.Model(inputs, outputs, name="rnn")

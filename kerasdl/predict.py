@@ -1,0 +1,151 @@
+"""`kerasdl predict`: the exported TFLite model on raw inputs, as a phone runs it.
+
+Inputs are read and prepared exactly as `model_card.json` tells a phone app
+to: images are decoded, converted to the model's channels, resized, and their
+0-255 pixels mapped linearly onto the input's value range; CSV rows and
+`.npy` arrays are taken as raw features (or pixels) already in that range.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from kerasdl.errors import UserError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+
+def predict(run_dir, inputs, top=3):
+    """Classifies raw inputs with the run's `model.tflite`.
+
+    Args:
+        run_dir: a finished run directory.
+        inputs: image paths, `.npy` paths, `.csv` paths, or literal CSV rows
+            such as `"5.1,3.5,1.4,0.2"`.
+        top: how many classes to report per example.
+
+    Returns:
+        A list of `(source, [(label, probability), ...])`, best first.
+
+    Example:
+        >>> predict("saved_models/iris_ann", ["5.1,3.5,1.4,0.2"])[0][1][0][0]
+        'setosa'
+    """
+    from kerasdl.export.verify import tflite_predict
+
+    run_dir = Path(run_dir)
+    card, model_content = _load_exported(run_dir)
+    spec = card["input"]
+    examples, sources = [], []
+    for item in inputs:
+        batch = read_input(item, spec)
+        examples.append(batch)
+        sources.extend([item] if len(batch) == 1 else [f"{item}[{i}]" for i in range(len(batch))])
+    if not examples:
+        raise UserError("Give at least one INPUT: an image, a .npy or .csv file, or a CSV row")
+    probabilities = tflite_predict(model_content, np.concatenate(examples))
+    labels = card["labels"]
+    results = []
+    for source, row in zip(sources, probabilities):
+        best = np.argsort(row)[::-1][: max(1, min(top, len(labels)))]
+        results.append((source, [(labels[i], float(row[i])) for i in best]))
+    return results
+
+
+def read_input(item, spec):
+    """One raw input as a float32 batch shaped like the model's input."""
+    shape = tuple(spec["shape"][1:])
+    path = Path(item)
+    if path.suffix.lower() in IMAGE_SUFFIXES + (".npy", ".csv") and not path.is_file():
+        raise UserError(f"Input file {item!r} does not exist")
+    if path.is_file():
+        suffix = path.suffix.lower()
+        if suffix in IMAGE_SUFFIXES:
+            return _read_image(path, shape, spec["value_range"])
+        if suffix == ".npy":
+            return _fit_shape(_read_npy(path), shape, item)
+        if suffix == ".csv":
+            return _fit_shape(_read_csv_file(path), shape, item)
+        raise UserError(
+            f"Cannot read {item!r}: use an image ({', '.join(IMAGE_SUFFIXES)}), a .npy or .csv file"
+        )
+    row = _parse_row(item)
+    if row is None:
+        raise UserError(f"Input {item!r} is neither an existing file nor a comma-separated row of numbers")
+    return _fit_shape(row[np.newaxis], shape, item)
+
+
+def _load_exported(run_dir):
+    card_path, model_path = run_dir / "model_card.json", run_dir / "model.tflite"
+    if not run_dir.is_dir():
+        raise UserError(f"Run directory {str(run_dir)!r} does not exist")
+    if not card_path.exists() or not model_path.exists():
+        raise UserError(f"{str(run_dir)!r} has no exported model (model.tflite and model_card.json); run `kerasdl export` first")
+    return json.loads(card_path.read_text()), model_path.read_bytes()
+
+
+def _read_image(path, shape, value_range):
+    import tensorflow as tf
+
+    if len(shape) != 3:
+        raise UserError(f"{str(path)!r} is an image, but this model takes {shape[0]} features per example")
+    height, width, channels = shape
+    try:
+        image = tf.io.decode_image(tf.io.read_file(str(path)), channels=channels, expand_animations=False)
+    except tf.errors.OpError:
+        raise UserError(f"Cannot decode image {str(path)!r}: the file is corrupt or not an image") from None
+    image = tf.image.resize(tf.cast(image, tf.float32), (height, width), antialias=True)
+    low, high = value_range
+    pixels = np.clip(image.numpy(), 0, 255) / 255.0 * (high - low) + low
+    return pixels[np.newaxis].astype(np.float32)
+
+
+def _read_npy(path):
+    try:
+        return np.load(path, allow_pickle=False).astype(np.float32)
+    except (OSError, ValueError) as error:
+        raise UserError(f"Cannot read {str(path)!r} as a NumPy array: {error}") from None
+
+
+def _read_csv_file(path):
+    rows = []
+    for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        row = _parse_row(line)
+        if row is None:
+            if number == 1:  # a header
+                continue
+            raise UserError(f"{str(path)!r} line {number} is not a row of numbers: {line[:60]!r}")
+        rows.append(row)
+    if not rows:
+        raise UserError(f"{str(path)!r} has no rows of numbers")
+    if len({len(row) for row in rows}) != 1:
+        raise UserError(f"{str(path)!r} has rows of different lengths")
+    return np.stack(rows)
+
+
+def _parse_row(text):
+    try:
+        values = [float(value) for value in text.split(",")]
+    except ValueError:
+        return None
+    return np.asarray(values, dtype=np.float32)
+
+
+def _fit_shape(array, shape, item):
+    """Accepts one example, a batch, or a flat row of the right size."""
+    size = int(np.prod(shape))
+    if array.shape == shape:
+        return array[np.newaxis]
+    if array.shape[1:] == shape:
+        return array
+    if array.ndim == 2 and array.shape[1] == size:
+        return array.reshape((-1, *shape))
+    if array.ndim == 1 and array.size == size:
+        return array.reshape((1, *shape))
+    raise UserError(
+        f"Input {item!r} has shape {tuple(array.shape)}; this model takes {shape} per example "
+        f"({size} values), or a batch of those"
+    )

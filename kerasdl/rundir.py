@@ -1,0 +1,103 @@
+"""Choosing the run directory: new, resumed, numbered, or replaced.
+
+The rules, in order, for `kerasdl train PRESET`:
+
+- An interrupted run (it has `config.yaml` but no `metrics.json`) with the
+  same settings is resumed in place; with other settings it is an error,
+  because resuming would mix two runs.
+- A finished run (it has `metrics.json`) is never silently destroyed. With
+  the default directory the new run goes to the next free numbered sibling
+  (`saved_models/digits_cnn-2`, `-3`, ...); with an explicit `run_dir=` it
+  is an error unless `overwrite=true`, which replaces it.
+- A path that is a file, or a non-empty folder that is not a kerasdl run,
+  is an error; kerasdl does not write into what it did not create.
+"""
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import yaml
+
+from kerasdl.errors import UserError
+
+# Settings that may differ between the parts of one resumed run.
+_RESUMABLE_DIFFERENCES = {"overwrite", "verbose", "description", "run_dir"}
+
+
+@dataclasses.dataclass
+class RunPlan:
+    path: Path
+    resume: bool = False
+    replace: bool = False
+    note: str = ""
+
+
+def run_state(path):
+    """`absent`, `file`, `empty`, `foreign`, `interrupted` or `finished`."""
+    path = Path(path)
+    if not path.exists():
+        return "absent"
+    if not path.is_dir():
+        return "file"
+    if (path / "metrics.json").exists():
+        return "finished"
+    if (path / "config.yaml").exists():
+        return "interrupted"
+    return "foreign" if any(path.iterdir()) else "empty"
+
+
+def plan_run_dir(config):
+    """Decides where `config`'s run goes, without writing anything."""
+    explicit = bool(config.run_dir)
+    base = config.resolved_run_dir()
+    candidates = [base] if explicit else [base] + [base.with_name(f"{base.name}-{n}") for n in range(2, 1000)]
+    for path in candidates:
+        state = run_state(path)
+        if state == "file":
+            raise UserError(f"run_dir {str(path)!r} is a file, not a directory; choose another run_dir")
+        if state in ("absent", "empty"):
+            note = f"{base} holds a finished run; this run goes to {path}" if path != base else ""
+            return RunPlan(path, note=note)
+        if config.overwrite and state in ("finished", "interrupted"):
+            return RunPlan(path, replace=True, note=f"overwrite=true: replacing the run in {path}")
+        if state == "foreign":
+            raise UserError(
+                f"{str(path)!r} is a non-empty folder that is not a kerasdl run; choose another run_dir"
+            )
+        if state == "interrupted":
+            differences = _differences(path, config)
+            if differences:
+                raise UserError(
+                    f"{path} holds an interrupted run with other settings ({differences}); "
+                    "run the same command to resume it, or add overwrite=true to start over"
+                )
+            return RunPlan(path, resume=True, note=f"resuming the interrupted run in {path}")
+        if explicit:
+            raise UserError(
+                f"run_dir {str(path)!r} holds a finished run; add overwrite=true to replace it "
+                "or choose another run_dir"
+            )
+    raise UserError(f"Too many finished runs beside {base}; remove some or set run_dir")
+
+
+def open_run_dir(plan):
+    """Creates (or empties, for a replace) the planned directory."""
+    if plan.replace:
+        shutil.rmtree(plan.path)
+    plan.path.mkdir(parents=True, exist_ok=True)
+    return plan.path
+
+
+def _differences(path, config):
+    try:
+        saved = yaml.safe_load((path / "config.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return "its config.yaml is unreadable"
+    wanted = config.to_dict() | {"preset": config.preset}
+    changed = [
+        f"{key}: {saved.get(key)!r} -> {wanted.get(key)!r}"
+        for key in sorted(set(wanted) | (set(saved) - {"versions", "resolved"}))
+        if key not in _RESUMABLE_DIFFERENCES and saved.get(key) != wanted.get(key)
+    ]
+    return ", ".join(changed)

@@ -1,0 +1,68 @@
+"""Working with a finished run directory: load, re-evaluate, re-export."""
+
+import json
+from pathlib import Path
+
+import keras
+
+from kerasdl.config import load_config
+from kerasdl.data import load_dataset
+from kerasdl.errors import UserError
+
+
+def load_run(run_dir):
+    """Returns `(config, dataset, model)` rebuilt from a run directory alone.
+
+    The dataset is rebuilt from `config.yaml` (same spec, seed and
+    fractions, so the same splits); the model is `model.keras`, loaded with
+    `safe_mode=True`.
+
+    Example:
+        >>> config, dataset, model = load_run("saved_models/digits_cnn")
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"Run directory {str(run_dir)!r} does not exist or is not a folder")
+    if not (run_dir / "config.yaml").exists():
+        raise UserError(f"{str(run_dir)!r} has no config.yaml; is it a kerasdl run directory?")
+    if not (run_dir / "model.keras").exists():
+        raise UserError(f"{str(run_dir)!r} has no model.keras; the run has not finished (rerun `kerasdl train` to resume it)")
+    config = load_config(run_dir / "config.yaml")
+    dataset = load_dataset(config.data, config.seed, config.validation_fraction, config.test_fraction)
+    try:
+        model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+    except (OSError, ValueError) as error:
+        raise UserError(f"Cannot load {run_dir / 'model.keras'}: {str(error).splitlines()[0]}") from None
+    return config, dataset, model
+
+
+def evaluate_run(run_dir):
+    """Re-evaluates a run's `model.keras` on its test split.
+
+    Returns:
+        `(now, recorded)`: the metrics measured now and those in metrics.json
+        (None if the file is missing).
+    """
+    config, dataset, model = load_run(run_dir)
+    from kerasdl.training import compile_model
+
+    compile_model(model, config)
+    now = model.evaluate(dataset.pipeline("test", 256), return_dict=True, verbose=0)
+    metrics_path = Path(run_dir) / "metrics.json"
+    recorded = json.loads(metrics_path.read_text())["test"] if metrics_path.exists() else None
+    return {name: float(value) for name, value in now.items()}, recorded
+
+
+def export_existing_run(run_dir, variants=("float32",)):
+    """Re-exports a finished run from its `model.keras`; returns the model card."""
+    from kerasdl.export import VARIANTS, export_run
+
+    unknown = [name for name in variants if name not in VARIANTS]
+    if unknown:
+        raise UserError(f"Unknown TFLite variant {unknown[0]!r}; choose from: {', '.join(VARIANTS)}")
+    config, dataset, model = load_run(run_dir)
+    metrics_path = Path(run_dir) / "metrics.json"
+    if not metrics_path.exists():
+        raise UserError(f"{str(run_dir)!r} has no metrics.json; the run has not finished")
+    metrics = json.loads(metrics_path.read_text())
+    return export_run(run_dir, model, dataset, config, metrics)

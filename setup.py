@@ -1,0 +1,27 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="kerasdl",
+    version="0.1.0",
+    description="Data in, a trained, verified, phone-ready Keras 3 model out, on CPU, GPU or TPU.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["kerasdl", "kerasdl.*"]),
+    package_data={"kerasdl": ["presets/*.yaml"]},
+    install_requires=[
+        # `tensorflow`, not `tensorflow-cpu` beside it: the two collide.
+        "tensorflow>=2.21,<2.22",
+        "keras>=3.13,<4",
+        # TensorFlow 2.21 no longer pulls TensorBoard in.
+        "tensorboard>=2.21,<2.22",
+        "tensorflow-datasets>=4.9,<5",
+        # The LiteRT interpreter; tf.lite.Interpreter is deprecated.
+        "ai-edge-litert>=2.1,<3",
+        "scikit-learn>=1.4,<2",
+        "numpy>=1.26,<3",
+        "pyyaml>=6,<7",
+    ],
+    extras_require={"dev": ["pytest>=8,<10", "ruff>=0.6"]},
+    entry_points={"console_scripts": ["kerasdl=kerasdl.cli:main"]},
+)
