@@ -189,7 +189,9 @@ def model_param_defaults(family):
 
 def _model_params(family, values):
     defaults = model_param_defaults(family)
-    params = {}
+    # Every hyperparameter is recorded, defaults included, so a run can be
+    # rebuilt from its config.yaml even if a default changes later.
+    params = dict(defaults)
     for name, value in values.items():
         if name not in defaults:
             allowed = ", ".join(f"model.{k}" for k in defaults)

@@ -60,7 +60,8 @@ def train(preset, overrides=None, log=print):
     strategy = resolve_strategy(config.strategy)
     precision, reason = resolve_precision(config.precision, strategy)
     plan = plan_run_dir(config)
-    global_batch = config.batch_size * strategy.num_replicas_in_sync
+    replicas = strategy.num_replicas_in_sync
+    global_batch = config.batch_size * replicas
 
     keras.utils.set_random_seed(config.seed)
     with precision_policy(precision):
@@ -83,8 +84,8 @@ def train(preset, overrides=None, log=print):
             f"{resolved['precision']}; global batch {global_batch}")
 
         model.fit(
-            dataset.pipeline("train", global_batch, shuffle=True, seed=config.seed),
-            validation_data=dataset.pipeline("validation", global_batch),
+            dataset.pipeline("train", global_batch, shuffle=True, seed=config.seed, replicas=replicas),
+            validation_data=dataset.pipeline("validation", global_batch, replicas=replicas),
             epochs=config.epochs,
             callbacks=run_callbacks(run_dir, config),
             shuffle=False,  # the pipeline shuffles, seeded
@@ -93,7 +94,9 @@ def train(preset, overrides=None, log=print):
         best = run_dir / "checkpoints" / "best.weights.h5"
         if best.exists():
             model.load_weights(best)
-        test = model.evaluate(dataset.pipeline("test", global_batch), return_dict=True, verbose=0)
+        test = model.evaluate(
+            dataset.pipeline("test", global_batch, replicas=replicas), return_dict=True, verbose=0
+        )
 
     metrics = {
         "test": {name: float(value) for name, value in test.items()},

@@ -59,7 +59,7 @@ class Dataset:
     def arrays(self, split):
         return self.splits[split]
 
-    def pipeline(self, split, batch_size, shuffle=False, seed=0):
+    def pipeline(self, split, batch_size, shuffle=False, seed=0, replicas=1):
         """A batched `tf.data.Dataset` of `(inputs, labels)` for `split`.
 
         Args:
@@ -67,10 +67,19 @@ class Dataset:
             batch_size: the global batch size (per replica x replicas).
             shuffle: reshuffle every epoch (for training).
             seed: seeds the shuffle so runs repeat.
+            replicas: replicas the batches are split across.
         """
         import tensorflow as tf
 
         features, labels = self.splits[split]
+        if replicas > 1 and len(labels) < batch_size:
+            # Under tf.distribute, Keras 3 builds the model from the first
+            # batch by averaging the replicas' shards element-wise
+            # (TensorFlowTrainer._maybe_symbolic_build), which fails when a
+            # split smaller than one global batch shards unevenly. A first
+            # batch that is a multiple of the replicas avoids it; no example
+            # is dropped.
+            batch_size = max(replicas, len(labels) // replicas * replicas)
         data = tf.data.Dataset.from_tensor_slices((features, labels)).cache()
         if shuffle:
             data = data.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)

@@ -1,0 +1,36 @@
+"""Shared test set-up: two logical CPU devices and a small finished run.
+
+TensorFlow fixes its devices when its runtime starts, so the split of the
+CPU into two logical devices (for real MirroredStrategy tests) happens here,
+before any test touches TensorFlow.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ["KERASDL_VERBOSE"] = "1"  # in-process commands must not redirect pytest's stderr
+
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+_cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    _cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
+)
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch):
+    """Runs the test with a fresh empty working directory."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def iris_run(tmp_path_factory):
+    """A finished iris_ann run (3 epochs), shared by the read-only tests."""
+    from kerasdl.training import train
+
+    run_dir = tmp_path_factory.mktemp("runs") / "iris"
+    result = train("iris_ann", {"epochs": 3, "run_dir": str(run_dir), "verbose": 0}, log=lambda line: None)
+    return result

@@ -1,0 +1,75 @@
+import pytest
+import yaml
+
+from kerasdl.config import make_config, load_config, parse_overrides, preset_names, read_preset
+from kerasdl.errors import UserError
+
+
+def test_required_presets_are_shipped_and_valid():
+    assert {"digits_cnn", "breast_cancer_ann", "digits_rnn"} <= set(preset_names())
+    for name in preset_names():
+        config = make_config(name)
+        assert config.preset == name and config.description
+
+
+def test_overrides_are_typed():
+    config = make_config(
+        "digits_cnn",
+        parse_overrides(["epochs=5", "learning_rate=1e-3", "overwrite=true", "model.filters=16,32,64"]),
+    )
+    assert config.epochs == 5 and isinstance(config.epochs, int)
+    assert config.learning_rate == pytest.approx(0.001)
+    assert config.overwrite is True
+    assert config.model_params["filters"] == (16, 32, 64)
+
+
+def test_every_hyperparameter_is_recorded_with_defaults():
+    config = make_config("digits_cnn")
+    assert config.model_params["filters"] == (32, 64)  # from the preset
+    assert config.model_params["kernel_size"] == 3  # the build function's default
+
+
+def test_changing_the_family_drops_the_presets_hyperparameters():
+    config = make_config("digits_cnn", {"model": "rnn"})
+    assert config.model == "rnn" and "filters" not in config.model_params
+    assert config.model_params["cell"] == "lstm"
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"epochs": "0"}, "epochs=0 is out of range"),
+        ({"batch_size": "-1"}, "batch_size=-1 is out of range"),
+        ({"learning_rate": "abc"}, "learning_rate must be a number, got 'abc'"),
+        ({"epochs": "2.5"}, "epochs must be an integer"),
+        ({"epochs": "inf"}, "epochs must be an integer"),
+        ({"strategy": "quantum"}, "allowed: one of: auto, cpu, gpu, mirrored, multi_worker, tpu"),
+        ({"precision": "int4"}, "precision='int4' is out of range"),
+        ({"overwrite": "maybe"}, "overwrite must be true or false"),
+        ({"epoch": "3"}, "Unknown config key 'epoch'; allowed keys:"),
+        ({"model": "transformer"}, "Unknown model 'transformer'; choose one of: ann, cnn, rnn"),
+        ({"model.units": "3"}, "Unknown key 'model.units' for model 'cnn'; allowed: model.filters"),
+        ({"model.filters": "32,x"}, "model.filters must be a comma-separated list of integers"),
+    ],
+)
+def test_bad_values_name_the_problem_and_what_is_allowed(overrides, message):
+    with pytest.raises(UserError, match=None) as error:
+        make_config("digits_cnn", overrides)
+    assert message in str(error.value)
+
+
+def test_unknown_preset_lists_the_presets():
+    with pytest.raises(UserError, match="Unknown preset 'nope'; choose one of: .*digits_cnn"):
+        read_preset("nope")
+
+
+def test_overrides_must_be_key_value():
+    with pytest.raises(UserError, match="Expected KEY=VALUE, got 'epochs'"):
+        parse_overrides(["epochs"])
+
+
+def test_saved_config_rebuilds_the_same_config(tmp_path):
+    config = make_config("digits_rnn", {"epochs": "7", "model.cell": "gru"})
+    document = {"preset": config.preset} | config.to_dict() | {"versions": {"keras": "3"}, "resolved": {}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(document))
+    assert load_config(tmp_path / "config.yaml") == config

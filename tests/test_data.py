@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+
+from kerasdl.data import BUNDLED, load_dataset
+from kerasdl.errors import UserError
+
+
+@pytest.mark.parametrize("name", sorted(BUNDLED))
+def test_bundled_splits_are_stratified_and_disjoint(name):
+    dataset = load_dataset(name, seed=42)
+    sizes = {split: len(dataset.arrays(split)[1]) for split in ("train", "validation", "test")}
+    total = sum(sizes.values())
+    assert sizes["test"] == pytest.approx(0.2 * total, abs=2)
+    assert sizes["validation"] == pytest.approx(0.1 * total, abs=2)
+    for split in ("validation", "test"):
+        assert set(np.unique(dataset.arrays(split)[1])) == set(range(dataset.info.num_classes))
+    rows = {split: {row.tobytes() for row in dataset.arrays(split)[0]} for split in sizes}
+    # Bundled data has a few duplicate rows; splits share no more than those.
+    assert len(rows["train"] & rows["test"]) <= 0.02 * sizes["test"]
+
+
+def test_splits_repeat_with_the_seed_and_change_without_it():
+    first, again, other = (load_dataset("wine", seed=seed) for seed in (3, 3, 4))
+    np.testing.assert_array_equal(first.arrays("test")[0], again.arrays("test")[0])
+    assert not np.array_equal(first.arrays("test")[0], other.arrays("test")[0])
+
+
+def test_digits_are_raw_8x8_grey_images_with_train_statistics():
+    dataset = load_dataset("digits")
+    info = dataset.info
+    train_pixels = dataset.arrays("train")[0]
+    assert info.kind == "image" and info.input_shape == (8, 8, 1) and info.value_range == (0.0, 16.0)
+    assert info.class_names == [str(digit) for digit in range(10)]
+    assert train_pixels.max() == 16.0  # raw, not normalised: the model normalises
+    np.testing.assert_allclose(info.mean, [train_pixels.mean()], rtol=1e-5)
+    np.testing.assert_allclose(info.variance, [train_pixels.var()], rtol=1e-4)
+
+
+def test_tabular_statistics_are_per_feature():
+    dataset = load_dataset("breast_cancer")
+    assert dataset.info.kind == "tabular" and dataset.info.input_shape == (30,)
+    assert dataset.info.class_names == ["malignant", "benign"]
+    np.testing.assert_allclose(dataset.info.mean, dataset.arrays("train")[0].mean(axis=0), rtol=1e-5)
+
+
+def test_pipeline_batches_and_shuffles_each_epoch():
+    dataset = load_dataset("iris")
+    pipeline = dataset.pipeline("train", batch_size=32, shuffle=True, seed=1)
+    batches = list(pipeline)
+    assert batches[0][0].shape == (32, 4) and batches[0][1].dtype.name == "int32"
+    assert sum(len(labels) for _, labels in batches) == len(dataset.arrays("train")[1])
+    second_epoch = list(pipeline)
+    assert not np.array_equal(batches[0][1].numpy(), second_epoch[0][1].numpy())
+
+
+def test_unknown_dataset_lists_the_choices():
+    with pytest.raises(UserError, match="Unknown dataset 'mnist_offline'; choose one of: digits, breast_cancer"):
+        load_dataset("mnist_offline")

@@ -1,0 +1,75 @@
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kerasdl.data import load_dataset
+from kerasdl.distribute import describe_strategy, precision_policy, resolve_precision, resolve_strategy
+from kerasdl.errors import UserError
+from kerasdl.models import build_model
+
+
+def test_auto_on_a_cpu_machine_is_the_default_strategy():
+    strategy = resolve_strategy("auto")
+    assert strategy.num_replicas_in_sync == 1
+    assert resolve_precision("auto", strategy) == ("float32", "CPU")
+    assert describe_strategy(strategy).startswith("default strategy, 1 replica")
+
+
+def test_mirrored_uses_every_logical_cpu_when_there_is_no_gpu():
+    strategy = resolve_strategy("mirrored")
+    assert strategy.num_replicas_in_sync == 2  # conftest splits the CPU in two
+    assert describe_strategy(strategy) == "MirroredStrategy, 2 replicas (CPU:0, CPU:1)"
+
+
+def _train_weights(strategy, features, labels, info):
+    keras.utils.set_random_seed(0)
+    with strategy.scope():
+        model = build_model("ann", info, hidden_units=(8,), dropout=0.0)
+        model.compile(keras.optimizers.SGD(0.1), keras.losses.SparseCategoricalCrossentropy())
+    # A global batch of 32: two replicas see 16 examples each.
+    initial = model.get_weights()
+    data = tf.data.Dataset.from_tensor_slices((features, labels)).batch(32)
+    model.fit(data, epochs=3, verbose=0, shuffle=False)
+    return model, initial, model.get_weights()
+
+
+def test_mirrored_training_is_synchronous_data_parallel():
+    dataset = load_dataset("iris")
+    features, labels = (array[:96] for array in dataset.arrays("train"))
+    mirrored_model, initial, mirrored = _train_weights(resolve_strategy("mirrored"), features, labels, dataset.info)
+    _, _, single = _train_weights(resolve_strategy("cpu"), features, labels, dataset.info)
+    assert not np.allclose(initial[0], single[0])  # training moved the weights
+    assert type(mirrored_model.trainable_weights[0].value).__name__ == "MirroredVariable"
+    # All-reduced gradients over the split batch equal the single-device step.
+    for replicated, reference in zip(mirrored, single):
+        np.testing.assert_allclose(replicated, reference, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("gpu", "strategy=gpu but TensorFlow sees no GPU"),
+        ("tpu", "strategy=tpu but no TPU was found"),
+        ("multi_worker", "strategy=multi_worker needs TF_CONFIG"),
+        ("warp", "Unknown strategy 'warp'; choose one of: auto, cpu"),
+    ],
+)
+def test_missing_hardware_is_a_one_line_user_error(name, message):
+    with pytest.raises(UserError) as error:
+        resolve_strategy(name)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_tf_config_with_one_worker_is_not_a_cluster(monkeypatch):
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["localhost:1"]}, "task": {"index": 0}}))
+    assert resolve_strategy("auto").num_replicas_in_sync == 1
+
+
+def test_precision_policy_is_restored_after_the_block():
+    assert resolve_precision("mixed_bfloat16", None) == ("mixed_bfloat16", "set by precision=")
+    with precision_policy("mixed_bfloat16"):
+        assert keras.config.dtype_policy().name == "mixed_bfloat16"
+    assert keras.config.dtype_policy().name == "float32"

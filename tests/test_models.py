@@ -1,0 +1,95 @@
+import keras
+import numpy as np
+import pytest
+
+from kerasdl.data import load_dataset
+from kerasdl.errors import UserError
+from kerasdl.models import build_model, builders
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits").info
+
+
+@pytest.fixture(scope="module")
+def iris():
+    return load_dataset("iris").info
+
+
+def _check_classifier(model, info):
+    """Softmax over the classes, from raw inputs, with every layer named."""
+    batch = np.random.default_rng(0).uniform(*info.value_range, size=(2, *info.input_shape)).astype("float32")
+    probabilities = np.asarray(model(batch, training=False))
+    assert probabilities.shape == (2, info.num_classes)
+    np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, rtol=1e-5)
+    assert model.get_layer("normalize") and model.get_layer("predictions")
+    assert model.get_layer("predictions").dtype_policy.compute_dtype == "float32"
+
+
+def test_every_family_is_a_builder():
+    assert set(builders()) == {"ann", "cnn", "rnn"}
+
+
+def test_ann_architecture(iris):
+    model = build_model("ann", iris)
+    _check_classifier(model, iris)
+    assert [layer.name for layer in model.layers if isinstance(layer, keras.layers.Dense)] == [
+        "dense1",
+        "dense2",
+        "predictions",
+    ]
+    # 4 features -> 64 -> 32 -> 3 classes; the normaliser's statistics are constants.
+    assert model.count_params() == (4 * 64 + 64) + (64 * 32 + 32) + (32 * 3 + 3)
+
+
+def test_cnn_architecture_on_8x8_grey(digits):
+    model = build_model("cnn", digits)
+    _check_classifier(model, digits)
+    assert model.get_layer("block1_conv1").filters == 32 and model.get_layer("block2_conv2").filters == 64
+    assert model.get_layer("block2_pool").output.shape[1:3] == (2, 2)
+    assert model.count_params() == 99754
+
+
+def test_cnn_works_for_larger_colour_images(digits):
+    from dataclasses import replace
+
+    colour = replace(digits, input_shape=(64, 64, 3), mean=np.zeros(3), variance=np.ones(3), value_range=(0, 255))
+    model = build_model("cnn", colour, filters=(8, 16, 32), pooling="avg", dense_units=0)
+    _check_classifier(model, colour)
+    assert model.get_layer("block3_pool").output.shape[1:3] == (8, 8)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_rnn_reads_image_rows_as_steps(digits, cell, bidirectional):
+    model = build_model("rnn", digits, cell=cell, units=8, bidirectional=bidirectional)
+    _check_classifier(model, digits)
+    assert model.get_layer("rows_as_steps").output.shape[1:] == (8, 8)
+    recurrent = model.get_layer(f"bi_{cell}1" if bidirectional else f"{cell}1")
+    assert recurrent.output.shape[-1] == (16 if bidirectional else 8)
+
+
+def test_stacked_rnn(digits):
+    model = build_model("rnn", digits, layers=2, units=8)
+    _check_classifier(model, digits)
+    assert model.get_layer("bi_lstm1").output.shape[1:] == (8, 16)  # returns sequences
+
+
+@pytest.mark.parametrize(
+    "family, params, message",
+    [
+        ("rnn", {"cell": "transformer"}, "model.cell='transformer' is not allowed; choose one of: lstm, gru"),
+        ("cnn", {"pooling": "sum"}, "choose one of: flatten, avg, max"),
+        ("ann", {"dropout": 1.5}, "model.dropout=1.5 is out of range"),
+    ],
+)
+def test_bad_hyperparameters_are_user_errors(digits, family, params, message):
+    with pytest.raises(UserError) as error:
+        build_model(family, digits, **params)
+    assert message in str(error.value)
+
+
+def test_cnn_refuses_tabular_data(iris):
+    with pytest.raises(UserError, match="model=cnn needs image data; 'iris' is tabular"):
+        build_model("cnn", iris)

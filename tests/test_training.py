@@ -1,0 +1,119 @@
+import json
+
+import keras
+import numpy as np
+import pytest
+import yaml
+
+import kerasdl.training
+from kerasdl.callbacks import NanGuard, read_history
+from kerasdl.errors import RunFailed
+from kerasdl.rundir import run_state
+from kerasdl.training import train
+
+QUIET = {"verbose": "0"}
+
+
+class _Interrupt(Exception):
+    pass
+
+
+class _InterruptAfter(keras.callbacks.Callback):
+    """Simulates a killed process: raises once `epochs` epochs have finished."""
+
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epochs:
+            raise _Interrupt()
+
+
+class _CountEpochs(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.ran = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.ran.append(epoch)
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(in_tmp, monkeypatch):
+    settings = QUIET | {"epochs": "5", "early_stopping": "0"}
+    original = kerasdl.training.run_callbacks
+    monkeypatch.setattr(kerasdl.training, "run_callbacks", lambda *a: original(*a) + [_InterruptAfter(2)])
+    with pytest.raises(_Interrupt):
+        train("iris_ann", settings, log=lambda line: None)
+    run_dir = in_tmp / "saved_models/iris_ann"
+    assert run_state(run_dir) == "interrupted"
+    assert len(read_history(run_dir / "history.csv")["loss"]) == 2
+    assert not (run_dir / "model.tflite").exists()
+
+    counter = _CountEpochs()
+    monkeypatch.setattr(kerasdl.training, "run_callbacks", lambda *a: original(*a) + [counter])
+    lines = []
+    result = train("iris_ann", settings, log=lines.append)
+    assert result.resumed and result.run_dir == run_dir.relative_to(in_tmp)
+    assert any("resuming the interrupted run" in line for line in lines)
+    assert counter.ran == [2, 3, 4]  # only the epochs that were missing
+    assert len(result.metrics["history"]["loss"]) == 5
+    assert run_state(run_dir) == "finished"
+    assert not (run_dir / "checkpoints" / "backup").exists()
+
+
+def test_a_second_run_of_the_same_command_keeps_the_first(in_tmp):
+    first = train("iris_ann", QUIET | {"epochs": "1"}, log=lambda line: None)
+    second = train("iris_ann", QUIET | {"epochs": "1"}, log=lambda line: None)
+    assert str(first.run_dir) == "saved_models/iris_ann" and str(second.run_dir) == "saved_models/iris_ann-2"
+    assert (in_tmp / first.run_dir / "model.tflite").exists()
+
+
+def test_runs_repeat_with_the_same_seed(in_tmp):
+    results = [
+        train("iris_ann", QUIET | {"epochs": "3", "run_dir": f"run{index}"}, log=lambda line: None)
+        for index in range(2)
+    ]
+    first, second = (result.metrics["history"]["loss"] for result in results)
+    np.testing.assert_allclose(first, second, rtol=1e-5)
+
+
+def test_run_directory_contents(iris_run):
+    run_dir = iris_run.run_dir
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert config["preset"] == "iris_ann" and config["seed"] == 42 and config["model.hidden_units"] == [16, 16]
+    assert config["versions"]["tensorflow"].startswith("2.21")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert set(metrics["test"]) == {"accuracy", "loss"}
+    assert len(metrics["history"]["val_loss"]) == 3
+    assert (run_dir / "checkpoints" / "best.weights.h5").exists()
+    event_dirs = {path.parent.name for path in (run_dir / "logs").rglob("events.out.tfevents.*")}
+    assert event_dirs == {"train", "validation"}
+
+
+def test_tensorboard_logs_train_validation_and_learning_rate(iris_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tags = {}
+    for split in ("train", "validation"):
+        accumulator = EventAccumulator(str(iris_run.run_dir / "logs" / split))
+        accumulator.Reload()
+        tags[split] = set(accumulator.Tags()["tensors"]) | set(accumulator.Tags()["scalars"])
+    assert {"epoch_loss", "epoch_accuracy", "epoch_learning_rate"} <= tags["train"]
+    assert {"epoch_loss", "epoch_accuracy"} <= tags["validation"]
+
+
+def test_mirrored_strategy_through_train(in_tmp):
+    result = train("iris_ann", QUIET | {"epochs": "2", "strategy": "mirrored"}, log=lambda line: None)
+    config = yaml.safe_load((in_tmp / result.run_dir / "config.yaml").read_text())
+    assert config["resolved"]["strategy"] == "MirroredStrategy, 2 replicas (CPU:0, CPU:1)"
+    assert config["resolved"]["global_batch_size"] == 32  # 16 per replica x 2
+    assert result.card["variants"]["float32"]["parity"]["top1_agreement"] == 1.0
+
+
+def test_a_diverging_loss_stops_with_a_clear_message():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    inputs = np.array([[np.inf, 1.0]] * 4, dtype="float32")
+    with pytest.raises(RunFailed, match=r"loss became NaN or infinite at epoch 1, batch 1; try a lower learning_rate"):
+        model.fit(inputs, np.zeros(4), epochs=1, verbose=0, callbacks=[NanGuard(learning_rate=0.5)])
