@@ -63,7 +63,9 @@ def main(argv=None):
         print(f"kerasdl: error: {error}", file=sys.stderr)
         return error.exit_status
     except KeyboardInterrupt:
-        print("kerasdl: interrupted; run the same command again to resume from the last finished epoch", file=sys.stderr)
+        print(
+            "kerasdl: interrupted; run the same command again to resume from the last finished epoch", file=sys.stderr
+        )
         return 130
 
 

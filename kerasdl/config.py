@@ -180,11 +180,7 @@ def model_param_defaults(family):
     if family not in known:
         raise UserError(f"Unknown model {family!r}; choose one of: {', '.join(sorted(known))}")
     signature = inspect.signature(known[family])
-    return {
-        name: p.default
-        for name, p in signature.parameters.items()
-        if p.default is not inspect.Parameter.empty
-    }
+    return {name: p.default for name, p in signature.parameters.items() if p.default is not inspect.Parameter.empty}
 
 
 def _model_params(family, values):

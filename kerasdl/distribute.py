@@ -6,6 +6,7 @@ a `UserError` (one line), not a TensorFlow traceback.
 """
 
 import contextlib
+import functools
 import json
 import os
 
@@ -47,7 +48,7 @@ def resolve_strategy(name="auto"):
         if _cluster_configured():
             return tf.distribute.MultiWorkerMirroredStrategy()
         if len(gpus) > 1:
-            return tf.distribute.MirroredStrategy()
+            return _mirrored(tuple(gpu.name for gpu in gpus))
         if len(gpus) == 1:
             return tf.distribute.OneDeviceStrategy(gpus[0].name)
         return tf.distribute.get_strategy()
@@ -58,10 +59,10 @@ def resolve_strategy(name="auto"):
             raise UserError("strategy=gpu but TensorFlow sees no GPU; run `kerasdl doctor` or use strategy=auto")
         if len(gpus) == 1:
             return tf.distribute.OneDeviceStrategy(gpus[0].name)
-        return tf.distribute.MirroredStrategy([gpu.name for gpu in gpus])
+        return _mirrored(tuple(gpu.name for gpu in gpus))
     if name == "mirrored":
         devices = gpus or tf.config.list_logical_devices("CPU")
-        return tf.distribute.MirroredStrategy([device.name for device in devices])
+        return _mirrored(tuple(device.name for device in devices))
     if name == "multi_worker":
         if not _cluster_configured():
             raise UserError(
@@ -116,6 +117,19 @@ def precision_policy(name):
         yield
     finally:
         keras.config.set_dtype_policy(previous)
+
+
+@functools.cache
+def _mirrored(devices):
+    """One MirroredStrategy per device set for the life of the process.
+
+    A second MirroredStrategy over the same devices restarts the collective
+    instance keys that the runtime has already bound to the first one's
+    tensor shapes, so a second run in one process (a notebook, the tests)
+    fails with "Shape mismatch in the collective instance". Reusing the
+    strategy keeps the keys unique.
+    """
+    return tf.distribute.MirroredStrategy(list(devices))
 
 
 def _devices(strategy):

@@ -32,7 +32,10 @@ def report():
         capability = ".".join(str(part) for part in details.get("compute_capability", ()))
         lines.append(f"GPU: {details.get('device_name', gpu.name)} (compute capability {capability or '?'})")
     if not gpus:
-        lines.append("GPU: none visible to TensorFlow" + ("" if tf.test.is_built_with_cuda() else " (this TensorFlow has no CUDA)"))
+        lines.append(
+            "GPU: none visible to TensorFlow"
+            + ("" if tf.test.is_built_with_cuda() else " (this TensorFlow has no CUDA)")
+        )
     tpu = os.environ.get("TPU_NAME") or os.environ.get("COLAB_TPU_ADDR")
     lines.append(f"TPU: {'configured: ' + tpu if tpu else 'none configured (TPU_NAME / COLAB_TPU_ADDR unset)'}")
     lines.append(f"TF_CONFIG: {'set' if os.environ.get('TF_CONFIG') else 'unset (single machine)'}")

@@ -47,7 +47,7 @@ def predict(run_dir, inputs, top=3):
     probabilities = tflite_predict(model_content, np.concatenate(examples))
     labels = card["labels"]
     results = []
-    for source, row in zip(sources, probabilities):
+    for source, row in zip(sources, probabilities, strict=True):
         best = np.argsort(row)[::-1][: max(1, min(top, len(labels)))]
         results.append((source, [(labels[i], float(row[i])) for i in best]))
     return results
@@ -67,9 +67,7 @@ def read_input(item, spec):
             return _fit_shape(_read_npy(path), shape, item)
         if suffix == ".csv":
             return _fit_shape(_read_csv_file(path), shape, item)
-        raise UserError(
-            f"Cannot read {item!r}: use an image ({', '.join(IMAGE_SUFFIXES)}), a .npy or .csv file"
-        )
+        raise UserError(f"Cannot read {item!r}: use an image ({', '.join(IMAGE_SUFFIXES)}), a .npy or .csv file")
     row = _parse_row(item)
     if row is None:
         raise UserError(f"Input {item!r} is neither an existing file nor a comma-separated row of numbers")
@@ -81,7 +79,9 @@ def _load_exported(run_dir):
     if not run_dir.is_dir():
         raise UserError(f"Run directory {str(run_dir)!r} does not exist")
     if not card_path.exists() or not model_path.exists():
-        raise UserError(f"{str(run_dir)!r} has no exported model (model.tflite and model_card.json); run `kerasdl export` first")
+        raise UserError(
+            f"{str(run_dir)!r} has no exported model (model.tflite and model_card.json); run `kerasdl export` first"
+        )
     return json.loads(card_path.read_text()), model_path.read_bytes()
 
 

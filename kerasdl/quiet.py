@@ -9,6 +9,7 @@ everything else (Python warnings, real errors) through unchanged.
 
 import atexit
 import contextlib
+import logging
 import os
 import re
 import sys
@@ -36,6 +37,9 @@ def quiet_tensorflow():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if os.environ.get("KERASDL_VERBOSE") == "1":
         return
+    # TensorFlow's Python logger: retracing notices and the like, which a
+    # user cannot act on. Errors still show.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     real_stderr = os.dup(2)
     restore_copy = os.dup(2)
     read_end, write_end = os.pipe()

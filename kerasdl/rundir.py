@@ -62,9 +62,7 @@ def plan_run_dir(config):
         if config.overwrite and state in ("finished", "interrupted"):
             return RunPlan(path, replace=True, note=f"overwrite=true: replacing the run in {path}")
         if state == "foreign":
-            raise UserError(
-                f"{str(path)!r} is a non-empty folder that is not a kerasdl run; choose another run_dir"
-            )
+            raise UserError(f"{str(path)!r} is a non-empty folder that is not a kerasdl run; choose another run_dir")
         if state == "interrupted":
             differences = _differences(path, config)
             if differences:

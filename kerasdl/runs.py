@@ -26,7 +26,9 @@ def load_run(run_dir):
     if not (run_dir / "config.yaml").exists():
         raise UserError(f"{str(run_dir)!r} has no config.yaml; is it a kerasdl run directory?")
     if not (run_dir / "model.keras").exists():
-        raise UserError(f"{str(run_dir)!r} has no model.keras; the run has not finished (rerun `kerasdl train` to resume it)")
+        raise UserError(
+            f"{str(run_dir)!r} has no model.keras; the run has not finished (rerun `kerasdl train` to resume it)"
+        )
     config = load_config(run_dir / "config.yaml")
     dataset = load_dataset(config.data, config.seed, config.validation_fraction, config.test_fraction)
     try:

@@ -80,8 +80,10 @@ def train(preset, overrides=None, log=print):
         }
         if not plan.resume:
             _write_config(run_dir, config, resolved)
-        log(f"Training {config.preset}: {config.model} on {config.data}; {resolved['strategy']}; "
-            f"{resolved['precision']}; global batch {global_batch}")
+        log(
+            f"Training {config.preset}: {config.model} on {config.data}; {resolved['strategy']}; "
+            f"{resolved['precision']}; global batch {global_batch}"
+        )
 
         model.fit(
             dataset.pipeline("train", global_batch, shuffle=True, seed=config.seed, replicas=replicas),
@@ -94,9 +96,7 @@ def train(preset, overrides=None, log=print):
         best = run_dir / "checkpoints" / "best.weights.h5"
         if best.exists():
             model.load_weights(best)
-        test = model.evaluate(
-            dataset.pipeline("test", global_batch, replicas=replicas), return_dict=True, verbose=0
-        )
+        test = model.evaluate(dataset.pipeline("test", global_batch, replicas=replicas), return_dict=True, verbose=0)
 
     metrics = {
         "test": {name: float(value) for name, value in test.items()},

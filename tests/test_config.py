@@ -1,7 +1,7 @@
 import pytest
 import yaml
 
-from kerasdl.config import make_config, load_config, parse_overrides, preset_names, read_preset
+from kerasdl.config import load_config, make_config, parse_overrides, preset_names, read_preset
 from kerasdl.errors import UserError
 
 

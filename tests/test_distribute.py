@@ -44,7 +44,7 @@ def test_mirrored_training_is_synchronous_data_parallel():
     assert not np.allclose(initial[0], single[0])  # training moved the weights
     assert type(mirrored_model.trainable_weights[0].value).__name__ == "MirroredVariable"
     # All-reduced gradients over the split batch equal the single-device step.
-    for replicated, reference in zip(mirrored, single):
+    for replicated, reference in zip(mirrored, single, strict=True):
         np.testing.assert_allclose(replicated, reference, atol=1e-5)
 
 
@@ -73,3 +73,18 @@ def test_precision_policy_is_restored_after_the_block():
     with precision_policy("mixed_bfloat16"):
         assert keras.config.dtype_policy().name == "mixed_bfloat16"
     assert keras.config.dtype_policy().name == "float32"
+
+
+def test_two_mirrored_runs_in_one_process():
+    # A notebook trains twice; the second run must not collide with the first
+    # run's collective ops (different shapes, same instance keys).
+    dataset = load_dataset("iris")
+    features, labels = (array[:64] for array in dataset.arrays("train"))
+    for hidden in (5, 7):
+        keras.utils.set_random_seed(0)
+        strategy = resolve_strategy("mirrored")
+        with strategy.scope():
+            model = build_model("ann", dataset.info, hidden_units=(hidden,))
+            model.compile("adam", "sparse_categorical_crossentropy")
+        model.fit(features, labels, batch_size=32, epochs=1, verbose=0)
+    assert strategy is resolve_strategy("mirrored")

@@ -75,4 +75,3 @@ def _move_into_place(source, destination):
         shutil.rmtree(aside, ignore_errors=True)
     else:
         source.replace(destination)
-

@@ -31,9 +31,7 @@ def build_ann(info, hidden_units=(64, 32), dropout=0.2, activation="relu", l2=0.
     if len(info.input_shape) > 1:
         x = keras.layers.Flatten(name="flatten")(x)
     for index, units in enumerate(hidden_units, start=1):
-        x = keras.layers.Dense(
-            units, activation=activation, kernel_regularizer=regularizer, name=f"dense{index}"
-        )(x)
+        x = keras.layers.Dense(units, activation=activation, kernel_regularizer=regularizer, name=f"dense{index}")(x)
         if dropout:
             x = keras.layers.Dropout(dropout, name=f"dropout{index}")(x)
     outputs = classifier_head(x, info.num_classes)

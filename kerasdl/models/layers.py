@@ -12,9 +12,7 @@ def model_inputs(info):
     `.variance`), so the exported model takes raw pixels or features.
     """
     inputs = keras.Input(shape=info.input_shape, name=info.input_name)
-    normalized = keras.layers.Normalization(
-        axis=-1, mean=info.mean, variance=info.variance, name="normalize"
-    )(inputs)
+    normalized = keras.layers.Normalization(axis=-1, mean=info.mean, variance=info.variance, name="normalize")(inputs)
     return inputs, normalized
 
 

@@ -1,0 +1,86 @@
+import os
+import subprocess
+import sys
+
+import pytest
+
+from kerasdl.cli import main
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "nope"], "Unknown preset 'nope'; choose one of: breast_cancer_ann, digits_cnn"),
+        (["train", "digits_cnn", "data=mnist_offline"], "Unknown dataset 'mnist_offline'; choose one of: digits"),
+        (["train", "digits_cnn", "model=vit"], "Unknown model 'vit'; choose one of: ann, cnn, rnn"),
+        (["train", "digits_cnn", "strategy=quantum"], "allowed: one of: auto, cpu, gpu, mirrored"),
+        (["train", "digits_cnn", "strategy=gpu"], "strategy=gpu but TensorFlow sees no GPU"),
+        (["train", "digits_cnn", "epoch=3"], "Unknown config key 'epoch'"),
+        (["train", "digits_cnn", "epochs=0"], "epochs=0 is out of range; allowed: an integer >= 1"),
+        (["train", "digits_cnn", "batch_size=-1"], "batch_size=-1 is out of range"),
+        (["train", "digits_cnn", "learning_rate=abc"], "learning_rate must be a number, got 'abc'"),
+        (["train", "digits_cnn", "model.cell=gru"], "Unknown key 'model.cell' for model 'cnn'"),
+        (["train", "digits_rnn", "model.cell=transformer"], "model.cell='transformer' is not allowed"),
+        (["train", "digits_cnn", "epochs"], "Expected KEY=VALUE, got 'epochs'"),
+        (["train", "digits_cnn", "run_dir=afile"], "run_dir 'afile' is a file, not a directory"),
+        (["predict", "somewhere", "x.png"], "Run directory 'somewhere' does not exist"),
+        (["evaluate", "somewhere"], "Run directory 'somewhere' does not exist"),
+        (["export", "somewhere"], "Run directory 'somewhere' does not exist"),
+        (["export", "somewhere", "--variants", "int3"], "Unknown TFLite variant 'int3'"),
+        (["fly"], "invalid choice: 'fly'"),
+        ([], "the following arguments are required: COMMAND"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(in_tmp, capsys, argv, message):
+    (in_tmp / "afile").write_text("not a folder")
+    status = main(argv)
+    captured = capsys.readouterr()
+    assert status == 2
+    assert captured.err.startswith("kerasdl: error: ") and captured.err.count("\n") == 1
+    assert message in captured.err
+    assert sorted(path.name for path in in_tmp.iterdir()) == ["afile"]
+
+
+def test_predict_missing_input_file(iris_run, capsys):
+    assert main(["predict", str(iris_run.run_dir), "no_such_photo.jpg"]) == 2
+    assert "Input file 'no_such_photo.jpg' does not exist" in capsys.readouterr().err
+
+
+def test_presets_lists_one_line_each(capsys):
+    assert main(["presets"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("digits_cnn") and "CNN" in line for line in lines)
+    assert len(lines) >= 3
+
+
+def test_doctor_reports_devices_choices_and_versions(capsys):
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "strategy=auto -> default strategy, 1 replica" in out
+    assert "precision=auto -> float32 (CPU)" in out
+    assert "tensorflow 2.21" in out and "GPU:" in out and "TPU:" in out
+
+
+def test_evaluate_and_export_an_existing_run(iris_run, capsys):
+    assert main(["evaluate", str(iris_run.run_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "test accuracy" in out and "(recorded:" in out
+    assert main(["export", str(iris_run.run_dir)]) == 0
+    assert "top-1 agreement 100.0%" in capsys.readouterr().out
+
+
+def _kerasdl(*args, cwd):
+    env = {key: value for key, value in os.environ.items() if key != "KERASDL_VERBOSE"}
+    return subprocess.run([sys.executable, "-m", "kerasdl", *args], cwd=cwd, env=env, capture_output=True, text=True)
+
+
+def test_the_command_shows_kerasdl_output_not_tensorflow_noise(tmp_path):
+    done = _kerasdl("train", "iris_ann", "epochs=2", "verbose=2", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Test accuracy" in done.stdout and "saved_models/iris_ann" in done.stdout
+    assert "tensorboard --logdir" in done.stdout and "builtin ops only" in done.stdout
+    for noise in ("oneDNN", "cuInit", "absl::InitializeLog", "XNNPACK", "I0000", "W0000"):
+        assert noise not in done.stderr + done.stdout
+    bad = _kerasdl("train", "iris_ann", "epochs=zero", cwd=tmp_path)
+    assert bad.returncode == 2
+    assert bad.stderr == "kerasdl: error: epochs must be an integer, got 'zero'\n"
