@@ -85,14 +85,25 @@ def train(preset, overrides=None, log=print):
             f"{resolved['precision']}; global batch {global_batch}"
         )
 
-        model.fit(
-            dataset.pipeline("train", global_batch, shuffle=True, seed=config.seed, replicas=replicas),
-            validation_data=dataset.pipeline("validation", global_batch, replicas=replicas),
-            epochs=config.epochs,
-            callbacks=run_callbacks(run_dir, config),
-            shuffle=False,  # the pipeline shuffles, seeded
-            verbose=config.verbose,
-        )
+        fitted = run_dir / "checkpoints" / "fit_complete"
+        if fitted.exists():
+            # Interrupted after training (during export): resuming must not
+            # train on past an early stop, only finish the run.
+            log("training had finished; evaluating and exporting the best checkpoint")
+            with strategy.scope():
+                # The checkpoint holds optimizer state too; an unbuilt
+                # optimizer would make Keras warn that it skipped it.
+                model.optimizer.build(model.trainable_variables)
+        else:
+            model.fit(
+                dataset.pipeline("train", global_batch, shuffle=True, seed=config.seed, replicas=replicas),
+                validation_data=dataset.pipeline("validation", global_batch, replicas=replicas),
+                epochs=config.epochs,
+                callbacks=run_callbacks(run_dir, config),
+                shuffle=False,  # the pipeline shuffles, seeded
+                verbose=config.verbose,
+            )
+            fitted.touch()
         best = run_dir / "checkpoints" / "best.weights.h5"
         if best.exists():
             model.load_weights(best)

@@ -117,3 +117,37 @@ def test_a_diverging_loss_stops_with_a_clear_message():
     inputs = np.array([[np.inf, 1.0]] * 4, dtype="float32")
     with pytest.raises(RunFailed, match=r"loss became NaN or infinite at epoch 1, batch 1; try a lower learning_rate"):
         model.fit(inputs, np.zeros(4), epochs=1, verbose=0, callbacks=[NanGuard(learning_rate=0.5)])
+
+
+def test_an_interruption_after_training_does_not_train_again(in_tmp, monkeypatch):
+    settings = QUIET | {"epochs": "6", "early_stopping": "1"}
+
+    def fail_export(*args):
+        raise KeyboardInterrupt
+
+    original_export = kerasdl.training.export_run
+    monkeypatch.setattr(kerasdl.training, "export_run", fail_export)
+    with pytest.raises(KeyboardInterrupt):
+        train("iris_ann", settings, log=lambda line: None)
+    epochs_trained = len(read_history(in_tmp / "saved_models/iris_ann/history.csv")["loss"])
+
+    monkeypatch.setattr(kerasdl.training, "export_run", original_export)
+    counter = _CountEpochs()
+    original = kerasdl.training.run_callbacks
+    monkeypatch.setattr(kerasdl.training, "run_callbacks", lambda *a: original(*a) + [counter])
+    result = train("iris_ann", settings, log=lambda line: None)
+    assert counter.ran == [] and result.resumed
+    assert len(result.metrics["history"]["loss"]) == epochs_trained
+    assert (in_tmp / result.run_dir / "model.tflite").exists()
+
+
+def test_history_keeps_the_last_row_of_a_redone_epoch(tmp_path):
+    from kerasdl.callbacks import best_so_far
+
+    (tmp_path / "history.csv").write_text(
+        "epoch,loss,val_accuracy,val_loss\n0,1.0,0.5,0.9\n1,0.8,0.6,0.7\n1,0.7,0.7,0.6\n2,0.6,0.65,0.65\n"
+    )
+    history = read_history(tmp_path / "history.csv")
+    assert history["loss"] == [1.0, 0.7, 0.6]
+    assert best_so_far(history, "val_loss") == 0.6 and best_so_far(history, "val_accuracy") == 0.7
+    assert best_so_far({}, "val_loss") is None
