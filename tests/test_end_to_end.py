@@ -5,11 +5,20 @@ quality bar of README; the others run a few epochs.
 """
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
+import numpy as np
 import pytest
+import tensorflow as tf
 
+from kerasdl.callbacks import read_history
 from kerasdl.cli import main
 from kerasdl.config import preset_names
+from kerasdl.predict import predict
 from kerasdl.training import train
 
 QUALITY_BAR = {"digits_cnn": 0.99, "breast_cancer_ann": 0.96, "digits_rnn": 0.97}
@@ -25,6 +34,24 @@ def test_preset_defaults_reach_the_quality_bar(tmp_path, preset):
     assert accuracy >= QUALITY_BAR[preset]
     assert parity["top1_agreement"] == 1.0 and parity["accuracy"] == pytest.approx(accuracy, abs=1e-6)
     assert result.card["variants"]["float32"]["builtins_only"]
+    if preset == "digits_cnn":
+        _check_photos_of_test_digits(result, tmp_path)
+
+
+def _check_photos_of_test_digits(result, tmp_path):
+    """Test digits saved as 8-bit PNGs (0-16 scaled to 0-255) predict like Keras."""
+    from kerasdl.runs import load_run
+
+    _, dataset, model = load_run(result.run_dir)
+    pixels = dataset.arrays("test")[0][:10]
+    paths = []
+    for index, image in enumerate(pixels):
+        paths.append(str(tmp_path / f"digit{index}.png"))
+        encoded = tf.io.encode_png(np.round(image / 16 * 255).astype("uint8"))
+        (tmp_path / f"digit{index}.png").write_bytes(encoded.numpy())
+    predicted = [ranked[0][0] for _, ranked in predict(result.run_dir, paths)]
+    expected = [dataset.info.class_names[i] for i in np.argmax(model.predict(pixels, verbose=0), -1)]
+    assert predicted == expected
 
 
 @pytest.mark.slow
@@ -38,3 +65,28 @@ def test_other_presets_run_end_to_end(tmp_path, preset, capsys):
     features = ",".join("1.0" for _ in range(card["input"]["shape"][1]))
     assert main(["predict", str(run_dir), features]) == 0
     assert capsys.readouterr().out.count("(") == min(3, len(card["labels"]))
+
+
+@pytest.mark.slow
+def test_ctrl_c_then_the_same_command_resumes(tmp_path):
+    command = [sys.executable, "-m", "kerasdl", "train", "iris_ann", "epochs=300", "early_stopping=0", "verbose=0"]
+    env = {key: value for key, value in os.environ.items() if key != "KERASDL_VERBOSE"}
+    history = tmp_path / "saved_models" / "iris_ann" / "history.csv"
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(read_history(history).get("loss", [])) < 3:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "interrupted; run the same command again to resume" in stderr
+    trained = len(read_history(history)["loss"])
+    assert 3 <= trained < 300
+
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "resuming the interrupted run in saved_models/iris_ann" in done.stdout
+    assert len(read_history(history)["loss"]) == 300
+    assert json.loads((history.parent / "metrics.json").read_text())["test"]["accuracy"] > 0.9

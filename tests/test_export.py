@@ -12,7 +12,8 @@ from kerasdl.config import make_config
 from kerasdl.data import load_dataset
 from kerasdl.errors import RunFailed
 from kerasdl.export import export_run
-from kerasdl.export.tflite import check_builtin_only, convert_to_tflite, unrolled_copy
+from kerasdl.export.portable import portable_copy
+from kerasdl.export.tflite import check_builtin_only, convert_to_tflite
 from kerasdl.export.verify import check_parity, tflite_predict
 from kerasdl.models import build_model
 
@@ -43,7 +44,7 @@ def test_rnns_convert_to_builtin_ops_with_parity(digits, cell, bidirectional):
 
 def test_unrolled_copy_shares_the_trained_weights(digits):
     model = _fitted("rnn", digits, units=8)
-    copy = unrolled_copy(model)
+    copy = portable_copy(model, unroll=True)
     assert copy.get_layer("bi_lstm1").forward_layer.unroll and not model.get_layer("bi_lstm1").forward_layer.unroll
     batch = digits.arrays("test")[0][:4]
     np.testing.assert_allclose(copy(batch), model(batch), atol=1e-6)
@@ -122,3 +123,21 @@ def test_a_failed_export_leaves_the_earlier_one_untouched(tmp_path, digits, monk
         export_run(tmp_path, _fitted("ann", digits, hidden_units=(4,)), digits, config, {"test": {}})
     assert {path.name: path.stat().st_mtime_ns for path in tmp_path.iterdir()} == before
     assert (tmp_path / "model.tflite").read_bytes() == tflite_bytes
+
+
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_models_export_in_float32(tmp_path, digits, precision):
+    from kerasdl.distribute import precision_policy
+
+    with precision_policy(precision):
+        model = _fitted("cnn", digits, filters=(8,), dense_units=16)
+    assert model.get_layer("block1_conv1").compute_dtype != "float32"
+    copy = portable_copy(model)
+    assert copy.get_layer("block1_conv1").compute_dtype == "float32"
+    config = make_config("digits_cnn", {"precision": precision})
+    card = export_run(tmp_path, model, digits, config, {"test": {"accuracy": 0.5, "loss": 1.0}})
+    assert card["variants"]["float32"]["parity"]["top1_agreement"] == 1.0
+    # The float32 computation of the mixed-precision model predicts the same classes.
+    batch = digits.arrays("test")[0]
+    agreement = np.mean(np.argmax(model.predict(batch, verbose=0), -1) == np.argmax(copy.predict(batch, verbose=0), -1))
+    assert agreement > 0.95

@@ -32,6 +32,7 @@ def model_card(model, info, config, metrics, variants, versions):
             "family": config.model,
             "hyperparameters": {k: list(v) if isinstance(v, tuple) else v for k, v in config.model_params.items()},
             "parameters": int(model.count_params()),
+            "training_precision": model.dtype_policy.name,
         },
         "input": {
             "name": info.input_name,

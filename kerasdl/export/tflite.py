@@ -3,11 +3,11 @@
 import os
 import tempfile
 
-import keras
 import tensorflow as tf
 from ai_edge_litert import schema_py_generated as schema
 
 from kerasdl.errors import RunFailed
+from kerasdl.export.portable import portable_copy
 from kerasdl.export.savedmodel import write_saved_model
 from kerasdl.quiet import captured_native_output
 
@@ -20,10 +20,8 @@ _DISALLOWED_BUILTINS = {"WHILE", "IF", "CALL_ONCE"}
 def convert_to_tflite(model, info):
     """Converts `model` to a float32 TFLite flatbuffer with builtin ops only.
 
-    Recurrent layers are converted from an unrolled copy that shares the
-    trained weights: Keras 3 RNNs run a `while` loop whose TensorList ops the
-    converter cannot lower to builtins. The sequence length is fixed by the
-    input shape, so unrolling changes the graph, not the numbers.
+    The conversion reads a portable copy (float32, RNNs unrolled) that shares
+    the trained weights; see `kerasdl.export.portable`.
 
     Returns:
         `(flatbuffer_bytes, op_names)`.
@@ -31,33 +29,22 @@ def convert_to_tflite(model, info):
     Raises:
         RunFailed: the converter failed or produced non-builtin ops.
     """
-    export_model = unrolled_copy(model) if has_rnn(model) else model
     with tempfile.TemporaryDirectory(prefix="kerasdl-tflite-") as workdir:
-        write_saved_model(export_model, info, os.path.join(workdir, "saved_model"))
-        converter = tf.lite.TFLiteConverter.from_saved_model(os.path.join(workdir, "saved_model"))
+        source = os.path.join(workdir, "saved_model")
+        write_saved_model(portable_copy(model, unroll=True), info, source)
+        converter = tf.lite.TFLiteConverter.from_saved_model(source)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         with captured_native_output() as converter_log:
             try:
                 flatbuffer = converter.convert()
             except Exception as error:  # the converter raises several kinds
                 detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-                raise RunFailed(f"TFLite conversion failed: {detail} (converter log: {converter_log.tail()})") from None
+                raise RunFailed(
+                    f"TFLite conversion failed: {detail[:300]} (converter log: {converter_log.tail()[:300]})"
+                ) from None
     ops = list_ops(flatbuffer)
     check_builtin_only(ops)
     return flatbuffer, ops
-
-
-def has_rnn(model):
-    return any(isinstance(layer, keras.layers.RNN) for layer in _all_layers(model))
-
-
-def unrolled_copy(model):
-    """The same architecture with every RNN layer's `unroll=True`, same weights."""
-    config = model.get_config()
-    _set_unroll(config)
-    copy = model.__class__.from_config(config)
-    copy.set_weights(model.get_weights())
-    return copy
 
 
 def list_ops(flatbuffer):
@@ -83,23 +70,3 @@ def check_builtin_only(ops):
             f"The TFLite model needs ops outside the builtin set: {', '.join(sorted(bad))}; "
             "a phone app could not run it without the Flex delegate"
         )
-
-
-def _set_unroll(node):
-    if isinstance(node, dict):
-        if "unroll" in node:
-            node["unroll"] = True
-        for value in node.values():
-            _set_unroll(value)
-    elif isinstance(node, list):
-        for value in node:
-            _set_unroll(value)
-
-
-def _all_layers(model):
-    for layer in model.layers:
-        yield layer
-        if isinstance(layer, keras.layers.Bidirectional):
-            yield layer.forward_layer
-        if isinstance(layer, keras.Model):
-            yield from _all_layers(layer)
