@@ -103,6 +103,7 @@ def train(preset, overrides=None, log=print):
                 shuffle=False,  # the pipeline shuffles, seeded
                 verbose=config.verbose,
             )
+            fitted.parent.mkdir(exist_ok=True)
             fitted.touch()
         best = run_dir / "checkpoints" / "best.weights.h5"
         if best.exists():

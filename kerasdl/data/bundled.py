@@ -19,16 +19,16 @@ def load_bundled(name, seed, validation_fraction, test_fraction):
     loader, kind = BUNDLED[name]
     raw = loader()
     labels = raw.target.astype("int32")
+    class_names = [str(label) for label in raw.target_names]
     if kind == "image":
+        # Raw 0-16 ink levels, as scikit-learn ships them; the model normalises.
         features = raw.images.astype("float32")[..., np.newaxis]
         value_range = (0.0, 16.0)
-        class_names = [str(name) for name in raw.target_names]
         feature_names = None
     else:
         features = raw.data.astype("float32")
         value_range = (float(features.min()), float(features.max()))
-        class_names = [str(name) for name in raw.target_names]
-        feature_names = [str(name) for name in raw.feature_names]
+        feature_names = [str(feature) for feature in raw.feature_names]
     splits = split_stratified(features, labels, seed, validation_fraction, test_fraction)
     mean, variance = normalisation_stats(splits["train"][0])
     info = DataInfo(
