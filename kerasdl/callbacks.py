@@ -5,7 +5,12 @@ ModelCheckpoint, BackupAndRestore, EarlyStopping and CSVLogger; kerasdl
 only configures them so that a rerun of the same command resumes.
 """
 
+import contextlib
 import csv
+import json
+import os
+import signal
+import threading
 
 import keras
 
@@ -36,6 +41,48 @@ class NanGuard(keras.callbacks.TerminateOnNaN):
                 f"batch {batch + 1}; try a lower learning_rate (now {self.learning_rate:g}) "
                 "and overwrite=true"
             ) from None
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """BackupAndRestore whose backup is never half-written.
+
+    Keras writes the backup in place, so a Ctrl-C or a kill during the write
+    leaves a weights file with no variables, and the resume then fails
+    ("expected 2 variables, but received 0"): seen in this project's resume
+    test. Here both files are written beside their targets and renamed into
+    place, with Ctrl-C and SIGTERM held back until the pair is complete.
+    """
+
+    def _save_model(self):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        with _signals_deferred():
+            self.model.save_weights(self._weights_path + ".tmp.weights.h5", overwrite=True)
+            with open(self._training_metadata_path + ".tmp", "w") as handle:
+                json.dump({"epoch": self._current_epoch, "batch": self._last_batch_seen}, handle)
+            os.replace(self._weights_path + ".tmp.weights.h5", self._weights_path)
+            os.replace(self._training_metadata_path + ".tmp", self._training_metadata_path)
+
+
+class BestCheckpoint(keras.callbacks.ModelCheckpoint):
+    """ModelCheckpoint that a Ctrl-C cannot interrupt in the middle of a write."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        with _signals_deferred():
+            super().on_epoch_end(epoch, logs)
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """Holds SIGINT and SIGTERM until the block ends (main thread, POSIX)."""
+    deferrable = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
+    held = {signal.SIGINT, signal.SIGTERM}
+    if deferrable:
+        signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        if deferrable:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
 
 
 def read_history(path):
@@ -78,10 +125,12 @@ def run_callbacks(run_dir, config):
     """
     mode = "max" if "accuracy" in config.monitor else "min"
     checkpoints = run_dir / "checkpoints"
+    # Order matters at the end of an epoch: the backup comes after the best
+    # checkpoint, the history row and the learning-rate change, so an epoch
+    # the backup counts as done is recorded everywhere else too.
     callbacks = [
         NanGuard(config.learning_rate),
-        keras.callbacks.BackupAndRestore(str(checkpoints / "backup"), delete_checkpoint=False),
-        keras.callbacks.ModelCheckpoint(
+        BestCheckpoint(
             str(checkpoints / "best.weights.h5"),
             monitor=config.monitor,
             mode=mode,
@@ -105,5 +154,6 @@ def run_callbacks(run_dir, config):
         callbacks.append(
             keras.callbacks.EarlyStopping(monitor=config.monitor, mode=mode, patience=config.early_stopping)
         )
+    callbacks.append(AtomicBackupAndRestore(str(checkpoints / "backup"), delete_checkpoint=False))
     callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs")))
     return callbacks

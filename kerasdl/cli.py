@@ -5,7 +5,10 @@ started (divergence, a failed export check) is one line and exit status 1.
 """
 
 import argparse
+import shutil
+import signal
 import sys
+from pathlib import Path
 
 from kerasdl.errors import RunFailed, UserError
 
@@ -32,12 +35,19 @@ def build_parser():
 
     export = commands.add_parser("export", help="(re-)export a finished run and verify the TFLite model")
     export.add_argument("run_dir", metavar="RUN_DIR")
-    export.add_argument("--variants", default="float32", help="comma-separated TFLite variants (float32)")
+    export.add_argument(
+        "--variants", help="comma-separated TFLite variants: float32, float16, dynamic, int8 (default: the run's)"
+    )
+    export.add_argument("--int8-io", choices=("float", "int8", "uint8"), help="input/output type of the int8 variant")
+    export.add_argument(
+        "--allow-flex", action="store_true", default=None, help="permit TensorFlow (Flex) ops; phones then need Flex"
+    )
 
     predict = commands.add_parser("predict", help="run the exported TFLite model on raw inputs")
     predict.add_argument("run_dir", metavar="RUN_DIR")
     predict.add_argument("inputs", nargs="+", metavar="INPUT", help="image, .npy, .csv, or a CSV row like 1.0,2.5")
     predict.add_argument("--top", type=int, default=3, help="classes to show per input (default 3)")
+    predict.add_argument("--variant", default="float32", help="TFLite variant to run (default float32)")
 
     commands.add_parser("presets", help="list the presets")
     commands.add_parser("doctor", help="devices, the strategy and precision auto picks, versions")
@@ -77,25 +87,37 @@ def _presets():
     return 0
 
 
+def _stop_on_sigterm(signum, frame):
+    # Preemptible machines and schedulers stop jobs with SIGTERM: leave the
+    # way Ctrl-C does, with the last epoch's backup intact for the resume.
+    raise KeyboardInterrupt
+
+
 def _train(args):
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     from kerasdl.config import make_config, parse_overrides
 
     config = make_config(args.preset, parse_overrides(args.overrides))
+    from kerasdl.export.report import text_table
     from kerasdl.training import train
 
     result = train(config)
     test = result.metrics["test"]
-    variant = result.card["variants"]["float32"]
-    parity = variant["parity"]
-    tflite = result.run_dir / variant["file"]
+    float32 = result.card["variants"]["float32"]
+    shipped = [name for name, entry in result.card["variants"].items() if "file" in entry]
+    tensorboard = shutil.which("tensorboard") or str(Path(sys.executable).parent / "tensorboard")
     print()
-    print(f"Test accuracy   {test['accuracy']:.2%} (loss {test['loss']:.4f}) on {parity['examples']} held-out examples")
+    print(text_table(result.card))
+    print()
+    examples = float32["parity"]["examples"]
+    print(f"Test accuracy   {test['accuracy']:.2%} (loss {test['loss']:.4f}) on {examples} held-out examples")
     print(f"Run directory   {result.run_dir}")
     print(
-        f"TFLite model    {tflite} ({variant['size_bytes'] / 1024:.1f} KiB, builtin ops only, "
-        f"agrees with Keras on {parity['top1_agreement']:.1%} of the test split)"
+        f"TFLite model    {result.run_dir / float32['file']} ({float32['size_bytes'] / 1024:.1f} KiB, "
+        f"builtin ops only, agrees with Keras on {float32['parity']['top1_agreement']:.1%} of the test split); "
+        f"variants: {', '.join(shipped)}"
     )
-    print(f"TensorBoard     tensorboard --logdir {result.run_dir}   (all runs: make tensorboard)")
+    print(f"TensorBoard     {tensorboard} --logdir {result.run_dir}   (all runs: make tensorboard)")
     return 0
 
 
@@ -110,17 +132,12 @@ def _evaluate(args):
 
 
 def _export(args):
+    from kerasdl.export.report import text_table
     from kerasdl.runs import export_existing_run
 
-    variants = tuple(name.strip() for name in args.variants.split(",") if name.strip())
-    card = export_existing_run(args.run_dir, variants)
-    for name, variant in card["variants"].items():
-        parity = variant["parity"]
-        print(
-            f"{name:<8} {variant['file']:<14} {variant['size_bytes'] / 1024:8.1f} KiB  "
-            f"top-1 agreement {parity['top1_agreement']:.1%}  max |diff| {parity['max_abs_diff']:.1e}  "
-            f"test accuracy {parity['accuracy']:.2%}  builtins only: {'yes' if variant['builtins_only'] else 'no'}"
-        )
+    card = export_existing_run(args.run_dir, args.variants, args.int8_io, args.allow_flex)
+    print(text_table(card))
+    print(f"Written to {args.run_dir}: model_card.json, report.md, labels.txt, saved_model/, model.keras")
     return 0
 
 
@@ -129,7 +146,7 @@ def _predict(args):
 
     if args.top < 1:
         raise UserError(f"--top must be >= 1, got {args.top}")
-    for source, ranked in predict(args.run_dir, args.inputs, top=args.top):
+    for source, ranked in predict(args.run_dir, args.inputs, top=args.top, variant=args.variant):
         print(f"{source}: " + ", ".join(f"{label} ({probability:.3f})" for label, probability in ranked))
     return 0
 

@@ -19,6 +19,8 @@ from kerasdl.errors import UserError
 STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "multi_worker", "tpu")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 MONITORS = ("val_loss", "val_accuracy")
+TFLITE_VARIANTS = ("float32", "float16", "dynamic", "int8")
+INT8_IO = ("float", "int8", "uint8")
 
 
 @dataclasses.dataclass
@@ -49,6 +51,13 @@ class Config:
         seed: seeds the splits, the shuffling and the weights.
         overwrite: replace a finished run in `run_dir` instead of refusing.
         verbose: Keras progress output: 0 silent, 1 bars, 2 a line an epoch.
+        variants: TFLite variants to export, comma-separated, from float32
+            (always exported: the reference), float16, dynamic, int8.
+        int8_io: input/output type of the int8 variant: `float` (the model
+            quantizes inside), `int8` or `uint8` (the card records the scale
+            and zero point).
+        allow_flex: let TFLite use TensorFlow (Flex) ops; a phone app then
+            needs the Flex delegate. Off: builtin ops only.
     """
 
     preset: str
@@ -70,14 +79,23 @@ class Config:
     seed: int = 42
     overwrite: bool = False
     verbose: int = 1
+    variants: str = ",".join(TFLITE_VARIANTS)
+    int8_io: str = "float"
+    allow_flex: bool = False
+
+    def variant_names(self):
+        """The variants to export, float32 first."""
+        return parse_variants(self.variants)
 
     def resolved_run_dir(self):
         return Path(self.run_dir) if self.run_dir else Path("saved_models") / self.preset
 
     def to_dict(self):
-        """Flat KEY: VALUE mapping in the command-line spelling."""
+        """Flat KEY: VALUE mapping in the command-line spelling (without `preset`)."""
         flat = {}
         for field in dataclasses.fields(self):
+            if field.name == "preset":
+                continue  # chosen by name, not set as a key
             if field.name == "model_params":
                 for key, value in self.model_params.items():
                     flat[f"model.{key}"] = list(value) if isinstance(value, tuple) else value
@@ -104,7 +122,20 @@ _CHECKS = {
     "strategy": (lambda v: v in STRATEGIES, "one of: " + ", ".join(STRATEGIES)),
     "precision": (lambda v: v in PRECISIONS, "one of: " + ", ".join(PRECISIONS)),
     "monitor": (lambda v: v in MONITORS, "one of: " + ", ".join(MONITORS)),
+    "int8_io": (lambda v: v in INT8_IO, "one of: " + ", ".join(INT8_IO)),
+    "variants": (lambda v: bool(parse_variants(v)), "comma-separated names from: " + ", ".join(TFLITE_VARIANTS)),
 }
+
+
+def parse_variants(text):
+    """`"int8,float16"` -> `("float32", "float16", "int8")`: float32 first, then in order."""
+    names = [name.strip() for name in str(text).split(",") if name.strip()]
+    unknown = [name for name in names if name not in TFLITE_VARIANTS]
+    if not names:
+        raise UserError("variants names no TFLite variant; choose from: " + ", ".join(TFLITE_VARIANTS))
+    if unknown:
+        raise UserError(f"Unknown TFLite variant {unknown[0]!r}; choose from: {', '.join(TFLITE_VARIANTS)}")
+    return tuple(name for name in TFLITE_VARIANTS if name in names or name == "float32")
 
 
 def preset_names():

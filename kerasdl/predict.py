@@ -16,14 +16,15 @@ from kerasdl.errors import UserError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 
-def predict(run_dir, inputs, top=3):
-    """Classifies raw inputs with the run's `model.tflite`.
+def predict(run_dir, inputs, top=3, variant="float32"):
+    """Classifies raw inputs with one of the run's TFLite variants.
 
     Args:
         run_dir: a finished run directory.
         inputs: image paths, `.npy` paths, `.csv` paths, or literal CSV rows
             such as `"5.1,3.5,1.4,0.2"`.
         top: how many classes to report per example.
+        variant: `float32`, `float16`, `dynamic` or `int8`, as exported.
 
     Returns:
         A list of `(source, [(label, probability), ...])`, best first.
@@ -32,10 +33,11 @@ def predict(run_dir, inputs, top=3):
         >>> predict("saved_models/iris_ann", ["5.1,3.5,1.4,0.2"])[0][1][0][0]
         'setosa'
     """
-    from kerasdl.export.verify import tflite_predict
+    from kerasdl.export.verify import TFLiteRunner
 
     run_dir = Path(run_dir)
-    card, model_content = _load_exported(run_dir)
+    card = _load_card(run_dir)
+    entry = _variant_entry(card, variant)
     spec = card["input"]
     examples, sources = [], []
     for item in inputs:
@@ -44,13 +46,23 @@ def predict(run_dir, inputs, top=3):
         sources.extend([item] if len(batch) == 1 else [f"{item}[{i}]" for i in range(len(batch))])
     if not examples:
         raise UserError("Give at least one INPUT: an image, a .npy or .csv file, or a CSV row")
-    probabilities = tflite_predict(model_content, np.concatenate(examples))
+    batch = np.concatenate(examples)
+    if entry["input"].get("preprocessing") == "standardise":
+        batch = standardise(batch, spec["normalisation_inside_model"])
+    probabilities = TFLiteRunner(_read_model(run_dir / entry["file"]))(batch)
     labels = card["labels"]
     results = []
     for source, row in zip(sources, probabilities, strict=True):
         best = np.argsort(row)[::-1][: max(1, min(top, len(labels)))]
         results.append((source, [(labels[i], float(row[i])) for i in best]))
     return results
+
+
+def standardise(features, normalisation):
+    """What the model's normalisation layer computes, for a standardised-input variant."""
+    mean = np.asarray(normalisation["mean"], dtype=np.float32)
+    std = np.maximum(np.sqrt(np.asarray(normalisation["variance"], dtype=np.float32)), normalisation["epsilon"])
+    return ((features - mean) / std).astype(np.float32)
 
 
 def read_input(item, spec):
@@ -74,31 +86,51 @@ def read_input(item, spec):
     return _fit_shape(row[np.newaxis], shape, item)
 
 
-def _load_exported(run_dir):
-    card_path, model_path = run_dir / "model_card.json", run_dir / "model.tflite"
+def _load_card(run_dir):
     if not run_dir.is_dir():
         raise UserError(f"Run directory {str(run_dir)!r} does not exist")
-    if not card_path.exists() or not model_path.exists():
-        raise UserError(
-            f"{str(run_dir)!r} has no exported model (model.tflite and model_card.json); run `kerasdl export` first"
-        )
-    return json.loads(card_path.read_text()), model_path.read_bytes()
+    card_path = run_dir / "model_card.json"
+    if not card_path.exists():
+        raise UserError(f"{str(run_dir)!r} has no exported model (model_card.json); run `kerasdl export` first")
+    try:
+        return json.loads(card_path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise UserError(f"Cannot read {card_path}: {error}") from None
+
+
+def _variant_entry(card, variant):
+    entry = card["variants"].get(variant)
+    if entry is None:
+        shipped = [name for name, value in card["variants"].items() if "file" in value]
+        raise UserError(f"This run has no {variant!r} TFLite variant; exported: {', '.join(shipped)}")
+    if "rejected" in entry:
+        raise UserError(f"The {variant} variant was left out at export: {entry['rejected']}")
+    return entry
+
+
+def _read_model(path):
+    if not path.is_file():
+        raise UserError(f"{str(path)!r} is missing; run `kerasdl export` again")
+    content = path.read_bytes()
+    # A flatbuffer's file identifier sits at bytes 4-8; a truncated or foreign
+    # file is refused here rather than crashing the interpreter.
+    if len(content) < 8 or content[4:8] != b"TFL3":
+        raise UserError(f"{str(path)!r} is not a TFLite model (corrupt or truncated)")
+    return content
 
 
 def _read_image(path, shape, value_range):
     import tensorflow as tf
 
+    from kerasdl.preprocess import prepare_images
+
     if len(shape) != 3:
         raise UserError(f"{str(path)!r} is an image, but this model takes {shape[0]} features per example")
-    height, width, channels = shape
     try:
-        image = tf.io.decode_image(tf.io.read_file(str(path)), channels=channels, expand_animations=False)
+        image = tf.io.decode_image(tf.io.read_file(str(path)), expand_animations=False)
     except tf.errors.OpError:
         raise UserError(f"Cannot decode image {str(path)!r}: the file is corrupt or not an image") from None
-    image = tf.image.resize(tf.cast(image, tf.float32), (height, width), antialias=True)
-    low, high = value_range
-    pixels = np.clip(image.numpy(), 0, 255) / 255.0 * (high - low) + low
-    return pixels[np.newaxis].astype(np.float32)
+    return prepare_images(image[tf.newaxis], shape, value_range).numpy()
 
 
 def _read_npy(path):

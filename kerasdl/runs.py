@@ -5,7 +5,7 @@ from pathlib import Path
 
 import keras
 
-from kerasdl.config import load_config
+from kerasdl.config import config_from_settings, load_config, parse_variants
 from kerasdl.data import load_dataset
 from kerasdl.errors import UserError
 
@@ -55,16 +55,26 @@ def evaluate_run(run_dir):
     return {name: float(value) for name, value in now.items()}, recorded
 
 
-def export_existing_run(run_dir, variants=("float32",)):
-    """Re-exports a finished run from its `model.keras`; returns the model card."""
-    from kerasdl.export import VARIANTS, export_run
+def export_existing_run(run_dir, variants=None, int8_io=None, allow_flex=None, log=print):
+    """Re-exports a finished run from its `model.keras`; returns the model card.
 
-    unknown = [name for name in variants if name not in VARIANTS]
-    if unknown:
-        raise UserError(f"Unknown TFLite variant {unknown[0]!r}; choose from: {', '.join(VARIANTS)}")
+    Args:
+        run_dir: a finished run directory.
+        variants: comma-separated TFLite variants; None keeps the run's own.
+        int8_io: `float`, `int8` or `uint8`; None keeps the run's own.
+        allow_flex: permit Flex ops; None keeps the run's own.
+        log: where warnings go.
+    """
+    from kerasdl.export import export_run
+
+    changes = {"variants": variants, "int8_io": int8_io, "allow_flex": allow_flex}
+    changes = {key: value for key, value in changes.items() if value is not None}
+    if "variants" in changes:
+        parse_variants(changes["variants"])  # a bad name is an error before any loading
     config, dataset, model = load_run(run_dir)
+    config = config_from_settings(config.preset, config.to_dict() | changes)
     metrics_path = Path(run_dir) / "metrics.json"
     if not metrics_path.exists():
         raise UserError(f"{str(run_dir)!r} has no metrics.json; the run has not finished")
     metrics = json.loads(metrics_path.read_text())
-    return export_run(run_dir, model, dataset, config, metrics)
+    return export_run(run_dir, model, dataset, config, metrics, log=log)

@@ -114,7 +114,7 @@ def train(preset, overrides=None, log=print):
         "test": {name: float(value) for name, value in test.items()},
         "history": read_history(run_dir / "history.csv"),
     }
-    card = export_run(run_dir, model, dataset, config, metrics)
+    card = export_run(run_dir, model, dataset, config, metrics, log=log)
     # metrics.json is written last: its presence marks the run finished.
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     _remove_backup(run_dir)

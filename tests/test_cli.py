@@ -1,4 +1,5 @@
 import os
+import shutil
 import subprocess
 import sys
 
@@ -27,6 +28,10 @@ from kerasdl.cli import main
         (["evaluate", "somewhere"], "Run directory 'somewhere' does not exist"),
         (["export", "somewhere"], "Run directory 'somewhere' does not exist"),
         (["export", "somewhere", "--variants", "int3"], "Unknown TFLite variant 'int3'"),
+        (["export", "somewhere", "--variants", ","], "variants names no TFLite variant"),
+        (["export", "somewhere", "--int8-io", "int4"], "argument --int8-io: invalid choice: 'int4'"),
+        (["train", "digits_cnn", "variants=float8"], "Unknown TFLite variant 'float8'"),
+        (["train", "digits_cnn", "int8_io=int16"], "int8_io='int16' is out of range; allowed: one of: float, int8"),
         (["fly"], "invalid choice: 'fly'"),
         ([], "the following arguments are required: COMMAND"),
     ],
@@ -41,9 +46,18 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(in_tmp, capsys, argv, m
     assert sorted(path.name for path in in_tmp.iterdir()) == ["afile"]
 
 
-def test_predict_missing_input_file(iris_run, capsys):
-    assert main(["predict", str(iris_run.run_dir), "no_such_photo.jpg"]) == 2
-    assert "Input file 'no_such_photo.jpg' does not exist" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["no_such_photo.jpg"], "Input file 'no_such_photo.jpg' does not exist"),
+        (["1,2,3,4", "--variant", "int4"], "This run has no 'int4' TFLite variant; exported: float32"),
+        (["1,2,3", "--variant", "int8"], "has shape (1, 3); this model takes (4,) per example"),
+    ],
+)
+def test_predict_bad_input(iris_run, capsys, args, message):
+    assert main(["predict", str(iris_run.run_dir), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
 
 
 def test_presets_lists_one_line_each(capsys):
@@ -61,12 +75,18 @@ def test_doctor_reports_devices_choices_and_versions(capsys):
     assert "tensorflow 2.21" in out and "GPU:" in out and "TPU:" in out
 
 
-def test_evaluate_and_export_an_existing_run(iris_run, capsys):
+def test_evaluate_and_export_an_existing_run(iris_run, capsys, tmp_path):
     assert main(["evaluate", str(iris_run.run_dir)]) == 0
     out = capsys.readouterr().out
     assert "test accuracy" in out and "(recorded:" in out
-    assert main(["export", str(iris_run.run_dir)]) == 0
-    assert "top-1 agreement 100.0%" in capsys.readouterr().out
+    run_dir = tmp_path / "run"  # a copy: the shared run keeps all its variants
+    shutil.copytree(iris_run.run_dir, run_dir)
+    assert main(["export", str(run_dir), "--variants", "float32,int8"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split()[:2] == ["variant", "file"]
+    assert any(line.split()[:2] == ["float32", "model.tflite"] and "100.00%" in line for line in out.splitlines())
+    assert any(line.startswith("int8") for line in out.splitlines())
+    assert not any(line.startswith("float16") for line in out.splitlines())
 
 
 def _kerasdl(*args, cwd):

@@ -22,6 +22,8 @@ from kerasdl.predict import predict
 from kerasdl.training import train
 
 QUALITY_BAR = {"digits_cnn": 0.99, "breast_cancer_ann": 0.96, "digits_rnn": 0.97}
+# Largest accuracy loss (points) and smallest top-1 agreement per quantized variant.
+VARIANT_BAR = {"float16": (0.5, 0.99), "dynamic": (0.5, 0.99), "int8": (1.0, 0.99)}
 
 
 @pytest.mark.slow
@@ -34,7 +36,15 @@ def test_preset_defaults_reach_the_quality_bar(tmp_path, preset):
     assert accuracy >= QUALITY_BAR[preset]
     assert parity["top1_agreement"] == 1.0 and parity["accuracy"] == pytest.approx(accuracy, abs=1e-6)
     assert result.card["variants"]["float32"]["builtins_only"]
+    variants = result.card["variants"]
+    assert set(variants) == {"float32", "float16", "dynamic", "int8"}
+    assert all(entry.get("builtins_only") for entry in variants.values())  # none left out, RNN included
+    if preset != "digits_rnn":  # the bar names the CNN and the MLP
+        for name, (points, agreement) in VARIANT_BAR.items():
+            assert variants[name]["parity"]["top1_agreement"] >= agreement
+            assert variants[name]["parity"]["accuracy"] >= accuracy - points / 100
     if preset == "digits_cnn":
+        assert variants["int8"]["size_vs_float32"] <= 0.3 and variants["float16"]["size_vs_float32"] <= 0.55
         _check_photos_of_test_digits(result, tmp_path)
 
 

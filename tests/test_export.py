@@ -8,13 +8,15 @@ import pytest
 import tensorflow as tf
 
 import kerasdl.export
+import kerasdl.export.variants
 from kerasdl.config import make_config
 from kerasdl.data import load_dataset
 from kerasdl.errors import RunFailed
 from kerasdl.export import export_run
 from kerasdl.export.portable import portable_copy
 from kerasdl.export.tflite import check_builtin_only, convert_to_tflite
-from kerasdl.export.verify import check_parity, tflite_predict
+from kerasdl.export.variants import VARIANT_FILES
+from kerasdl.export.verify import MIN_AGREEMENT, check_parity, tflite_predict
 from kerasdl.models import build_model
 
 
@@ -23,12 +25,14 @@ def digits():
     return load_dataset("digits")
 
 
-def _fitted(family, dataset, **params):
+def _fitted(family, dataset, epochs=3, **params):
     keras.utils.set_random_seed(1)
     model = build_model(family, dataset.info, **params)
     model.compile("adam", "sparse_categorical_crossentropy")
     features, labels = dataset.arrays("train")
-    model.fit(features[:64], labels[:64], epochs=1, verbose=0)
+    # Trained enough to be confident: a barely trained model's near-ties flip
+    # under quantization and say nothing about the exporter.
+    model.fit(features, labels, epochs=epochs, batch_size=64, verbose=0)
     return model
 
 
@@ -73,24 +77,37 @@ def test_a_parity_mismatch_fails(digits):
 
 
 def test_export_writes_a_consistent_bundle(tmp_path, digits):
-    model = _fitted("ann", digits, hidden_units=(8,))
-    config = make_config("digits_cnn", {"model": "ann", "model.hidden_units": "8"})
-    card = export_run(tmp_path, model, digits, config, {"test": {"accuracy": 0.5, "loss": 1.0}})
-    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(kerasdl.export.EXPORTED_FILES)
+    model = _fitted("ann", digits, hidden_units=(64,))
+    config = make_config("digits_cnn", {"model": "ann", "model.hidden_units": "64"})
+    card = export_run(tmp_path, model, digits, config, {"test": {"accuracy": 0.5, "loss": 1.0}}, log=print)
+    expected_files = set(kerasdl.export.EXPORTED_FILES) | set(VARIANT_FILES.values())
+    assert {path.name for path in tmp_path.iterdir()} == expected_files
     assert (tmp_path / "labels.txt").read_text().splitlines() == [str(digit) for digit in range(10)]
     assert json.loads((tmp_path / "model_card.json").read_text()) == card
     assert card["input"]["value_range"] == [0.0, 16.0] and card["input"]["shape"] == [1, 8, 8, 1]
-    assert card["variants"]["float32"]["size_bytes"] == (tmp_path / "model.tflite").stat().st_size
-    assert card["variants"]["float32"]["parity"]["examples"] == len(digits.arrays("test")[1])
+    for name, file in VARIANT_FILES.items():
+        entry = card["variants"][name]
+        assert entry["size_bytes"] == (tmp_path / file).stat().st_size and entry["builtins_only"]
+        assert entry["parity"]["examples"] == len(digits.arrays("test")[1])
+        assert set(entry["latency_ms"]) == {"1_thread", "2_threads"}
+        assert 0 < entry["latency_ms"]["1_thread"]["median_ms"] <= entry["latency_ms"]["1_thread"]["p90_ms"]
+    report = (tmp_path / "report.md").read_text()
+    assert all(f"| {name} | {file} |" in report for name, file in VARIANT_FILES.items())
 
     # The Keras file reloads in safe mode and predicts the same.
     reloaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
     batch = digits.arrays("test")[0][:5]
     np.testing.assert_allclose(reloaded.predict(batch, verbose=0), model.predict(batch, verbose=0), atol=1e-6)
 
-    # The SavedModel serves raw pixels under serving_default, as its consumers load it.
-    served = tf.saved_model.load(str(tmp_path / "saved_model")).signatures["serving_default"]
-    np.testing.assert_allclose(served(pixels=tf.constant(batch))["probabilities"], model(batch), atol=1e-6)
+    # The SavedModel serves the TFLite input under serving_default, as its consumers load it.
+    signatures = tf.saved_model.load(str(tmp_path / "saved_model")).signatures
+    served = signatures["serving_default"](pixels=tf.constant(batch))["probabilities"]
+    np.testing.assert_allclose(served, model(batch), atol=1e-6)
+    # serve_raw takes 8-bit photos: the digits as 0-255 RGB give the same classes.
+    photos = np.repeat(np.round(batch / 16 * 255), 3, axis=-1).astype("uint8")
+    raw = signatures["serve_raw"](images=tf.constant(photos))["probabilities"]
+    np.testing.assert_allclose(raw, served, atol=0.02)
+    assert np.array_equal(np.argmax(raw, -1), np.argmax(served, -1))
     shown = subprocess.run(
         [
             sys.executable,
@@ -105,24 +122,87 @@ def test_export_writes_a_consistent_bundle(tmp_path, digits):
         text=True,
         check=True,
     ).stdout
-    assert "signature_def['serving_default']" in shown and "pixels" in shown and "probabilities" in shown
+    assert "signature_def['serving_default']" in shown and "signature_def['serve_raw']" in shown
+    assert "pixels" in shown and "images" in shown and "DT_UINT8" in shown and "probabilities" in shown
+
+
+@pytest.fixture(scope="module")
+def digits_cnn(digits):
+    return _fitted("cnn", digits, epochs=5)  # the digits_cnn architecture
+
+
+def test_cnn_variants_meet_the_size_and_agreement_bar(tmp_path, digits, digits_cnn):
+    model = digits_cnn
+    card = export_run(tmp_path, model, digits, make_config("digits_cnn"), {"test": {"accuracy": 0.5}}, log=print)
+    variants = card["variants"]
+    assert variants["int8"]["size_vs_float32"] <= 0.3 and variants["float16"]["size_vs_float32"] <= 0.55
+    assert all(entry["parity"]["top1_agreement"] >= 0.98 for entry in variants.values())
+    assert "QUANTIZE" in variants["int8"]["ops"]  # float in, quantized inside
+    assert variants["int8"]["input"] == {"name": "pixels", "dtype": "float32", "preprocessing": "none"}
+
+
+def test_int8_io_records_scale_and_zero_point(tmp_path, digits, digits_cnn):
+    model = digits_cnn
+    config = make_config("digits_cnn", {"variants": "int8", "int8_io": "uint8"})
+    card = export_run(tmp_path, model, digits, config, {"test": {"accuracy": 0.5}}, log=print)
+    entry = card["variants"]["int8"]
+    assert entry["input"]["dtype"] == "uint8" and entry["output"]["dtype"] == "uint8"
+    assert entry["input"]["quantization"]["scale"] > 0 and "zero_point" in entry["output"]["quantization"]
+    assert entry["parity"]["top1_agreement"] >= 0.98
+    assert not (tmp_path / "model_float16.tflite").exists()
+
+
+def test_tabular_int8_takes_standardised_features(tmp_path):
+    cancer = load_dataset("breast_cancer")
+    model = _fitted("ann", cancer, hidden_units=(16,))
+    config = make_config("breast_cancer_ann", {"variants": "int8"})
+    card = export_run(tmp_path, model, cancer, config, {"test": {"accuracy": 0.5}}, log=print)
+    entry = card["variants"]["int8"]
+    assert entry["input"]["preprocessing"] == "standardise"
+    assert card["variants"]["float32"]["input"]["preprocessing"] == "none"
+    assert entry["parity"]["top1_agreement"] >= 0.98
+
+
+def test_a_variant_below_the_bar_is_left_out_with_a_warning(tmp_path, digits, monkeypatch):
+    monkeypatch.setitem(MIN_AGREEMENT, "float16", 1.01)
+    model = _fitted("ann", digits, hidden_units=(8,))
+    warnings = []
+    config = make_config("digits_cnn", {"model": "ann", "variants": "float16"})
+    card = export_run(tmp_path, model, digits, config, {"test": {"accuracy": 0.5}}, log=warnings.append)
+    assert "below 101%" in card["variants"]["float16"]["rejected"]
+    assert warnings and "float16 left out" in warnings[0]
+    assert not (tmp_path / "model_float16.tflite").exists() and (tmp_path / "model.tflite").exists()
+    assert "left out" in (tmp_path / "report.md").read_text()
+
+
+def test_a_reexport_with_fewer_variants_removes_the_others(tmp_path, digits):
+    model = _fitted("ann", digits, hidden_units=(8,))
+    config = make_config("digits_cnn", {"model": "ann", "variants": "float32,dynamic"})
+    export_run(tmp_path, model, digits, config, {"test": {"accuracy": 0.5}}, log=print)
+    assert (tmp_path / "model_dynamic.tflite").exists()
+    config = make_config("digits_cnn", {"model": "ann", "variants": "float32"})
+    export_run(tmp_path, model, digits, config, {"test": {"accuracy": 0.5}}, log=print)
+    assert not (tmp_path / "model_dynamic.tflite").exists() and (tmp_path / "model.tflite").exists()
 
 
 def test_a_failed_export_leaves_the_earlier_one_untouched(tmp_path, digits, monkeypatch):
     model = _fitted("ann", digits, hidden_units=(8,))
-    config = make_config("digits_cnn", {"model": "ann"})
+    config = make_config("digits_cnn", {"model": "ann", "variants": "float32,int8"})
     export_run(tmp_path, model, digits, config, {"test": {"accuracy": 0.5, "loss": 1.0}})
     before = {path.name: path.stat().st_mtime_ns for path in tmp_path.iterdir()}
     tflite_bytes = (tmp_path / "model.tflite").read_bytes()
 
-    def fail(*args, **kwargs):
-        raise RunFailed("parity check failed")
-
-    monkeypatch.setattr(kerasdl.export, "check_parity", fail)
-    with pytest.raises(RunFailed):
+    monkeypatch.setattr(kerasdl.export.variants, "parity_problem", lambda variant, parity: "made to fail")
+    with pytest.raises(RunFailed, match="disagrees with the Keras model: made to fail"):
         export_run(tmp_path, _fitted("ann", digits, hidden_units=(4,)), digits, config, {"test": {}})
     assert {path.name: path.stat().st_mtime_ns for path in tmp_path.iterdir()} == before
     assert (tmp_path / "model.tflite").read_bytes() == tflite_bytes
+
+
+def test_flex_ops_pass_only_when_allowed():
+    check_builtin_only(["ADD", "FlexErf"], allow_flex=True)
+    with pytest.raises(RunFailed, match="WHILE"):
+        check_builtin_only(["WHILE", "FlexErf"], allow_flex=True)
 
 
 @pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
@@ -134,7 +214,7 @@ def test_mixed_precision_models_export_in_float32(tmp_path, digits, precision):
     assert model.get_layer("block1_conv1").compute_dtype != "float32"
     copy = portable_copy(model)
     assert copy.get_layer("block1_conv1").compute_dtype == "float32"
-    config = make_config("digits_cnn", {"precision": precision})
+    config = make_config("digits_cnn", {"precision": precision, "variants": "float32"})
     card = export_run(tmp_path, model, digits, config, {"test": {"accuracy": 0.5, "loss": 1.0}})
     assert card["variants"]["float32"]["parity"]["top1_agreement"] == 1.0
     # The float32 computation of the mixed-precision model predicts the same classes.

@@ -35,8 +35,21 @@ def test_images_are_resized_greyed_and_scaled_to_the_value_range(tmp_path):
     (tmp_path / "half.png").write_bytes(tf.io.encode_png(image).numpy())
     pixels = read_input(str(tmp_path / "half.png"), DIGITS_SPEC)
     assert pixels.shape == (1, 8, 8, 1) and pixels.dtype == np.float32
-    np.testing.assert_allclose(pixels[0, :, :3, 0], 16.0, atol=1e-3)  # column 3 and 4 blend (antialiasing)
+    # Grey is 0.2989 R + 0.587 G + 0.114 B; columns 3 and 4 blend (antialiasing).
+    np.testing.assert_allclose(pixels[0, :, :3, 0], 16.0, atol=0.01)
     np.testing.assert_allclose(pixels[0, :, 5:, 0], 0.0, atol=1e-3)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_any_channel_count_becomes_the_models_channels(channels):
+    from kerasdl.preprocess import prepare_images
+
+    images = np.full((2, 16, 12, channels), 255, dtype="uint8")
+    grey = prepare_images(images, (8, 8, 1), (0.0, 16.0))
+    colour = prepare_images(images, (4, 4, 3), (0.0, 1.0))
+    assert grey.shape == (2, 8, 8, 1) and colour.shape == (2, 4, 4, 3)
+    np.testing.assert_allclose(grey, 16.0, atol=0.01)
+    np.testing.assert_allclose(colour, 1.0, atol=1e-3)
 
 
 @pytest.mark.parametrize(
@@ -61,6 +74,26 @@ def test_bad_inputs_are_one_line_errors(tmp_path, content, name, message):
 def test_a_row_of_the_wrong_length_names_the_expected_shape(iris_run):
     with pytest.raises(UserError, match=r"has shape \(1, 3\); this model takes \(4,\) per example"):
         predict(iris_run.run_dir, ["1,2,3"])
+
+
+def test_every_exported_variant_predicts(iris_run):
+    labels = {}
+    for variant in ("float32", "float16", "dynamic", "int8"):
+        ((_, ranked),) = predict(iris_run.run_dir, [IRIS_SETOSA], variant=variant)
+        labels[variant] = ranked[0][0]
+    assert len(set(labels.values())) == 1
+
+
+@pytest.mark.parametrize("damage", ["truncate", "replace"])
+def test_a_corrupt_tflite_file_is_one_line(iris_run, tmp_path, damage):
+    import shutil
+
+    copy = tmp_path / "run"
+    shutil.copytree(iris_run.run_dir, copy)
+    model = copy / "model.tflite"
+    model.write_bytes(model.read_bytes()[:100] if damage == "truncate" else b"not a model at all")
+    with pytest.raises(UserError, match="model.tflite' is not a TFLite model|Cannot load the TFLite model"):
+        predict(copy, [IRIS_SETOSA])
 
 
 def test_a_run_without_export_is_refused(tmp_path):

@@ -1,9 +1,9 @@
 """Export a trained model for serving and phones, verified before it lands.
 
 Files are written to a temporary folder inside the run directory, checked
-(builtin ops only, TFLite outputs equal to Keras outputs on the test split),
-and only then moved into place, so a failed export leaves the previous files
-untouched and nothing half-written.
+(builtin ops only; every TFLite variant run with LiteRT on the test split and
+compared with the Keras model), and only then moved into place, so a failed
+export leaves the previous files untouched and nothing half-written.
 """
 
 import json
@@ -11,59 +11,68 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from kerasdl.export.card import labels_text, model_card
+from kerasdl.export.latency import keras_latency
 from kerasdl.export.portable import portable_copy
+from kerasdl.export.report import markdown_report
 from kerasdl.export.savedmodel import write_saved_model
-from kerasdl.export.tflite import convert_to_tflite
-from kerasdl.export.verify import check_parity
+from kerasdl.export.variants import VARIANT_FILES, export_variant
 from kerasdl.versions import library_versions
 
-EXPORTED_FILES = ("model.keras", "saved_model", "model.tflite", "labels.txt", "model_card.json")
-VARIANTS = ("float32",)
+EXPORTED_FILES = ("model.keras", "saved_model", "labels.txt", "model_card.json", "report.md")
 
 
-def export_run(run_dir, model, dataset, config, metrics):
-    """Writes model.keras, saved_model/, model.tflite, labels.txt, model_card.json.
+def export_run(run_dir, model, dataset, config, metrics, log=print):
+    """Writes the Keras file, SavedModel, TFLite variants, labels, card and report.
 
     Args:
         run_dir: the run directory.
         model: the trained `keras.Model`.
-        dataset: the run's `Dataset` (its test split checks the TFLite model).
-        config: the run's `Config`.
+        dataset: the run's `Dataset`: its test split checks every variant and
+            its training split calibrates int8.
+        config: the run's `Config` (`variants`, `int8_io`, `allow_flex`).
         metrics: `{"test": {...}}` for the model card.
+        log: where warnings (a rejected variant, Flex ops) go.
 
     Returns:
         The model card (a dict).
 
     Raises:
-        RunFailed: conversion failed, non-builtin ops, or a parity mismatch.
+        RunFailed: the float32 conversion failed, needed non-builtin ops, or
+            disagrees with the Keras model. A quantized variant that falls
+            short is left out with a warning and its reason in the card.
     """
     run_dir = Path(run_dir)
+    for stale in run_dir.glob(".export-*"):  # left by a killed process
+        shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=run_dir))
     try:
         model.save(staging / "model.keras")
-        # Served models compute in float32 on any device; the parity check
-        # compares TFLite with that same float32 Keras computation.
+        # Served models compute in float32 on any device; the parity checks
+        # compare TFLite with that same float32 Keras computation.
         reference = portable_copy(model)
         write_saved_model(reference, dataset.info, staging / "saved_model")
-        flatbuffer, ops = convert_to_tflite(model, dataset.info)
-        test_inputs, test_labels = dataset.arrays("test")
-        parity = check_parity(reference, flatbuffer, test_inputs, test_labels)
-        (staging / "model.tflite").write_bytes(flatbuffer)
-        variants = {
-            "float32": {
-                "file": "model.tflite",
-                "size_bytes": len(flatbuffer),
-                "ops": ops,
-                "builtins_only": True,
-                "parity": parity.as_dict() | {"compared_with": "the Keras model, computing in float32"},
-            }
-        }
+        test_inputs, _ = dataset.arrays("test")
+        expected = np.asarray(reference.predict(test_inputs, verbose=0, batch_size=256), dtype=np.float32)
+        variants = {}
+        for name in config.variant_names():
+            variants[name] = export_variant(name, model, dataset, config, expected, staging, log)
+        float32_size = variants["float32"]["size_bytes"]
+        for entry in variants.values():
+            if "size_bytes" in entry:
+                entry["size_vs_float32"] = round(entry["size_bytes"] / float32_size, 4)
         card = model_card(model, dataset.info, config, metrics, variants, library_versions())
+        card["keras_latency_ms"] = keras_latency(model, test_inputs[:1])
         (staging / "labels.txt").write_text(labels_text(dataset.info))
         (staging / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
-        for name in EXPORTED_FILES:
+        (staging / "report.md").write_text(markdown_report(card))
+        shipped = [entry["file"] for entry in variants.values() if "file" in entry]
+        for name in (*EXPORTED_FILES, *shipped):
             _move_into_place(staging / name, run_dir / name)
+        for name in set(VARIANT_FILES.values()) - set(shipped):  # from an earlier export
+            (run_dir / name).unlink(missing_ok=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return card

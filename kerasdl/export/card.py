@@ -45,8 +45,10 @@ def model_card(model, info, config, metrics, variants, versions):
                 "normalisation (mean and variance of the training split) is inside the model"
             ),
             "normalisation_inside_model": {
-                "mean": np.asarray(info.mean).round(6).tolist(),
-                "variance": np.asarray(info.variance).round(6).tolist(),
+                "mean": np.asarray(info.mean, dtype=float).tolist(),
+                "variance": np.asarray(info.variance, dtype=float).tolist(),
+                "epsilon": 1e-7,
+                "formula": "(x - mean) / max(sqrt(variance), epsilon), per channel or feature",
             },
             "feature_names": info.feature_names,
         },

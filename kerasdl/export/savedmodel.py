@@ -1,20 +1,30 @@
-"""The TensorFlow SavedModel, with a `serving_default` signature."""
+"""The TensorFlow SavedModel: `serving_default` and `serve_raw` signatures."""
 
 import keras
 import tensorflow as tf
 
+from kerasdl.preprocess import prepare_images
 
-def write_saved_model(model, info, path):
-    """Writes `model` as a SavedModel whose `serving_default` takes raw inputs.
 
-    The signature's input is named after the data (`pixels` or `features`)
-    and its output `probabilities`, so serving clients and the TFLite model
-    converted from it see meaningful names instead of `output_0`.
+def write_saved_model(model, info, path, raw_signature=True):
+    """Writes `model` as a SavedModel for TensorFlow Serving and friends.
+
+    Signatures (outputs are `probabilities` in both):
+
+    - `serving_default`: the tensor the TFLite model takes, named after the
+      data (`pixels` or `features`), float32, raw values in the data's range
+      (normalisation is inside the model).
+    - `serve_raw`: what a client has before any preparation. Images:
+      `images`, uint8, any size, grey or colour; the signature converts the
+      channels, resizes and scales (see `kerasdl.preprocess`). Tabular data:
+      `features`, the raw feature vector.
 
     Args:
         model: a built `keras.Model`.
-        info: the data's `DataInfo` (input shape and name).
+        info: the data's `DataInfo`.
         path: destination folder (must not exist).
+        raw_signature: add `serve_raw` (the TFLite converter's source needs
+            only `serving_default`).
     """
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -24,4 +34,16 @@ def write_saved_model(model, info, path):
         return {"probabilities": model(inputs, training=False)}
 
     archive.add_endpoint(name="serving_default", fn=serve, input_signature=[spec])
+    if raw_signature:
+        if info.kind == "image":
+            raw_spec = tf.TensorSpec(shape=(None, None, None, None), dtype=tf.uint8, name="images")
+
+            def serve_raw(images):
+                pixels = prepare_images(images, info.input_shape, info.value_range)
+                return {"probabilities": model(pixels, training=False)}
+
+        else:
+            raw_spec = tf.TensorSpec(shape=(None, *info.input_shape), dtype=tf.float32, name="features")
+            serve_raw = serve
+        archive.add_endpoint(name="serve_raw", fn=serve_raw, input_signature=[raw_spec])
     archive.write_out(str(path), verbose=False)

@@ -17,34 +17,69 @@ _BUILTIN_NAMES = {code: name for name, code in vars(schema.BuiltinOperator).item
 _DISALLOWED_BUILTINS = {"WHILE", "IF", "CALL_ONCE"}
 
 
-def convert_to_tflite(model, info):
-    """Converts `model` to a float32 TFLite flatbuffer with builtin ops only.
+def convert_variant(source, variant, representative=None, int8_io="float", allow_flex=False):
+    """Converts a SavedModel's `serving_default` to one TFLite variant.
 
-    The conversion reads a portable copy (float32, RNNs unrolled) that shares
-    the trained weights; see `kerasdl.export.portable`.
+    Args:
+        source: SavedModel folder of the portable model (float32, unrolled).
+        variant: `float32`; `float16` (float16 weights); `dynamic`
+            (dynamic-range: int8 weights, float activations); `int8` (full
+            integer, calibrated on `representative`).
+        representative: for `int8`, a callable yielding `[example_batch]`
+            lists drawn from the training split, prepared as the model takes
+            them.
+        int8_io: for `int8`, the input/output type: `float` (the model
+            quantizes inside), `int8` or `uint8`.
+        allow_flex: permit TensorFlow (Flex) ops; a phone app then needs the
+            Flex delegate.
 
     Returns:
         `(flatbuffer_bytes, op_names)`.
 
     Raises:
-        RunFailed: the converter failed or produced non-builtin ops.
+        RunFailed: the converter failed or produced ops outside the builtin set.
+    """
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(source))
+    ops_sets = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if variant == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif variant == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif variant == "int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative
+        ops_sets = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if int8_io != "float":
+            converter.inference_input_type = converter.inference_output_type = getattr(tf, int8_io)
+    elif variant != "float32":
+        raise ValueError(f"Unknown variant {variant!r}")
+    if allow_flex:
+        ops_sets.append(tf.lite.OpsSet.SELECT_TF_OPS)
+    converter.target_spec.supported_ops = ops_sets
+    with captured_native_output() as converter_log:
+        try:
+            flatbuffer = converter.convert()
+        except Exception as error:  # the converter raises several kinds
+            detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise RunFailed(
+                f"TFLite conversion ({variant}) failed: {detail[:300]} (converter log: {converter_log.tail()[:300]})"
+            ) from None
+    ops = list_ops(flatbuffer)
+    check_builtin_only(ops, allow_flex=allow_flex)
+    return flatbuffer, ops
+
+
+def convert_to_tflite(model, info, variant="float32"):
+    """Converts a Keras model straight to one variant (float32 by default).
+
+    The conversion reads a portable copy (float32, RNNs unrolled) that shares
+    the trained weights; see `kerasdl.export.portable`.
     """
     with tempfile.TemporaryDirectory(prefix="kerasdl-tflite-") as workdir:
         source = os.path.join(workdir, "saved_model")
-        write_saved_model(portable_copy(model, unroll=True), info, source)
-        converter = tf.lite.TFLiteConverter.from_saved_model(source)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        with captured_native_output() as converter_log:
-            try:
-                flatbuffer = converter.convert()
-            except Exception as error:  # the converter raises several kinds
-                detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-                raise RunFailed(
-                    f"TFLite conversion failed: {detail[:300]} (converter log: {converter_log.tail()[:300]})"
-                ) from None
-    ops = list_ops(flatbuffer)
-    check_builtin_only(ops)
-    return flatbuffer, ops
+        write_saved_model(portable_copy(model, unroll=True), info, source, raw_signature=False)
+        return convert_variant(source, variant)
 
 
 def list_ops(flatbuffer):
@@ -61,9 +96,19 @@ def list_ops(flatbuffer):
     return sorted(names)
 
 
-def check_builtin_only(ops):
-    """Raises `RunFailed` naming any Flex, custom or control-flow op."""
+def flex_ops(ops):
+    return [op for op in ops if op.startswith("Flex")]
+
+
+def check_builtin_only(ops, allow_flex=False):
+    """Raises `RunFailed` naming any Flex, custom or control-flow op.
+
+    With `allow_flex`, Flex ops pass (the caller warns); other custom ops and
+    control flow still fail.
+    """
     custom = [op for op in ops if op not in _BUILTIN_NAMES.values()]
+    if allow_flex:
+        custom = [op for op in custom if not op.startswith("Flex")]
     bad = custom + [op for op in ops if op in _DISALLOWED_BUILTINS]
     if bad:
         raise RunFailed(

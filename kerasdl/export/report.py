@@ -1,0 +1,96 @@
+"""The per-variant table: printed by `kerasdl export`, written to report.md."""
+
+COLUMNS = (
+    "variant",
+    "file",
+    "size",
+    "vs float32",
+    "top-1 agreement",
+    "max abs diff",
+    "test accuracy",
+    "latency 1 thread (median / p90)",
+    "latency 2 threads (median / p90)",
+    "builtins only",
+)
+
+
+def variant_rows(card):
+    """One row of strings per variant, in `COLUMNS` order."""
+    rows = []
+    for name, entry in card["variants"].items():
+        parity = entry["parity"]
+        if "rejected" in entry:
+            rows.append(
+                [name, "left out: " + entry["rejected"], "", "", f"{parity['top1_agreement']:.2%}"]
+                + [""] * (len(COLUMNS) - 5)
+            )
+            continue
+        latency = entry["latency_ms"]
+        rows.append(
+            [
+                name,
+                entry["file"],
+                f"{entry['size_bytes'] / 1024:.1f} KiB",
+                f"{entry.get('size_vs_float32', 1.0):.3f}x",
+                f"{parity['top1_agreement']:.2%}",
+                f"{parity['max_abs_diff']:.2g}",
+                f"{parity['accuracy']:.2%}",
+                f"{latency['1_thread']['median_ms']:.3f} / {latency['1_thread']['p90_ms']:.3f} ms",
+                f"{latency['2_threads']['median_ms']:.3f} / {latency['2_threads']['p90_ms']:.3f} ms",
+                "yes" if entry["builtins_only"] else "no (Flex)",
+            ]
+        )
+    return rows
+
+
+def text_table(card):
+    """The table as aligned plain text for the terminal."""
+    rows = [list(COLUMNS)] + variant_rows(card)
+    widths = [max(len(row[index]) for row in rows) for index in range(len(COLUMNS))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    keras = card.get("keras_latency_ms")
+    if keras:
+        lines.append(f"Keras model(x, training=False) on one example: {keras['median_ms']:.3f} ms median")
+    return "\n".join(lines)
+
+
+def markdown_report(card):
+    """report.md: what was exported and how well each variant matches Keras."""
+    test = card["metrics"]["test"]
+    lines = [
+        f"# {card['name']}: export report",
+        "",
+        f"Keras model: test accuracy {test.get('accuracy', float('nan')):.2%} on "
+        f"{card['variants']['float32']['parity']['examples']} held-out examples; "
+        f"input `{card['input']['name']}` {card['input']['shape']} float32 in {card['input']['value_range']}.",
+        "Every variant was run with the LiteRT interpreter on the whole test split and compared with the "
+        "Keras model computing in float32; latency is one example per call.",
+        "",
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + "---|" * len(COLUMNS),
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in variant_rows(card)]
+    keras = card.get("keras_latency_ms")
+    if keras:
+        lines += [
+            "",
+            f"Keras `model(x, training=False)` on one example: {keras['median_ms']:.3f} ms median, "
+            f"{keras['p90_ms']:.3f} ms p90.",
+        ]
+    for entry in card["variants"].values():
+        if entry.get("input", {}).get("preprocessing") == "standardise":
+            lines += [
+                "",
+                f"`{entry['file']}` takes standardised features: (x - mean) / sqrt(variance) with the "
+                "mean and variance in `model_card.json` (`input.normalisation_inside_model`).",
+            ]
+        if "quantization" in entry.get("input", {}):
+            quant = entry["input"]["quantization"]
+            lines += [
+                "",
+                f"`{entry['file']}` takes {entry['input']['dtype']}: q = round(x / {quant['scale']:.6g}) + "
+                f"{quant['zero_point']}.",
+            ]
+    versions = ", ".join(f"{name} {version}" for name, version in card["versions"].items())
+    lines += ["", f"Produced with {versions}.", ""]
+    return "\n".join(lines)

@@ -1,0 +1,122 @@
+"""One TFLite variant: convert, verify on the test split, time, describe.
+
+Every variant takes the raw input the data has (pixels 0-16 for the digits,
+raw features), with normalisation inside, except one: the int8 variant of a
+tabular model takes standardised features. Full-integer models quantize
+their input with one scale for the whole tensor, and raw tabular features
+span very different ranges (0.05 next to 4,000 in the breast-cancer data), so
+the small ones would all round to zero; measured on breast_cancer_ann, a
+raw-input int8 model agreed with Keras on 62% of the test split. The card
+tells the phone app to standardise with the mean and variance it lists.
+"""
+
+import keras
+import numpy as np
+
+from kerasdl.errors import RunFailed
+from kerasdl.export.latency import tflite_latency
+from kerasdl.export.portable import portable_copy
+from kerasdl.export.savedmodel import write_saved_model
+from kerasdl.export.tflite import convert_variant, flex_ops
+from kerasdl.export.verify import TFLiteRunner, measure_parity, parity_problem
+
+VARIANT_FILES = {
+    "float32": "model.tflite",
+    "float16": "model_float16.tflite",
+    "dynamic": "model_dynamic.tflite",
+    "int8": "model_int8.tflite",
+}
+CALIBRATION_EXAMPLES = 300
+
+
+def takes_standardised_input(variant, info):
+    return variant == "int8" and info.kind == "tabular"
+
+
+def export_variant(variant, model, dataset, config, expected, staging, log=print):
+    """Converts, checks and times one variant; writes its file into `staging`.
+
+    Args:
+        variant: a name from `VARIANT_FILES`.
+        model: the trained `keras.Model`.
+        dataset: the run's `Dataset`.
+        config: the run's `Config` (`int8_io`, `allow_flex`, `seed`).
+        expected: the float32 Keras probabilities on the test split.
+        staging: the export's staging folder.
+        log: where warnings go.
+
+    Returns:
+        The variant's model-card entry; `{"rejected": reason}` for a
+        quantized variant whose parity falls short (its file is not written).
+
+    Raises:
+        RunFailed: any failure of the float32 variant, or a conversion error.
+    """
+    standardised = takes_standardised_input(variant, dataset.info)
+    network, prepare = _network(model, standardised)
+    source = staging / ("source-standardised" if standardised else "source-raw")
+    if not source.exists():
+        write_saved_model(network, dataset.info, source, raw_signature=False)
+    flatbuffer, ops = convert_variant(
+        source,
+        variant,
+        representative=_calibration(dataset, prepare, config.seed),
+        int8_io=config.int8_io,
+        allow_flex=config.allow_flex,
+    )
+    test_inputs, test_labels = dataset.arrays("test")
+    prepared = prepare(test_inputs)
+    parity = measure_parity(expected, flatbuffer, prepared, test_labels)
+    problem = parity_problem(variant, parity)
+    if problem and variant == "float32":
+        raise RunFailed(f"The TFLite model disagrees with the Keras model: {problem}; nothing was exported")
+    if problem:
+        log(f"warning: TFLite variant {variant} left out: {problem}")
+        return {"rejected": problem, "parity": parity.as_dict()}
+    if flex_ops(ops):
+        log(f"warning: {variant} uses TensorFlow ops ({', '.join(flex_ops(ops))}); a phone app needs the Flex delegate")
+    (staging / VARIANT_FILES[variant]).write_bytes(flatbuffer)
+    runner = TFLiteRunner(flatbuffer)
+    return {
+        "file": VARIANT_FILES[variant],
+        "size_bytes": len(flatbuffer),
+        "input": _tensor_entry(runner.input_details, runner.input_name, standardised),
+        "output": _tensor_entry(runner.output_details, "probabilities", None),
+        "ops": ops,
+        "builtins_only": not flex_ops(ops),
+        "parity": parity.as_dict() | {"compared_with": "the Keras model, computing in float32"},
+        "latency_ms": tflite_latency(flatbuffer, prepared[:1]),
+    }
+
+
+def _network(model, standardised):
+    """The portable network to convert, and how test inputs reach it."""
+    portable = portable_copy(model, unroll=True)
+    if not standardised:
+        return portable, lambda inputs: inputs
+    normalize = portable.get_layer("normalize")
+    head = keras.Model(normalize.output, portable.output, name=f"{portable.name}_standardised")
+    return head, lambda inputs: np.asarray(normalize(inputs), dtype=np.float32)
+
+
+def _calibration(dataset, prepare, seed):
+    """A seeded sample of the training split, prepared as the model takes it."""
+    features = dataset.arrays("train")[0]
+    count = min(CALIBRATION_EXAMPLES, len(features))
+    chosen = prepare(features[np.random.default_rng(seed).choice(len(features), count, replace=False)])
+
+    def examples():
+        for example in chosen:
+            yield [example[np.newaxis]]
+
+    return examples
+
+
+def _tensor_entry(details, name, standardised):
+    entry = {"name": name, "dtype": np.dtype(details["dtype"]).name}
+    scale, zero_point = details["quantization"]
+    if scale:
+        entry["quantization"] = {"scale": float(scale), "zero_point": int(zero_point)}
+    if standardised is not None:
+        entry["preprocessing"] = "standardise" if standardised else "none"
+    return entry
