@@ -122,7 +122,7 @@ def test_a_diverging_loss_stops_with_a_clear_message():
 def test_an_interruption_after_training_does_not_train_again(in_tmp, monkeypatch):
     settings = QUIET | {"epochs": "6", "early_stopping": "1"}
 
-    def fail_export(*args):
+    def fail_export(*args, **kwargs):
         raise KeyboardInterrupt
 
     original_export = kerasdl.training.export_run
