@@ -8,7 +8,7 @@ RUN_DIR ?= saved_models/$(PRESET)
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install train train-ann train-cnn train-rnn tensorboard export test test-fast time-train clean distclean
+.PHONY: help install train train-ann train-cnn train-rnn tensorboard export test test-fast bench time-train clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -46,12 +46,15 @@ test: $(INSTALLED) ## run the whole test suite, slow end-to-end tests included
 test-fast: $(INSTALLED) ## the test suite without the slow end-to-end tests
 	$(BIN)/python -m pytest -m "not slow"
 
+bench: $(INSTALLED) ## measure the export bar: variant sizes, agreement, LiteRT vs Keras latency (bench/)
+	$(BIN)/python scripts/bench_export.py
+
 time-train: $(INSTALLED) ## measure `make train` after set-up (the figure in README)
 	$(BIN)/python scripts/time_make_train.py
 
 clean: ## remove run outputs and caches (keeps .venv)
 	find saved_models -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec rm -rf {} +
-	rm -rf .pytest_cache .ruff_cache build *.egg-info
+	rm -rf .pytest_cache .ruff_cache build *.egg-info bench
 	find . -name __pycache__ -not -path './$(VENV)/*' -exec rm -rf {} +
 
 distclean: clean ## also remove .venv
