@@ -16,7 +16,7 @@ import tensorflow as tf
 from kerasdl.errors import UserError
 
 
-def resolve_strategy(name="auto"):
+def resolve_strategy(name="auto", log=print):
     """Returns the `tf.distribute.Strategy` for `name`.
 
     Args:
@@ -33,6 +33,9 @@ def resolve_strategy(name="auto"):
             - `tpu`: TPUStrategy (Colab `TPU_NAME`/`COLAB_TPU_ADDR`, or a
               Cloud TPU name in `TPU_NAME`).
 
+        log: where `auto` says why it fell back (a configured TPU that
+            cannot be reached).
+
     Returns:
         A `tf.distribute.Strategy`.
 
@@ -44,7 +47,10 @@ def resolve_strategy(name="auto"):
     gpus = tf.config.list_logical_devices("GPU")
     if name == "auto":
         if _tpu_configured():
-            return _tpu_strategy()
+            try:
+                return _tpu_strategy()
+            except UserError as error:
+                log(f"strategy=auto: {error}; falling back to GPUs or the CPU")
         if _cluster_configured():
             return tf.distribute.MultiWorkerMirroredStrategy()
         if len(gpus) > 1:
@@ -72,7 +78,10 @@ def resolve_strategy(name="auto"):
             )
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "tpu":
-        return _tpu_strategy()
+        try:
+            return _tpu_strategy()
+        except UserError as error:
+            raise UserError(f"strategy=tpu but {error}") from None
     raise UserError(f"Unknown strategy {name!r}; choose one of: auto, cpu, gpu, mirrored, multi_worker, tpu")
 
 
@@ -149,9 +158,14 @@ def _cluster_configured():
     try:
         config = json.loads(os.environ.get("TF_CONFIG", "") or "{}")
     except json.JSONDecodeError:
-        raise UserError("TF_CONFIG is not valid JSON; see `kerasdl doctor`") from None
-    workers = config.get("cluster", {}).get("worker", [])
-    return len(workers) + len(config.get("cluster", {}).get("chief", [])) > 1
+        config = None
+    cluster = config.get("cluster", {}) if isinstance(config, dict) else None
+    if not isinstance(cluster, dict):
+        raise UserError(
+            'TF_CONFIG must be a JSON object like {"cluster": {"worker": [...]}, "task": {...}}; '
+            f"got {os.environ.get('TF_CONFIG', '')[:60]!r}"
+        )
+    return len(cluster.get("worker", [])) + len(cluster.get("chief", [])) > 1
 
 
 def _tpu_configured():
@@ -165,5 +179,5 @@ def _tpu_strategy():
         tf.tpu.experimental.initialize_tpu_system(resolver)
     except (ValueError, RuntimeError, tf.errors.OpError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(f"strategy=tpu but no TPU was found ({first_line}); use strategy=auto") from None
+        raise UserError(f"no TPU was found ({first_line}); use strategy=auto") from None
     return tf.distribute.TPUStrategy(resolver)

@@ -14,6 +14,7 @@ The rules, in order, for `kerasdl train PRESET`:
 """
 
 import dataclasses
+import os
 import shutil
 from pathlib import Path
 
@@ -34,17 +35,30 @@ class RunPlan:
 
 
 def run_state(path):
-    """`absent`, `file`, `empty`, `foreign`, `interrupted` or `finished`."""
+    """`absent`, `file`, `empty`, `foreign`, `interrupted` or `finished`.
+
+    A folder counts as a kerasdl run only if its config.yaml is one kerasdl
+    wrote (it names a preset and the library versions); any other non-empty
+    folder is foreign and is never written into or replaced.
+    """
     path = Path(path)
     if not path.exists():
         return "absent"
     if not path.is_dir():
         return "file"
-    if (path / "metrics.json").exists():
-        return "finished"
-    if (path / "config.yaml").exists():
-        return "interrupted"
-    return "foreign" if any(path.iterdir()) else "empty"
+    if not any(path.iterdir()):
+        return "empty"
+    if not _is_kerasdl_config(path / "config.yaml"):
+        return "foreign"
+    return "finished" if (path / "metrics.json").exists() else "interrupted"
+
+
+def _is_kerasdl_config(path):
+    try:
+        saved = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(saved, dict) and "preset" in saved and "versions" in saved
 
 
 def plan_run_dir(config):
@@ -52,6 +66,7 @@ def plan_run_dir(config):
     explicit = bool(config.run_dir)
     base = config.resolved_run_dir()
     candidates = [base] if explicit else [base] + [base.with_name(f"{base.name}-{n}") for n in range(2, 1000)]
+    _check_writable_parent(base)
     for path in candidates:
         state = run_state(path)
         if state == "file":
@@ -77,6 +92,17 @@ def plan_run_dir(config):
                 "or choose another run_dir"
             )
     raise UserError(f"Too many finished runs beside {base}; remove some or set run_dir")
+
+
+def _check_writable_parent(path):
+    """A run directory needs an existing, writable folder somewhere above it."""
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UserError(f"run_dir {str(path)!r} is inside {str(parent)!r}, which is a file; choose another run_dir")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"run_dir {str(path)!r}: no permission to write in {str(parent)!r}; choose another run_dir")
 
 
 def open_run_dir(plan):

@@ -57,7 +57,7 @@ def train(preset, overrides=None, log=print):
     """
     config = preset if isinstance(preset, Config) else make_config(preset, overrides)
     dataset = load_dataset(config.data, config.seed, config.validation_fraction, config.test_fraction)
-    strategy = resolve_strategy(config.strategy)
+    strategy = resolve_strategy(config.strategy, log=log)
     precision, reason = resolve_precision(config.precision, strategy)
     plan = plan_run_dir(config)
     replicas = strategy.num_replicas_in_sync

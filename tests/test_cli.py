@@ -4,8 +4,10 @@ import subprocess
 import sys
 
 import pytest
+import tensorflow as tf
 
 from kerasdl.cli import main
+from kerasdl.errors import RunFailed
 
 
 @pytest.mark.parametrize(
@@ -15,7 +17,6 @@ from kerasdl.cli import main
         (["train", "digits_cnn", "data=mnist_offline"], "Unknown dataset 'mnist_offline'; choose one of: digits"),
         (["train", "digits_cnn", "model=vit"], "Unknown model 'vit'; choose one of: ann, cnn, rnn"),
         (["train", "digits_cnn", "strategy=quantum"], "allowed: one of: auto, cpu, gpu, mirrored"),
-        (["train", "digits_cnn", "strategy=gpu"], "strategy=gpu but TensorFlow sees no GPU"),
         (["train", "digits_cnn", "epoch=3"], "Unknown config key 'epoch'"),
         (["train", "digits_cnn", "epochs=0"], "epochs=0 is out of range; allowed: an integer >= 1"),
         (["train", "digits_cnn", "batch_size=-1"], "batch_size=-1 is out of range"),
@@ -60,6 +61,31 @@ def test_predict_bad_input(iris_run, capsys, args, message):
     assert message in err and err.count("\n") == 1
 
 
+def test_a_failed_run_is_one_line_and_exit_1(in_tmp, capsys, monkeypatch):
+    import kerasdl.training
+
+    def diverge(config):
+        raise RunFailed("Training diverged: the loss became NaN or infinite at epoch 3, batch 7")
+
+    monkeypatch.setattr(kerasdl.training, "train", diverge)
+    assert main(["train", "iris_ann"]) == 1
+    assert (
+        capsys.readouterr().err
+        == "kerasdl: error: Training diverged: the loss became NaN or infinite at epoch 3, batch 7\n"
+    )
+
+
+@pytest.mark.skipif(bool(tf.config.list_physical_devices("GPU")), reason="checks the CPU-only messages")
+def test_asking_for_a_missing_gpu_and_what_doctor_says(in_tmp, capsys):
+    assert main(["train", "digits_cnn", "strategy=gpu"]) == 2
+    assert "strategy=gpu but TensorFlow sees no GPU" in capsys.readouterr().err
+    assert not list(in_tmp.iterdir())
+    assert main(["doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "strategy=auto -> default strategy, 1 replica" in out
+    assert "precision=auto -> float32 (CPU)" in out
+
+
 def test_presets_lists_one_line_each(capsys):
     assert main(["presets"]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -70,8 +96,7 @@ def test_presets_lists_one_line_each(capsys):
 def test_doctor_reports_devices_choices_and_versions(capsys):
     assert main(["doctor"]) == 0
     out = capsys.readouterr().out
-    assert "strategy=auto -> default strategy, 1 replica" in out
-    assert "precision=auto -> float32 (CPU)" in out
+    assert "strategy=auto -> " in out and "precision=auto -> " in out
     assert "tensorflow 2.21" in out and "GPU:" in out and "TPU:" in out
 
 

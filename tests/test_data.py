@@ -12,8 +12,12 @@ def test_bundled_splits_are_stratified_and_disjoint(name):
     total = sum(sizes.values())
     assert sizes["test"] == pytest.approx(0.2 * total, abs=2)
     assert sizes["validation"] == pytest.approx(0.1 * total, abs=2)
-    for split in ("validation", "test"):
-        assert set(np.unique(dataset.arrays(split)[1])) == set(range(dataset.info.num_classes))
+    overall = np.bincount(np.concatenate([dataset.arrays(split)[1] for split in sizes])) / total
+    for split in sizes:
+        counts = np.bincount(dataset.arrays(split)[1], minlength=dataset.info.num_classes)
+        assert counts.min() >= 1
+        # Stratified: each class's share within about one example of its overall share.
+        np.testing.assert_allclose(counts / sizes[split], overall, atol=1.5 / sizes[split])
     rows = {split: {row.tobytes() for row in dataset.arrays(split)[0]} for split in sizes}
     # Bundled data has a few duplicate rows; splits share no more than those.
     assert len(rows["train"] & rows["test"]) <= 0.02 * sizes["test"]
@@ -51,6 +55,19 @@ def test_pipeline_batches_and_shuffles_each_epoch():
     assert sum(len(labels) for _, labels in batches) == len(dataset.arrays("train")[1])
     second_epoch = list(pipeline)
     assert not np.array_equal(batches[0][1].numpy(), second_epoch[0][1].numpy())
+
+
+def test_a_split_too_small_for_every_class_is_refused():
+    with pytest.raises(
+        UserError, match=r"test_fraction=0.01 leaves fewer than one example per class .* use at least 0.02"
+    ):
+        load_dataset("iris", test_fraction=0.01)
+
+
+def test_tabular_value_range_comes_from_the_training_split():
+    dataset = load_dataset("breast_cancer")
+    train = dataset.arrays("train")[0]
+    assert dataset.info.value_range == (float(train.min()), float(train.max()))
 
 
 def test_unknown_dataset_lists_the_choices():

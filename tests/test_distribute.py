@@ -10,7 +10,10 @@ from kerasdl.distribute import describe_strategy, precision_policy, resolve_prec
 from kerasdl.errors import UserError
 from kerasdl.models import build_model
 
+NO_GPU = pytest.mark.skipif(bool(tf.config.list_physical_devices("GPU")), reason="checks the CPU-only choice")
 
+
+@NO_GPU
 def test_auto_on_a_cpu_machine_is_the_default_strategy():
     strategy = resolve_strategy("auto")
     assert strategy.num_replicas_in_sync == 1
@@ -48,6 +51,7 @@ def test_mirrored_training_is_synchronous_data_parallel():
         np.testing.assert_allclose(replicated, reference, atol=1e-5)
 
 
+@NO_GPU
 @pytest.mark.parametrize(
     "name, message",
     [
@@ -88,3 +92,24 @@ def test_two_mirrored_runs_in_one_process():
             model.compile("adam", "sparse_categorical_crossentropy")
         model.fit(features, labels, batch_size=32, epochs=1, verbose=0)
     assert strategy is resolve_strategy("mirrored")
+
+
+@pytest.mark.parametrize("value", ["[]", '{"cluster": ["a"]}', "not json"])
+def test_a_malformed_tf_config_is_a_user_error(monkeypatch, value):
+    monkeypatch.setenv("TF_CONFIG", value)
+    with pytest.raises(UserError, match="TF_CONFIG must be a JSON object"):
+        resolve_strategy("auto")
+
+
+def test_auto_falls_back_when_the_configured_tpu_is_unreachable(monkeypatch):
+    import kerasdl.distribute
+
+    def unreachable():
+        raise UserError("no TPU was found (connection refused)")
+
+    monkeypatch.setenv("TPU_NAME", "my-tpu")
+    monkeypatch.setattr(kerasdl.distribute, "_tpu_strategy", unreachable)
+    lines = []
+    strategy = resolve_strategy("auto", log=lines.append)
+    assert strategy.num_replicas_in_sync >= 1
+    assert lines == ["strategy=auto: no TPU was found (connection refused); falling back to GPUs or the CPU"]

@@ -58,6 +58,8 @@ def test_cnn_converts_with_parity(digits):
     model = _fitted("cnn", digits, filters=(8, 16), dense_units=16)
     flatbuffer, ops = convert_to_tflite(model, digits.info)
     assert "CONV_2D" in ops and "SOFTMAX" in ops
+    parity = check_parity(model, flatbuffer, *digits.arrays("test"))
+    assert parity.top1_agreement == 1.0 and parity.max_abs_diff < 1e-5
     probabilities = tflite_predict(flatbuffer, digits.arrays("test")[0][:3])
     np.testing.assert_allclose(probabilities, model.predict(digits.arrays("test")[0][:3], verbose=0), atol=1e-5)
 

@@ -70,6 +70,12 @@ def test_rnn_reads_image_rows_as_steps(digits, cell, bidirectional):
     assert recurrent.output.shape[-1] == (16 if bidirectional else 8)
 
 
+def test_digits_rnn_architecture(digits):
+    model = build_model("rnn", digits, units=128)
+    # Each LSTM direction: 4 gates x (8 inputs + 128 recurrent + 1 bias) x 128 units; head 256 -> 10.
+    assert model.count_params() == 2 * 4 * (8 + 128 + 1) * 128 + (256 * 10 + 10)
+
+
 def test_stacked_rnn(digits):
     model = build_model("rnn", digits, layers=2, units=8)
     _check_classifier(model, digits)
@@ -82,6 +88,11 @@ def test_stacked_rnn(digits):
         ("rnn", {"cell": "transformer"}, "model.cell='transformer' is not allowed; choose one of: lstm, gru"),
         ("cnn", {"pooling": "sum"}, "choose one of: flatten, avg, max"),
         ("ann", {"dropout": 1.5}, "model.dropout=1.5 is out of range"),
+        ("ann", {"activation": "bogus"}, "model.activation='bogus' is not a Keras activation"),
+        ("cnn", {"kernel_size": 0}, "model.kernel_size=0 is out of range; allowed: an integer >= 1"),
+        ("cnn", {"dense_units": -1}, "model.dense_units=-1 is out of range; allowed: an integer >= 0"),
+        ("cnn", {"convs_per_block": 0}, "model.convs_per_block=0 is out of range"),
+        ("rnn", {"units": 0}, "model.units=0 is out of range"),
     ],
 )
 def test_bad_hyperparameters_are_user_errors(digits, family, params, message):

@@ -16,6 +16,8 @@ def test_csv_row_npy_and_csv_file_give_the_same_answer(iris_run, tmp_path):
     assert [source for source, _ in results][:2] == [IRIS_SETOSA, str(tmp_path / "one.npy")]
     assert len(results) == 4  # the CSV file holds two rows
     first = results[0][1]
+    for other in (results[1][1], results[2][1]):
+        np.testing.assert_allclose([p for _, p in other], [p for _, p in first], atol=1e-6)
     assert (
         [label for label, _ in first] == [label for label, _ in results[1][1]] == [label for label, _ in results[2][1]]
     )

@@ -8,7 +8,8 @@ from kerasdl.rundir import open_run_dir, plan_run_dir, run_state
 
 def _write_run(path, config, finished):
     path.mkdir(parents=True)
-    (path / "config.yaml").write_text(yaml.safe_dump({"preset": config.preset} | config.to_dict()))
+    document = {"preset": config.preset} | config.to_dict() | {"versions": {"keras": "3"}}
+    (path / "config.yaml").write_text(yaml.safe_dump(document))
     if finished:
         (path / "metrics.json").write_text("{}")
 
@@ -61,3 +62,18 @@ def test_a_file_or_a_foreign_folder_is_refused(in_tmp):
     (in_tmp / "photos" / "cat.jpg").write_text("x")
     with pytest.raises(UserError, match="not a kerasdl run"):
         plan_run_dir(make_config("iris_ann", {"run_dir": "photos", "overwrite": "true"}))
+
+
+def test_a_folder_with_someone_elses_config_yaml_is_foreign(in_tmp):
+    (in_tmp / "project").mkdir()
+    (in_tmp / "project" / "config.yaml").write_text("name: my web app\n")
+    (in_tmp / "project" / "metrics.json").write_text("{}")
+    with pytest.raises(UserError, match="not a kerasdl run"):
+        plan_run_dir(make_config("iris_ann", {"run_dir": "project", "overwrite": "true"}))
+    assert (in_tmp / "project" / "config.yaml").exists()
+
+
+def test_a_run_dir_below_a_file_is_refused(in_tmp):
+    (in_tmp / "afile").write_text("x")
+    with pytest.raises(UserError, match="inside .*afile', which is a file"):
+        plan_run_dir(make_config("iris_ann", {"run_dir": "afile/deeper/run"}))

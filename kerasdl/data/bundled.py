@@ -27,9 +27,11 @@ def load_bundled(name, seed, validation_fraction, test_fraction):
         feature_names = None
     else:
         features = raw.data.astype("float32")
-        value_range = (float(features.min()), float(features.max()))
         feature_names = [str(feature) for feature in raw.feature_names]
     splits = split_stratified(features, labels, seed, validation_fraction, test_fraction)
+    if kind != "image":
+        # What the model saw in training, never the test split.
+        value_range = (float(splits["train"][0].min()), float(splits["train"][0].max()))
     mean, variance = normalisation_stats(splits["train"][0])
     info = DataInfo(
         name=name,

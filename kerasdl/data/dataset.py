@@ -1,6 +1,7 @@
 """`Dataset`: seeded splits as arrays, `tf.data` pipelines, and `DataInfo`."""
 
 import dataclasses
+import math
 
 import numpy as np
 from sklearn.model_selection import train_test_split
@@ -95,6 +96,14 @@ def split_stratified(features, labels, seed, validation_fraction, test_fraction)
             f"Every class needs at least 3 examples to appear in train, validation "
             f"and test; the smallest class has {smallest}"
         )
+    classes = len(counts[counts > 0])
+    for name, fraction in (("test_fraction", test_fraction), ("validation_fraction", validation_fraction)):
+        if round(fraction * len(labels)) < classes:
+            smallest = math.ceil(classes / len(labels) * 100) / 100
+            raise UserError(
+                f"{name}={fraction:g} leaves fewer than one example per class ({classes} classes, "
+                f"{len(labels)} examples); use at least {smallest:g}"
+            )
     rest_x, test_x, rest_y, test_y = train_test_split(
         features, labels, test_size=test_fraction, stratify=labels, random_state=seed
     )

@@ -3,7 +3,7 @@
 import keras
 
 from kerasdl.errors import UserError
-from kerasdl.models.layers import check_fraction, classifier_head, model_inputs
+from kerasdl.models.layers import check_activation, check_fraction, classifier_head, model_inputs
 
 
 def build_ann(info, hidden_units=(64, 32), dropout=0.2, activation="relu", l2=0.0):
@@ -24,6 +24,7 @@ def build_ann(info, hidden_units=(64, 32), dropout=0.2, activation="relu", l2=0.
         >>> model = build_ann(info, hidden_units=(16,))
     """
     check_fraction("dropout", dropout)
+    check_activation(activation)
     if l2 < 0:
         raise UserError(f"model.l2={l2!r} is out of range; allowed: a number >= 0")
     regularizer = keras.regularizers.L2(l2) if l2 else None

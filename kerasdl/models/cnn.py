@@ -3,7 +3,7 @@
 import keras
 
 from kerasdl.errors import UserError
-from kerasdl.models.layers import check_choice, check_fraction, classifier_head, model_inputs
+from kerasdl.models.layers import check_at_least, check_choice, check_fraction, classifier_head, model_inputs
 
 
 def apply_conv_block(x, filters, kernel_size, convs, batch_norm, name):
@@ -54,6 +54,9 @@ def build_cnn(
         raise UserError(f"model=cnn needs image data; {info.name!r} is {info.kind}")
     check_choice("pooling", pooling, ("flatten", "avg", "max"))
     check_fraction("dropout", dropout)
+    check_at_least("kernel_size", kernel_size, 1)
+    check_at_least("convs_per_block", convs_per_block, 1)
+    check_at_least("dense_units", dense_units, 0)
     inputs, x = model_inputs(info)
     for index, block_filters in enumerate(filters, start=1):
         x = apply_conv_block(x, block_filters, kernel_size, convs_per_block, batch_norm, f"block{index}")

@@ -29,3 +29,17 @@ def check_choice(name, value, allowed):
 def check_fraction(name, value):
     if not 0 <= value < 1:
         raise UserError(f"model.{name}={value!r} is out of range; allowed: a number in [0, 1)")
+
+
+def check_at_least(name, value, smallest):
+    if value < smallest:
+        raise UserError(f"model.{name}={value!r} is out of range; allowed: an integer >= {smallest}")
+
+
+def check_activation(value):
+    try:
+        keras.activations.get(value)
+    except ValueError:
+        raise UserError(
+            f"model.activation={value!r} is not a Keras activation; for example: relu, gelu, tanh, swish"
+        ) from None

@@ -3,7 +3,7 @@
 import keras
 
 from kerasdl.errors import UserError
-from kerasdl.models.layers import check_choice, check_fraction, classifier_head, model_inputs
+from kerasdl.models.layers import check_at_least, check_choice, check_fraction, classifier_head, model_inputs
 
 CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 
@@ -31,8 +31,8 @@ def build_rnn(info, cell="lstm", units=64, layers=1, bidirectional=True, dropout
     """
     check_choice("cell", cell, tuple(CELLS))
     check_fraction("dropout", dropout)
-    if units < 1 or layers < 1:
-        raise UserError(f"model.units and model.layers must be >= 1, got {units} and {layers}")
+    check_at_least("units", units, 1)
+    check_at_least("layers", layers, 1)
     inputs, x = model_inputs(info)
     if info.kind == "image":
         height, width, channels = info.input_shape
