@@ -105,7 +105,9 @@ def _train(args):
     test = result.metrics["test"]
     float32 = result.card["variants"]["float32"]
     shipped = [name for name, entry in result.card["variants"].items() if "file" in entry]
-    tensorboard = shutil.which("tensorboard") or str(Path(sys.executable).parent / "tensorboard")
+    tensorboard = Path(shutil.which("tensorboard") or Path(sys.executable).parent / "tensorboard")
+    if tensorboard.is_relative_to(Path.cwd()):
+        tensorboard = tensorboard.relative_to(Path.cwd())  # .venv/bin/tensorboard after `make train`
     print()
     print(text_table(result.card))
     print()

@@ -66,7 +66,19 @@ def standardise(features, normalisation):
 
 
 def read_input(item, spec):
-    """One raw input as a float32 batch shaped like the model's input."""
+    """One raw input as a float32 batch shaped like the model's input.
+
+    Args:
+        item: a path (image, `.npy`, `.csv`) or a literal CSV row.
+        spec: the model card's `input` entry (`shape`, `value_range`).
+
+    Returns:
+        A float32 array `(examples, *shape)`.
+
+    Example:
+        >>> read_input("5.1,3.5,1.4,0.2", {"shape": [1, 4], "value_range": [0, 8]}).shape
+        (1, 4)
+    """
     shape = tuple(spec["shape"][1:])
     path = Path(item)
     if path.suffix.lower() in IMAGE_SUFFIXES + (".npy", ".csv") and not path.is_file():

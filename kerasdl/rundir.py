@@ -62,7 +62,22 @@ def _is_kerasdl_config(path):
 
 
 def plan_run_dir(config):
-    """Decides where `config`'s run goes, without writing anything."""
+    """Decides where `config`'s run goes, without writing anything.
+
+    Args:
+        config: the run's `Config` (`run_dir`, `overwrite`, `preset`).
+
+    Returns:
+        A `RunPlan`: the path, whether to resume or replace, and a note for
+        the user when the choice is not the obvious one.
+
+    Raises:
+        UserError: see the rules in this module's docstring.
+
+    Example:
+        >>> plan_run_dir(make_config("iris_ann")).path
+        PosixPath('saved_models/iris_ann')
+    """
     explicit = bool(config.run_dir)
     base = config.resolved_run_dir()
     candidates = [base] if explicit else [base] + [base.with_name(f"{base.name}-{n}") for n in range(2, 1000)]

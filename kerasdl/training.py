@@ -32,6 +32,12 @@ class RunResult:
 
 
 def compile_model(model, config):
+    """Compiles for classification: Adam at `config.learning_rate`, sparse
+    categorical cross-entropy on the softmax outputs, accuracy.
+
+    Example:
+        >>> compile_model(model, make_config("iris_ann"))
+    """
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(),

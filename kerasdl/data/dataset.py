@@ -69,6 +69,13 @@ class Dataset:
             shuffle: reshuffle every epoch (for training).
             seed: seeds the shuffle so runs repeat.
             replicas: replicas the batches are split across.
+
+        Returns:
+            A `tf.data.Dataset` of `(features, labels)` batches, cached and
+            prefetched.
+
+        Example:
+            >>> batches = load_dataset("iris").pipeline("train", 32, shuffle=True)
         """
         import tensorflow as tf
 

@@ -66,4 +66,5 @@ def model_card(model, info, config, metrics, variants, versions):
 
 
 def labels_text(info):
+    """labels.txt: one class name per line, line i for output index i."""
     return "".join(f"{name}\n" for name in info.class_names)

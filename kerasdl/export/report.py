@@ -8,8 +8,8 @@ COLUMNS = (
     "top-1 agreement",
     "max abs diff",
     "test accuracy",
-    "latency 1 thread (median / p90)",
-    "latency 2 threads (median / p90)",
+    "ms, 1 thread (median/p90)",
+    "ms, 2 threads",
     "builtins only",
 )
 
@@ -35,8 +35,8 @@ def variant_rows(card):
                 f"{parity['top1_agreement']:.2%}",
                 f"{parity['max_abs_diff']:.2g}",
                 f"{parity['accuracy']:.2%}",
-                f"{latency['1_thread']['median_ms']:.3f} / {latency['1_thread']['p90_ms']:.3f} ms",
-                f"{latency['2_threads']['median_ms']:.3f} / {latency['2_threads']['p90_ms']:.3f} ms",
+                f"{latency['1_thread']['median_ms']:.3f}/{latency['1_thread']['p90_ms']:.3f}",
+                f"{latency['2_threads']['median_ms']:.3f}/{latency['2_threads']['p90_ms']:.3f}",
                 "yes" if entry["builtins_only"] else "no (Flex)",
             ]
         )

@@ -11,5 +11,17 @@ def builders():
 
 
 def build_model(family, info, **hyperparameters):
-    """Builds the model of `family` for the data described by `info`."""
+    """Builds the model of `family` for the data described by `info`.
+
+    Args:
+        family: `ann`, `cnn` or `rnn`.
+        info: the data's `DataInfo`.
+        **hyperparameters: keyword arguments of the family's build function.
+
+    Returns:
+        An uncompiled `keras.Model` from raw inputs to class probabilities.
+
+    Example:
+        >>> model = build_model("cnn", load_dataset("digits").info, filters=(16, 32))
+    """
     return builders()[family](info, **hyperparameters)
