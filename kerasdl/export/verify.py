@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
-from kerasdl.errors import RunFailed, UserError
+from kerasdl.errors import UserError
 
 # Smallest top-1 agreement with the Keras model for a variant to be shipped.
 # float32 changes the arithmetic order, not the maths: it must agree fully and
@@ -90,17 +90,3 @@ def parity_problem(variant, parity):
     if variant == "float32" and parity.max_abs_diff > MAX_ABS_DIFF_FLOAT32:
         return f"max abs difference {parity.max_abs_diff:.2g} exceeds {MAX_ABS_DIFF_FLOAT32:g}"
     return None
-
-
-def check_parity(model, model_content, inputs, labels):
-    """Float32 parity: raises `RunFailed` unless TFLite equals Keras.
-
-    Returns:
-        A `Parity`.
-    """
-    expected = np.asarray(model.predict(inputs, verbose=0, batch_size=256), dtype=np.float32)
-    parity = measure_parity(expected, model_content, inputs, labels)
-    problem = parity_problem("float32", parity)
-    if problem:
-        raise RunFailed(f"The TFLite model disagrees with the Keras model: {problem}; nothing was exported")
-    return parity
