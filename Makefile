@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PRESET ?= digits_cnn
-RUN_DIR ?= saved_models/$(PRESET)
+# The newest run of PRESET (a rerun goes to saved_models/PRESET-2, -3, ...).
+RUN_DIR ?= $(or $(shell ls -dt saved_models/$(PRESET) saved_models/$(PRESET)-[0-9]* 2>/dev/null | head -n 1),saved_models/$(PRESET))
 ARGS ?=
 
 .DEFAULT_GOAL := help
@@ -37,7 +38,7 @@ train-rnn: $(INSTALLED) ## train the digits_rnn preset (LSTM over image rows)
 tensorboard: $(INSTALLED) ## serve TensorBoard for every run in saved_models/ on http://localhost:6006
 	$(BIN)/tensorboard --logdir saved_models --host localhost --port 6006
 
-export: $(INSTALLED) ## re-export and verify RUN_DIR (default saved_models/PRESET)
+export: $(INSTALLED) ## re-export and verify RUN_DIR (default: the newest run of PRESET)
 	$(BIN)/kerasdl export $(RUN_DIR)
 
 test: $(INSTALLED) ## run the whole test suite, slow end-to-end tests included
