@@ -18,6 +18,9 @@ setup(
         "tensorflow-datasets>=4.9,<5",
         # The LiteRT interpreter; tf.lite.Interpreter is deprecated.
         "ai-edge-litert>=2.1,<3",
+        # Keras 2, for the opt-in fused-LSTM export only: the TFLite converter
+        # fuses LSTMs only from tf_keras layers (kerasdl/export/fused.py).
+        "tf_keras>=2.21,<2.22",
         "scikit-learn>=1.4,<2",
         "numpy>=1.26,<3",
         "pyyaml>=6,<7",

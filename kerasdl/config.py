@@ -58,6 +58,10 @@ class Config:
             and zero point).
         allow_flex: let TFLite use TensorFlow (Flex) ops; a phone app then
             needs the Flex delegate. Off: builtin ops only.
+        fused_lstm: export LSTMs as fused TFLite ops (smaller, faster), which
+            take a batch of 1 and keep state between calls: the phone app
+            must reset the interpreter's variable tensors before each input.
+            Off: stateless unrolled LSTMs.
     """
 
     preset: str
@@ -82,6 +86,7 @@ class Config:
     variants: str = ",".join(TFLITE_VARIANTS)
     int8_io: str = "float"
     allow_flex: bool = False
+    fused_lstm: bool = False
 
     def variant_names(self):
         """The variants to export, float32 first."""

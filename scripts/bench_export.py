@@ -5,7 +5,9 @@ model card that the export wrote: every figure below was measured in this
 one run, on this machine, the Keras and LiteRT latencies side by side.
 Results go to bench/export.json and bench/export.md.
 
-    .venv/bin/python scripts/bench_export.py [--presets digits_cnn,breast_cancer_ann,digits_rnn]
+    .venv/bin/python scripts/bench_export.py [--presets digits_cnn,digits_rnn+fused_lstm=true]
+
+A preset may carry overrides after `+` (`digits_rnn+fused_lstm=true`).
 """
 
 import argparse
@@ -21,7 +23,7 @@ OUT = ROOT / "bench"
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--presets", default="digits_cnn,breast_cancer_ann,digits_rnn")
+    parser.add_argument("--presets", default="digits_cnn,breast_cancer_ann,digits_rnn,digits_rnn+fused_lstm=true")
     args = parser.parse_args()
 
     from kerasdl.quiet import quiet_tensorflow
@@ -30,10 +32,14 @@ def main():
     from kerasdl.training import train
 
     rows = []
-    for preset in args.presets.split(","):
-        run_dir = OUT / "runs" / preset
+    for spec in args.presets.split(","):
+        preset, *pairs = spec.split("+")
+        overrides = dict(pair.split("=", 1) for pair in pairs)
+        run_dir = OUT / "runs" / spec.replace("+", "_").replace("=", "-")
         shutil.rmtree(run_dir, ignore_errors=True)
-        result = train(preset, {"run_dir": str(run_dir), "verbose": "0"}, log=lambda line: None)
+        settings = {"run_dir": str(run_dir), "verbose": "0"} | overrides
+        result = train(preset, settings, log=lambda line: None)
+        preset = spec
         card = result.card
         keras_ms = card["keras_latency_ms"]["median_ms"]
         accuracy = result.metrics["test"]["accuracy"]

@@ -48,10 +48,42 @@ def _fitted(family, dataset, epochs=3, **params):
 @pytest.mark.parametrize("bidirectional", [True, False])
 def test_rnns_convert_to_builtin_ops_with_parity(digits, cell, bidirectional):
     model = _fitted("rnn", digits, cell=cell, units=8, bidirectional=bidirectional)
-    flatbuffer, ops = convert_to_tflite(model, digits.info)
+    flatbuffer, ops = convert_to_tflite(model, digits.info, digits.arrays("test")[0][:8])
     assert not {"WHILE", "IF"} & set(ops) and not any(op.startswith("Flex") for op in ops)
     parity = _float32_parity(model, flatbuffer, digits)
     assert parity.top1_agreement == 1.0 and parity.max_abs_diff < 1e-5
+
+
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_fused_lstm_is_smaller_stateful_and_reset_by_the_runner(tmp_path, digits, bidirectional):
+    model = _fitted("rnn", digits, units=32, bidirectional=bidirectional)
+    config = make_config("digits_rnn", {"variants": "float32,int8", "fused_lstm": "true", "model.units": "32"})
+    card = export_run(tmp_path, model, digits, config, {"test": {"accuracy": 0.5}}, log=print)
+    fused = card["variants"]["float32"]
+    assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in fused["ops"] and fused["recurrent_layers"] == "fused"
+    assert "reset the interpreter's variable tensors before every input" in fused["stateful"]
+    assert fused["input"]["name"] == "pixels" and card["input"]["shape"] == [1, 8, 8, 1]
+    # The runner resets between examples, so all 360 test digits agree.
+    assert fused["parity"]["top1_agreement"] == 1.0 and fused["parity"]["max_abs_diff"] < 1e-4
+    # Without the reset, the state of one example leaks into the next.
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(tmp_path / "model.tflite"))
+    runner = interpreter.get_signature_runner("serving_default")
+    inputs = digits.arrays("test")[0][:20]
+    leaked = np.concatenate([runner(pixels=inputs[i : i + 1])["probabilities"] for i in range(20)])
+    assert not np.allclose(leaked, model.predict(inputs, verbose=0), atol=1e-3)
+
+
+def test_fused_lstm_falls_back_to_unrolled_for_gru(tmp_path, digits):
+    model = _fitted("rnn", digits, cell="gru", units=8)
+    warnings = []
+    config = make_config("digits_rnn", {"variants": "float32", "fused_lstm": "true", "model.cell": "gru"})
+    card = export_run(tmp_path, model, digits, config, {"test": {"accuracy": 0.5}}, log=warnings.append)
+    assert (
+        card["variants"]["float32"]["recurrent_layers"] == "unrolled" and "stateful" not in card["variants"]["float32"]
+    )
+    assert "cannot be fused" in warnings[0]
 
 
 def test_unrolled_copy_shares_the_trained_weights(digits):
@@ -64,7 +96,7 @@ def test_unrolled_copy_shares_the_trained_weights(digits):
 
 def test_cnn_converts_with_parity(digits):
     model = _fitted("cnn", digits, filters=(8, 16), dense_units=16)
-    flatbuffer, ops = convert_to_tflite(model, digits.info)
+    flatbuffer, ops = convert_to_tflite(model, digits.info, digits.arrays("test")[0][:8])
     assert "CONV_2D" in ops and "SOFTMAX" in ops
     parity = _float32_parity(model, flatbuffer, digits)
     assert parity.top1_agreement == 1.0 and parity.max_abs_diff < 1e-5
@@ -81,7 +113,7 @@ def test_non_builtin_ops_fail_with_their_names(ops, named):
 def test_a_parity_mismatch_fails(digits):
     model = _fitted("ann", digits, hidden_units=(8,))
     other = _fitted("ann", digits, hidden_units=(8,), activation="tanh")
-    flatbuffer, _ = convert_to_tflite(other, digits.info)
+    flatbuffer, _ = convert_to_tflite(other, digits.info, digits.arrays("test")[0][:8])
     inputs, labels = digits.arrays("test")
     parity = measure_parity(model.predict(inputs, verbose=0), flatbuffer, inputs, labels)
     assert parity_problem("float32", parity) is not None  # a different network is caught

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from kerasdl.export.card import labels_text, model_card
+from kerasdl.export.fused import write_conversion_source
 from kerasdl.export.latency import keras_latency
 from kerasdl.export.portable import portable_copy
 from kerasdl.export.report import markdown_report
@@ -56,9 +57,15 @@ def export_run(run_dir, model, dataset, config, metrics, log=print):
         write_saved_model(reference, dataset.info, staging / "saved_model")
         test_inputs, _ = dataset.arrays("test")
         expected = np.asarray(reference.predict(test_inputs, verbose=0, batch_size=256), dtype=np.float32)
+        raw_source = staging / "source-raw"
+        recurrent = write_conversion_source(model, dataset.info, raw_source, test_inputs[:16], config.fused_lstm)
+        if config.fused_lstm and recurrent != "fused":
+            log("warning: fused_lstm=true, but this model cannot be fused (GRU or unmapped layers); exported unrolled")
         variants = {}
         for name in config.variant_names():
-            variants[name] = export_variant(name, model, dataset, config, expected, staging, log)
+            variants[name] = export_variant(
+                name, model, dataset, config, expected, staging, (raw_source, recurrent), log
+            )
         float32_size = variants["float32"]["size_bytes"]
         for entry in variants.values():
             if "size_bytes" in entry:

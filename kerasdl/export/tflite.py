@@ -7,8 +7,6 @@ import tensorflow as tf
 from ai_edge_litert import schema_py_generated as schema
 
 from kerasdl.errors import RunFailed
-from kerasdl.export.portable import portable_copy
-from kerasdl.export.savedmodel import write_saved_model
 from kerasdl.quiet import captured_native_output
 
 _BUILTIN_NAMES = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
@@ -70,15 +68,27 @@ def convert_variant(source, variant, representative=None, int8_io="float", allow
     return flatbuffer, ops
 
 
-def convert_to_tflite(model, info, variant="float32"):
+def convert_to_tflite(model, info, sample, variant="float32", fused_lstm=False):
     """Converts a Keras model straight to one variant (float32 by default).
 
-    The conversion reads a portable copy (float32, RNNs unrolled) that shares
-    the trained weights; see `kerasdl.export.portable`.
+    The converter reads a float32 copy that shares the trained weights, with
+    RNNs unrolled (or LSTMs fused, if asked); see `kerasdl.export.fused`.
+
+    Args:
+        model: a trained `keras.Model`.
+        info: the data's `DataInfo`.
+        sample: a few inputs, to check a fused twin against the model.
+        variant: a TFLite variant name.
+        fused_lstm: try fused LSTM ops.
+
+    Returns:
+        `(flatbuffer_bytes, op_names)`.
     """
+    from kerasdl.export.fused import write_conversion_source
+
     with tempfile.TemporaryDirectory(prefix="kerasdl-tflite-") as workdir:
         source = os.path.join(workdir, "saved_model")
-        write_saved_model(portable_copy(model, unroll=True), info, source, raw_signature=False)
+        write_conversion_source(model, info, source, sample, fused_lstm)
         return convert_variant(source, variant)
 
 

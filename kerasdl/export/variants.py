@@ -33,7 +33,7 @@ def takes_standardised_input(variant, info):
     return variant == "int8" and info.kind == "tabular"
 
 
-def export_variant(variant, model, dataset, config, expected, staging, log=print):
+def export_variant(variant, model, dataset, config, expected, staging, raw_source, log=print):
     """Converts, checks and times one variant; writes its file into `staging`.
 
     Args:
@@ -43,6 +43,9 @@ def export_variant(variant, model, dataset, config, expected, staging, log=print
         config: the run's `Config` (`int8_io`, `allow_flex`, `seed`).
         expected: the float32 Keras probabilities on the test split.
         staging: the export's staging folder.
+        raw_source: `(path, recurrent)` from `write_conversion_source`: the
+            raw-input SavedModel the converter reads, and how its recurrent
+            layers were made convertible.
         log: where warnings go.
 
     Returns:
@@ -52,11 +55,14 @@ def export_variant(variant, model, dataset, config, expected, staging, log=print
     Raises:
         RunFailed: any failure of the float32 variant, or a conversion error.
     """
-    standardised = takes_standardised_input(variant, dataset.info)
-    network, prepare = _network(model, standardised)
-    source = staging / ("source-standardised" if standardised else "source-raw")
-    if not source.exists():
-        write_saved_model(network, dataset.info, source, raw_signature=False)
+    test_inputs, test_labels = dataset.arrays("test")
+    if takes_standardised_input(variant, dataset.info):
+        head, prepare = _standardised_head(model)
+        source, recurrent = staging / "source-standardised", "none"
+        if not source.exists():
+            write_saved_model(head, dataset.info, source, raw_signature=False)
+    else:
+        (source, recurrent), prepare = raw_source, _unchanged
     flatbuffer, ops = convert_variant(
         source,
         variant,
@@ -64,7 +70,6 @@ def export_variant(variant, model, dataset, config, expected, staging, log=print
         int8_io=config.int8_io,
         allow_flex=config.allow_flex,
     )
-    test_inputs, test_labels = dataset.arrays("test")
     prepared = prepare(test_inputs)
     parity = measure_parity(expected, flatbuffer, prepared, test_labels)
     problem = parity_problem(variant, parity)
@@ -77,23 +82,32 @@ def export_variant(variant, model, dataset, config, expected, staging, log=print
         log(f"warning: {variant} uses TensorFlow ops ({', '.join(flex_ops(ops))}); a phone app needs the Flex delegate")
     (staging / VARIANT_FILES[variant]).write_bytes(flatbuffer)
     runner = TFLiteRunner(flatbuffer)
-    return {
+    entry = {
         "file": VARIANT_FILES[variant],
         "size_bytes": len(flatbuffer),
-        "input": _tensor_entry(runner.input_details, runner.input_name, standardised),
+        "input": _tensor_entry(runner.input_details, runner.input_name, prepare is not _unchanged),
         "output": _tensor_entry(runner.output_details, "probabilities", None),
         "ops": ops,
+        "recurrent_layers": recurrent,
         "builtins_only": not flex_ops(ops),
         "parity": parity.as_dict() | {"compared_with": "the Keras model, computing in float32"},
         "latency_ms": tflite_latency(flatbuffer, prepared[:1]),
     }
+    if runner.stateful:
+        entry["stateful"] = (
+            "batch of 1; reset the interpreter's variable tensors before every input "
+            "(Interpreter.resetVariableTensors() on Android, reset_all_variables() in Python)"
+        )
+    return entry
 
 
-def _network(model, standardised):
-    """The portable network to convert, and how test inputs reach it."""
-    portable = portable_copy(model, unroll=True)
-    if not standardised:
-        return portable, lambda inputs: inputs
+def _unchanged(inputs):
+    return inputs
+
+
+def _standardised_head(model):
+    """The network after its normalisation layer, and how inputs reach it."""
+    portable = portable_copy(model)
     normalize = portable.get_layer("normalize")
     head = keras.Model(normalize.output, portable.output, name=f"{portable.name}_standardised")
     return head, lambda inputs: np.asarray(normalize(inputs), dtype=np.float32)

@@ -36,13 +36,20 @@ class TFLiteRunner:
     """
 
     def __init__(self, model_content, num_threads=1):
+        from kerasdl.export.tflite import list_ops
+
         try:
-            interpreter = Interpreter(model_content=model_content, num_threads=num_threads)
-            self.runner = interpreter.get_signature_runner("serving_default")
+            self.interpreter = Interpreter(model_content=model_content, num_threads=num_threads)
+            self.interpreter.allocate_tensors()  # before the runner holds tensor references
+            self.runner = self.interpreter.get_signature_runner("serving_default")
+            ops = list_ops(model_content)
         except (ValueError, RuntimeError) as error:
             raise UserError(f"Cannot load the TFLite model: {str(error).strip().splitlines()[0]}") from None
         ((self.input_name, self.input_details),) = self.runner.get_input_details().items()
         self.output_details = self.runner.get_output_details()["probabilities"]
+        # Fused LSTMs (fused_lstm=true) keep their state in variable tensors
+        # between calls; every input is a new sequence.
+        self.stateful = bool({"UNIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_LSTM"} & set(ops))
 
     def quantize(self, inputs):
         """Float inputs as the model's input dtype."""
@@ -55,7 +62,15 @@ class TFLiteRunner:
         return np.clip(np.round(inputs / scale + zero_point), limits.min, limits.max).astype(dtype)
 
     def invoke(self, prepared):
-        """Runs already-quantized inputs; returns the raw output."""
+        """Runs already-quantized inputs; returns the raw output.
+
+        A model with a static batch of 1 runs one example at a time, as on a
+        phone; a stateful one is reset before each.
+        """
+        if tuple(self.input_details["shape_signature"][:1]) == (1,) and len(prepared) != 1:
+            return np.concatenate([self.invoke(prepared[index : index + 1]) for index in range(len(prepared))])
+        if self.stateful:
+            self.interpreter.reset_all_variables()
         return self.runner(**{self.input_name: prepared})["probabilities"]
 
     def __call__(self, inputs):
