@@ -58,6 +58,7 @@ class Config:
             and zero point).
         allow_flex: let TFLite use TensorFlow (Flex) ops; a phone app then
             needs the Flex delegate. Off: builtin ops only.
+        image_size: side of the square that `images:` data is resized to.
         fused_lstm: export LSTMs as fused TFLite ops (smaller, faster), which
             take a batch of 1 and keep state between calls: the phone app
             must reset the interpreter's variable tensors before each input.
@@ -87,6 +88,7 @@ class Config:
     int8_io: str = "float"
     allow_flex: bool = False
     fused_lstm: bool = False
+    image_size: int = 32
 
     def variant_names(self):
         """The variants to export, float32 first."""
@@ -128,6 +130,7 @@ _CHECKS = {
     "precision": (lambda v: v in PRECISIONS, "one of: " + ", ".join(PRECISIONS)),
     "monitor": (lambda v: v in MONITORS, "one of: " + ", ".join(MONITORS)),
     "int8_io": (lambda v: v in INT8_IO, "one of: " + ", ".join(INT8_IO)),
+    "image_size": (lambda v: 8 <= v <= 1024, "an integer in [8, 1024]"),
     "variants": (lambda v: bool(parse_variants(v)), "comma-separated names from: " + ", ".join(TFLITE_VARIANTS)),
 }
 

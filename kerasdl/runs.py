@@ -6,7 +6,7 @@ from pathlib import Path
 import keras
 
 from kerasdl.config import config_from_settings, load_config, parse_variants
-from kerasdl.data import load_dataset
+from kerasdl.data import load_dataset_for
 from kerasdl.errors import UserError
 
 
@@ -30,7 +30,7 @@ def load_run(run_dir):
             f"{str(run_dir)!r} has no model.keras; the run has not finished (rerun `kerasdl train` to resume it)"
         )
     config = load_config(run_dir / "config.yaml")
-    dataset = load_dataset(config.data, config.seed, config.validation_fraction, config.test_fraction)
+    dataset = load_dataset_for(config)
     try:
         model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
     except (OSError, ValueError) as error:

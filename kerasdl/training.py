@@ -13,7 +13,7 @@ import yaml
 
 from kerasdl.callbacks import read_history, run_callbacks
 from kerasdl.config import Config, make_config
-from kerasdl.data import load_dataset
+from kerasdl.data import load_dataset_for
 from kerasdl.distribute import describe_strategy, precision_policy, resolve_precision, resolve_strategy
 from kerasdl.export import export_run
 from kerasdl.models import build_model
@@ -62,9 +62,11 @@ def train(preset, overrides=None, log=print):
         True
     """
     config = preset if isinstance(preset, Config) else make_config(preset, overrides)
-    dataset = load_dataset(config.data, config.seed, config.validation_fraction, config.test_fraction)
+    dataset = load_dataset_for(config)
     strategy = resolve_strategy(config.strategy, log=log)
     precision, reason = resolve_precision(config.precision, strategy)
+    for note in dataset.notes:
+        log(note)
     plan = plan_run_dir(config)
     replicas = strategy.num_replicas_in_sync
     global_batch = config.batch_size * replicas

@@ -2,21 +2,23 @@
 
 from kerasdl.data.bundled import BUNDLED, load_bundled
 from kerasdl.data.dataset import DataInfo, Dataset
+from kerasdl.data.images import load_image_folder
 from kerasdl.errors import UserError
 
-__all__ = ["DataInfo", "Dataset", "load_dataset", "BUNDLED"]
+__all__ = ["DataInfo", "Dataset", "load_dataset", "load_dataset_for", "BUNDLED"]
 
 
-def load_dataset(spec, seed=42, validation_fraction=0.1, test_fraction=0.2):
+def load_dataset(spec, seed=42, validation_fraction=0.1, test_fraction=0.2, image_size=32):
     """Loads the data named by `spec` as train/validation/test splits.
 
     Args:
         spec: `digits`, `breast_cancer`, `wine` or `iris` (bundled with
-            scikit-learn, offline). Other sources (`tfds:`, `images:`,
-            `text:`, `csv:`) come with their own modules.
+            scikit-learn, offline), or `images:DIR` (one sub-folder of
+            images per class).
         seed: seeds the stratified splits.
         validation_fraction: share of all examples for validation.
         test_fraction: share of all examples for the test split.
+        image_size: side of the square `images:` are resized to.
 
     Returns:
         A `Dataset`.
@@ -27,4 +29,11 @@ def load_dataset(spec, seed=42, validation_fraction=0.1, test_fraction=0.2):
     """
     if spec in BUNDLED:
         return load_bundled(spec, seed, validation_fraction, test_fraction)
-    raise UserError(f"Unknown dataset {spec!r}; choose one of: {', '.join(BUNDLED)}")
+    if spec.startswith("images:"):
+        return load_image_folder(spec[len("images:") :], seed, validation_fraction, test_fraction, image_size)
+    raise UserError(f"Unknown dataset {spec!r}; choose one of: {', '.join(BUNDLED)}, images:DIR")
+
+
+def load_dataset_for(config):
+    """The dataset a run's `Config` names, with its seed, fractions and image size."""
+    return load_dataset(config.data, config.seed, config.validation_fraction, config.test_fraction, config.image_size)

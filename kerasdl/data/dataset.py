@@ -56,6 +56,7 @@ class Dataset:
 
     info: DataInfo
     splits: dict
+    notes: list = dataclasses.field(default_factory=list)  # things the user should hear, e.g. skipped files
 
     def arrays(self, split):
         return self.splits[split]

@@ -1,0 +1,94 @@
+"""`images:DIR`: a folder with one sub-folder of images per class.
+
+Images may be JPEG, PNG, BMP or GIF (first frame), grey or colour, of any
+size; each is converted and resized exactly as `serve_raw` and `kerasdl
+predict` do (`kerasdl.preprocess.prepare_images`), so training sees what a
+served model sees. Pixels stay 0-255; the model normalises inside.
+
+Unreadable files are skipped and reported (count and first names) rather
+than failing the run: one corrupt download in a folder of thousands should
+not stop training, but the user must hear about it.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from kerasdl.data.dataset import DataInfo, Dataset, normalisation_stats, split_stratified
+from kerasdl.errors import UserError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+
+def load_image_folder(directory, seed, validation_fraction, test_fraction, image_size=32):
+    """Loads `directory/<class>/<image>` as seeded, stratified splits.
+
+    Args:
+        directory: the folder; each sub-folder holding images is a class,
+            named after the sub-folder (sorted, so index order is stable).
+        seed: seeds the splits.
+        validation_fraction: share of all images for validation.
+        test_fraction: share of all images for the test split.
+        image_size: side of the square the images are resized to.
+
+    Returns:
+        A `Dataset` whose `notes` list the skipped files, if any.
+
+    Example:
+        >>> load_image_folder("photos", seed=42, validation_fraction=0.1, test_fraction=0.2).info.class_names
+        ['cats', 'dogs']
+    """
+    import tensorflow as tf
+
+    from kerasdl.preprocess import prepare_images
+
+    root = Path(directory)
+    if not root.is_dir():
+        raise UserError(
+            f"Image folder {str(root)!r} does not exist; pass data=images:DIR with one sub-folder per class"
+        )
+    files = {
+        folder.name: sorted(path for path in folder.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
+        for folder in sorted(root.iterdir())
+        if folder.is_dir()
+    }
+    files = {name: paths for name, paths in files.items() if paths}
+    if len(files) < 2:
+        raise UserError(
+            f"Image folder {str(root)!r} needs at least 2 sub-folders with images (one per class, "
+            f"{', '.join(IMAGE_SUFFIXES)}); found {len(files)}"
+        )
+    decoded, labels, skipped = [], [], []
+    for index, paths in enumerate(files.values()):
+        for path in paths:
+            try:
+                image = tf.io.decode_image(tf.io.read_file(str(path)), expand_animations=False)
+            except tf.errors.OpError:
+                skipped.append(path)
+                continue
+            decoded.append(image)
+            labels.append(index)
+    if not decoded:
+        raise UserError(f"No readable image in {str(root)!r}")
+    # Grey if every image is grey (with or without alpha), else colour.
+    channels = 1 if all(image.shape[-1] <= 2 for image in decoded) else 3
+    shape = (image_size, image_size, channels)
+    features = np.stack([prepare_images(image[tf.newaxis], shape, (0.0, 255.0))[0].numpy() for image in decoded])
+    labels = np.asarray(labels, dtype="int32")
+    splits = split_stratified(features, labels, seed, validation_fraction, test_fraction)
+    mean, variance = normalisation_stats(splits["train"][0])
+    info = DataInfo(
+        name=f"images:{directory}",
+        kind="image",
+        input_shape=shape,
+        class_names=list(files),
+        value_range=(0.0, 255.0),
+        mean=mean,
+        variance=variance,
+    )
+    notes = []
+    if skipped:
+        names = ", ".join(str(path.relative_to(root)) for path in skipped[:5])
+        more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+        notes.append(f"skipped {len(skipped)} unreadable image file(s): {names}{more}")
+    return Dataset(info=info, splits=splits, notes=notes)
