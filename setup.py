@@ -16,6 +16,8 @@ setup(
         # TensorFlow 2.21 no longer pulls TensorBoard in.
         "tensorboard>=2.21,<2.22",
         "tensorflow-datasets>=4.9,<5",
+        # TFDS imports it to download, but does not declare it.
+        "importlib_resources>=6",
         # The LiteRT interpreter; tf.lite.Interpreter is deprecated.
         "ai-edge-litert>=2.1,<3",
         # Keras 2, for the opt-in fused-LSTM export only: the TFLite converter

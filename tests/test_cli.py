@@ -13,7 +13,7 @@ from kerasdl.errors import RunFailed
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["train", "nope"], "Unknown preset 'nope'; choose one of: breast_cancer_ann, digits_cnn"),
+        (["train", "nope"], "Unknown preset 'nope'; choose one of: breast_cancer_ann, cnn_cifar10"),
         (["train", "digits_cnn", "data=mnist_offline"], "Unknown dataset 'mnist_offline'; choose one of: digits"),
         (["train", "digits_cnn", "model=vit"], "Unknown model 'vit'; choose one of: ann, cnn, rnn"),
         (["train", "digits_cnn", "strategy=quantum"], "allowed: one of: auto, cpu, gpu, mirrored"),

@@ -13,8 +13,8 @@ def load_dataset(spec, seed=42, validation_fraction=0.1, test_fraction=0.2, imag
 
     Args:
         spec: `digits`, `breast_cancer`, `wine` or `iris` (bundled with
-            scikit-learn, offline), or `images:DIR` (one sub-folder of
-            images per class).
+            scikit-learn, offline), `images:DIR` (one sub-folder of images
+            per class) or `tfds:NAME[:CONFIG]` (TensorFlow Datasets).
         seed: seeds the stratified splits.
         validation_fraction: share of all examples for validation.
         test_fraction: share of all examples for the test split.
@@ -31,7 +31,11 @@ def load_dataset(spec, seed=42, validation_fraction=0.1, test_fraction=0.2, imag
         return load_bundled(spec, seed, validation_fraction, test_fraction)
     if spec.startswith("images:"):
         return load_image_folder(spec[len("images:") :], seed, validation_fraction, test_fraction, image_size)
-    raise UserError(f"Unknown dataset {spec!r}; choose one of: {', '.join(BUNDLED)}, images:DIR")
+    if spec.startswith("tfds:"):
+        from kerasdl.data.tfds import load_tfds
+
+        return load_tfds(spec, seed, validation_fraction, test_fraction, image_size)
+    raise UserError(f"Unknown dataset {spec!r}; choose one of: {', '.join(BUNDLED)}, images:DIR, tfds:NAME")
 
 
 def load_dataset_for(config):

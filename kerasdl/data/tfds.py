@@ -1,0 +1,128 @@
+"""`tfds:NAME[:CONFIG]`: image-classification datasets from TensorFlow Datasets.
+
+The dataset's own test (and validation) splits are used where it has them;
+otherwise its train split is divided into seeded, stratified splits. Images
+are prepared with the same `prepare_images` as every other image path.
+
+With no network, a dataset that has not been downloaded is a one-line error
+that says how to fetch it into `TFDS_DATA_DIR` on a machine that has one.
+Text datasets (`imdb_reviews`) come with the text models.
+"""
+
+import os
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from kerasdl.data.dataset import DataInfo, Dataset, normalisation_stats, split_stratified
+from kerasdl.errors import UserError
+
+
+def load_tfds(spec, seed, validation_fraction, test_fraction, image_size=32):
+    """Loads `tfds:NAME[:CONFIG]` as train/validation/test splits.
+
+    Args:
+        spec: the data spec, e.g. `tfds:mnist` or `tfds:NAME:CONFIG`.
+        seed: seeds any split TFDS does not provide.
+        validation_fraction: share for validation when TFDS has no
+            validation split (of the train split if TFDS has a test split,
+            else of everything).
+        test_fraction: share for the test split when TFDS has none.
+        image_size: side of the square images are resized to.
+
+    Returns:
+        A `Dataset`.
+
+    Example:
+        >>> load_tfds("tfds:mnist", 42, 0.1, 0.2, image_size=28).info.input_shape
+        (28, 28, 1)
+    """
+    import tensorflow_datasets as tfds
+
+    from kerasdl.preprocess import prepare_images
+
+    name = spec[len("tfds:") :].replace(":", "/")
+    data_dir = os.environ.get("TFDS_DATA_DIR") or None
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError:
+        raise UserError(f"Unknown TFDS dataset {name!r}; see https://www.tensorflow.org/datasets/catalog") from None
+    features = builder.info.features
+    image_key, label_key = _image_and_label_keys(features)
+    if image_key is None:
+        raise UserError(f"tfds:{name} is not an image-classification dataset; kerasdl reads those for now")
+    channels = 1 if features[image_key].shape[-1] == 1 else 3
+    shape = (image_size, image_size, channels)
+
+    known = set(builder.info.splits)  # empty until the data is prepared
+    wanted = [split for split in ("train", "validation", "test") if split in known] or ["train"]
+    try:
+        loaded = tfds.load(name, split=wanted, download=False, data_dir=data_dir)
+    except AssertionError:
+        if not _download_reachable():
+            where = data_dir or "~/tensorflow_datasets"
+            raise UserError(
+                f"tfds:{name} needs a download, there is no network here, and it is not in {where}; on a "
+                f"machine with network run `python -m tensorflow_datasets.scripts.download_and_prepare "
+                f"--datasets={name}` and copy the folder into TFDS_DATA_DIR"
+            ) from None
+        loaded = tfds.load(name, split=wanted, download=True, data_dir=data_dir)
+    arrays = {}
+    for split, data in zip(wanted, loaded, strict=True):
+        images, labels = [], []
+        for example in tfds.as_numpy(data):
+            images.append(prepare_images(example[image_key][np.newaxis], shape, (0.0, 255.0))[0].numpy())
+            labels.append(example[label_key])
+        arrays[split] = (np.stack(images).astype("float32"), np.asarray(labels, dtype="int32"))
+
+    splits = _complete_splits(arrays, seed, validation_fraction, test_fraction)
+    mean, variance = normalisation_stats(splits["train"][0])
+    info = DataInfo(
+        name=spec,
+        kind="image",
+        input_shape=shape,
+        class_names=list(features[label_key].names),
+        value_range=(0.0, 255.0),
+        mean=mean,
+        variance=variance,
+    )
+    return Dataset(info=info, splits=splits)
+
+
+def _complete_splits(arrays, seed, validation_fraction, test_fraction):
+    """The dataset's own splits, with the missing ones carved out, stratified."""
+    if "test" not in arrays:
+        return split_stratified(*arrays["train"], seed, validation_fraction, test_fraction)
+    splits = {"test": arrays["test"]}
+    if "validation" in arrays:
+        splits["train"], splits["validation"] = arrays["train"], arrays["validation"]
+        return splits
+    features, labels = arrays["train"]
+    try:
+        train_x, val_x, train_y, val_y = train_test_split(
+            features, labels, test_size=validation_fraction, stratify=labels, random_state=seed
+        )
+    except ValueError as error:  # too few examples of a class for a stratified split
+        raise UserError(f"Cannot carve a validation split from the train split: {error}") from None
+    splits["train"], splits["validation"] = (train_x, train_y), (val_x, val_y)
+    return splits
+
+
+def _image_and_label_keys(features):
+    """The feature names of the image and its class label, or (None, None)."""
+    images = [key for key, feature in features.items() if type(feature).__name__ == "Image"]
+    labels = [key for key, feature in features.items() if type(feature).__name__ == "ClassLabel"]
+    if len(images) == 1 and len(labels) == 1:
+        return images[0], labels[0]
+    return None, None
+
+
+def _download_reachable(host="storage.googleapis.com", timeout=3.0):
+    """Whether TFDS's download host answers; offline, fail fast instead of retrying for minutes."""
+    import socket
+
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
