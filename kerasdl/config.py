@@ -59,6 +59,9 @@ class Config:
         allow_flex: let TFLite use TensorFlow (Flex) ops; a phone app then
             needs the Flex delegate. Off: builtin ops only.
         image_size: side of the square that `images:` data is resized to.
+        label: label column of `csv:` data (name or 0-based index); empty
+            picks a column named label, target, class or species, else the
+            last one.
         fused_lstm: export LSTMs as fused TFLite ops (smaller, faster), which
             take a batch of 1 and keep state between calls: the phone app
             must reset the interpreter's variable tensors before each input.
@@ -89,6 +92,7 @@ class Config:
     allow_flex: bool = False
     fused_lstm: bool = False
     image_size: int = 32
+    label: str = ""
 
     def variant_names(self):
         """The variants to export, float32 first."""

@@ -1,6 +1,7 @@
 """Data sources: each turns a data spec into a `Dataset` of seeded splits."""
 
 from kerasdl.data.bundled import BUNDLED, load_bundled
+from kerasdl.data.csv_table import load_csv_table
 from kerasdl.data.dataset import DataInfo, Dataset
 from kerasdl.data.images import load_image_folder
 from kerasdl.errors import UserError
@@ -8,17 +9,19 @@ from kerasdl.errors import UserError
 __all__ = ["DataInfo", "Dataset", "load_dataset", "load_dataset_for", "BUNDLED"]
 
 
-def load_dataset(spec, seed=42, validation_fraction=0.1, test_fraction=0.2, image_size=32):
+def load_dataset(spec, seed=42, validation_fraction=0.1, test_fraction=0.2, image_size=32, label=""):
     """Loads the data named by `spec` as train/validation/test splits.
 
     Args:
         spec: `digits`, `breast_cancer`, `wine` or `iris` (bundled with
             scikit-learn, offline), `images:DIR` (one sub-folder of images
-            per class) or `tfds:NAME[:CONFIG]` (TensorFlow Datasets).
+            per class), `csv:FILE` (numeric features and a label column) or
+            `tfds:NAME[:CONFIG]` (TensorFlow Datasets).
         seed: seeds the stratified splits.
         validation_fraction: share of all examples for validation.
         test_fraction: share of all examples for the test split.
         image_size: side of the square `images:` are resized to.
+        label: the label column of `csv:` data; empty picks one.
 
     Returns:
         A `Dataset`.
@@ -31,13 +34,17 @@ def load_dataset(spec, seed=42, validation_fraction=0.1, test_fraction=0.2, imag
         return load_bundled(spec, seed, validation_fraction, test_fraction)
     if spec.startswith("images:"):
         return load_image_folder(spec[len("images:") :], seed, validation_fraction, test_fraction, image_size)
+    if spec.startswith("csv:"):
+        return load_csv_table(spec[len("csv:") :], seed, validation_fraction, test_fraction, label)
     if spec.startswith("tfds:"):
         from kerasdl.data.tfds import load_tfds
 
         return load_tfds(spec, seed, validation_fraction, test_fraction, image_size)
-    raise UserError(f"Unknown dataset {spec!r}; choose one of: {', '.join(BUNDLED)}, images:DIR, tfds:NAME")
+    raise UserError(f"Unknown dataset {spec!r}; choose one of: {', '.join(BUNDLED)}, images:DIR, csv:FILE, tfds:NAME")
 
 
 def load_dataset_for(config):
     """The dataset a run's `Config` names, with its seed, fractions and image size."""
-    return load_dataset(config.data, config.seed, config.validation_fraction, config.test_fraction, config.image_size)
+    return load_dataset(
+        config.data, config.seed, config.validation_fraction, config.test_fraction, config.image_size, config.label
+    )

@@ -1,0 +1,138 @@
+"""`csv:FILE`: a table of numeric features with one label column.
+
+The delimiter (comma, semicolon or tab) is detected; the first row is a
+header if it is not all numbers. The label column is the `label=` key, else a
+column named label, target, class or species, else the last one. Labels may
+be words or numbers; the class names are the distinct labels, sorted.
+
+Every other column must be numeric: a column of words (a categorical
+feature) or a cell that is not a number is a one-line error naming the
+column and row, as is a row without a label. Categorical features need their
+encoding inside the exported model and come in a later step.
+"""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from kerasdl.data.dataset import DataInfo, Dataset, normalisation_stats, split_stratified
+from kerasdl.errors import UserError
+
+LABEL_NAMES = ("label", "target", "class", "species")
+
+
+def load_csv_table(path, seed, validation_fraction, test_fraction, label=""):
+    """Loads a CSV table as seeded, stratified splits of raw numeric features.
+
+    Args:
+        path: the CSV file.
+        seed: seeds the splits.
+        validation_fraction: share of all rows for validation.
+        test_fraction: share of all rows for the test split.
+        label: the label column's name (or 0-based index); empty picks one.
+
+    Returns:
+        A `Dataset` of tabular features.
+
+    Example:
+        >>> load_csv_table("iris.csv", 42, 0.1, 0.2).info.class_names
+        ['setosa', 'versicolor', 'virginica']
+    """
+    header, rows = _read_rows(Path(path))
+    label_index = _label_index(header, label)
+    missing = [number for number, row in rows if not row[label_index].strip()]
+    if missing:
+        raise UserError(f"{path}: row(s) {_first(missing)} have no value in label column {header[label_index]!r}")
+    raw_labels = [row[label_index].strip() for _, row in rows]
+    class_names = sorted(set(raw_labels), key=_natural)
+    labels = np.asarray([class_names.index(value) for value in raw_labels], dtype="int32")
+    feature_columns = [index for index in range(len(header)) if index != label_index]
+    features = np.empty((len(rows), len(feature_columns)), dtype="float32")
+    for column, index in enumerate(feature_columns):
+        features[:, column] = _numeric_column(path, header[index], [(number, row[index]) for number, row in rows])
+    splits = split_stratified(features, labels, seed, validation_fraction, test_fraction)
+    mean, variance = normalisation_stats(splits["train"][0])
+    train = splits["train"][0]
+    info = DataInfo(
+        name=f"csv:{path}",
+        kind="tabular",
+        input_shape=(len(feature_columns),),
+        class_names=class_names,
+        value_range=(float(train.min()), float(train.max())),
+        mean=mean,
+        variance=variance,
+        feature_names=[header[index] for index in feature_columns],
+    )
+    return Dataset(info=info, splits=splits)
+
+
+def _read_rows(path):
+    if not path.is_file():
+        raise UserError(f"CSV file {str(path)!r} does not exist")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise UserError(f"{str(path)!r} is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) < 2:
+        raise UserError(f"{str(path)!r} has fewer than two rows")
+    try:
+        dialect = csv.Sniffer().sniff(lines[0], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    rows = list(csv.reader(lines, dialect))
+    has_header = not all(_is_number(cell) for cell in rows[0] if cell.strip())
+    header = [cell.strip() for cell in rows[0]] if has_header else [f"column{i}" for i in range(len(rows[0]))]
+    body = list(enumerate(rows[1:] if has_header else rows, start=2 if has_header else 1))
+    wrong = [number for number, row in body if len(row) != len(header)]
+    if wrong:
+        raise UserError(f"{str(path)!r}: row(s) {_first(wrong)} do not have {len(header)} columns like the header")
+    if len(header) < 2:
+        raise UserError(f"{str(path)!r} needs at least one feature column and a label column")
+    return header, body
+
+
+def _label_index(header, label):
+    if label:
+        if label in header:
+            return header.index(label)
+        if label.isdigit() and int(label) < len(header):
+            return int(label)
+        raise UserError(f"Label column {label!r} does not exist; columns: {', '.join(header)}")
+    for index, name in enumerate(header):
+        if name.lower() in LABEL_NAMES:
+            return index
+    return len(header) - 1
+
+
+def _numeric_column(path, name, cells):
+    values, bad = [], []
+    for number, cell in cells:
+        if _is_number(cell):
+            values.append(float(cell))
+        else:
+            bad.append((number, cell))
+    if len(bad) == len(cells):
+        raise UserError(f"{path}: column {name!r} is not numeric (categorical features are not supported yet)")
+    if bad:
+        number, cell = bad[0]
+        raise UserError(f"{path}: row {number}, column {name!r}: {cell!r} is not a number")
+    return values
+
+
+def _is_number(text):
+    try:
+        return np.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def _natural(label):
+    """Numbers in numeric order, words alphabetically."""
+    return (0, float(label), "") if _is_number(label) else (1, 0.0, label)
+
+
+def _first(numbers, count=5):
+    shown = ", ".join(str(number) for number in numbers[:count])
+    return shown + (f" and {len(numbers) - count} more" if len(numbers) > count else "")

@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+
+from kerasdl.cli import main
+from kerasdl.data import load_dataset
+from kerasdl.errors import UserError
+
+
+@pytest.fixture
+def iris_csv(tmp_path):
+    """scikit-learn's iris written as a CSV with a header and word labels."""
+    raw = load_iris()
+    lines = ["sepal_length,sepal_width,petal_length,petal_width,species"]
+    lines += [
+        ",".join(f"{v:g}" for v in row) + f",{raw.target_names[t]}" for row, t in zip(raw.data, raw.target, strict=True)
+    ]
+    path = tmp_path / "iris.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_csv_table_becomes_features_and_labels(iris_csv):
+    dataset = load_dataset(f"csv:{iris_csv}")
+    info = dataset.info
+    assert info.kind == "tabular" and info.input_shape == (4,)
+    assert info.class_names == ["setosa", "versicolor", "virginica"]
+    assert info.feature_names == ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+    assert sum(len(dataset.arrays(split)[1]) for split in ("train", "validation", "test")) == 150
+
+
+def test_delimiter_header_and_label_column_are_detected(tmp_path):
+    rows = [f"{i % 3};{i * 0.5};{i % 2}" for i in range(30)]
+    path = tmp_path / "table.csv"
+    path.write_text("\n".join(rows) + "\n")  # no header, semicolons
+    dataset = load_dataset(f"csv:{path}", label="0")
+    assert dataset.info.feature_names == ["column1", "column2"] and dataset.info.class_names == ["0", "1", "2"]
+    assert np.array_equal(
+        np.sort(np.concatenate([dataset.arrays(s)[1] for s in ("train", "validation", "test")])),
+        np.repeat([0, 1, 2], 10),
+    )
+
+
+@pytest.mark.parametrize(
+    "content, label, message",
+    [
+        ("a,b,label\n1,2,x\n3,4,\n", "", "row(s) 3 have no value in label column 'label'"),
+        ("colour,b,label\nred,2,x\nblue,4,y\n", "", "column 'colour' is not numeric (categorical features"),
+        ("a,b,label\n1,2,x\n3,oops,y\n", "", "row 3, column 'b': 'oops' is not a number"),
+        ("a,b,label\n1,2,x\n3,4\n", "", "row(s) 3 do not have 3 columns"),
+        ("a,b,label\n1,2,x\n3,4,y\n", "kind", "Label column 'kind' does not exist; columns: a, b, label"),
+    ],
+)
+def test_bad_tables_are_one_line_errors(tmp_path, content, label, message):
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    with pytest.raises(UserError) as error:
+        load_dataset(f"csv:{path}", label=label)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_non_utf8_text_is_refused(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("a,b,label\n1,2,caf\xe9\n".encode("latin-1"))
+    with pytest.raises(UserError, match="is not UTF-8 text"):
+        load_dataset(f"csv:{path}")
+
+
+def test_csv_ann_trains_and_predicts_rows(iris_csv, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    argv = ["train", "csv_ann", f"data=csv:{iris_csv}", "epochs=60", f"run_dir={run_dir}", "verbose=0"]
+    assert main([*argv, "variants=float32"]) == 0
+    assert float(capsys.readouterr().out.split("Test accuracy")[1].split("%")[0]) >= 85
+    assert main(["predict", str(run_dir), "5.1,3.5,1.4,0.2"]) == 0
+    assert capsys.readouterr().out.split(": ")[1].startswith("setosa")
+
+
+def test_the_csv_preset_without_a_file_says_what_to_do(in_tmp, capsys):
+    assert main(["train", "csv_ann"]) == 2
+    assert "CSV file 'data/table.csv' does not exist" in capsys.readouterr().err
