@@ -33,15 +33,23 @@ def evaluate(run_dir):
     return evaluate_run(run_dir)
 
 
-def export(run_dir, variants=("float32",)):
-    """Re-exports a finished run; see `kerasdl.runs.export_existing_run`."""
+def reexport(run_dir, variants=None):
+    """Re-exports a finished run; see `kerasdl.runs.export_existing_run`.
+
+    (Not `kerasdl.export`: that name is the `kerasdl/export/` package.)
+
+    `variants` is a list such as `["float32", "int8"]` or the command-line
+    string `"float32,int8"`; None keeps the run's own.
+    """
     from kerasdl.runs import export_existing_run
 
+    if variants is not None and not isinstance(variants, str):
+        variants = ",".join(variants)
     return export_existing_run(run_dir, variants)
 
 
 def predict(run_dir, inputs, top=3):
-    """Runs the exported TFLite model on raw inputs; see `kerasdl.predict`."""
-    from kerasdl.predict import predict as _predict
+    """Runs the exported TFLite model on raw inputs; see `kerasdl.prediction`."""
+    from kerasdl.prediction import predict as _predict
 
     return _predict(run_dir, inputs, top=top)

@@ -144,7 +144,7 @@ def _export(args):
 
 
 def _predict(args):
-    from kerasdl.predict import predict
+    from kerasdl.prediction import predict
 
     if args.top < 1:
         raise UserError(f"--top must be >= 1, got {args.top}")

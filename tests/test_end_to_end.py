@@ -19,7 +19,7 @@ from kerasdl.callbacks import read_history
 from kerasdl.cli import main
 from kerasdl.config import preset_names, read_preset
 from kerasdl.data import BUNDLED
-from kerasdl.predict import predict
+from kerasdl.prediction import predict
 from kerasdl.training import train
 
 QUALITY_BAR = {"digits_cnn": 0.99, "breast_cancer_ann": 0.96, "digits_rnn": 0.97}

@@ -42,3 +42,22 @@ def test_broken_runs_are_user_errors(iris_run, tmp_path, damage, message):
         (run_dir / "config.yaml").unlink()
     with pytest.raises(UserError, match=message):
         load_run(run_dir)
+
+
+def test_the_python_api_takes_a_list_of_variants(iris_run, tmp_path):
+    import kerasdl
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(iris_run.run_dir, run_dir)
+    card = kerasdl.reexport(run_dir, ["float32", "float16"])
+    assert set(card["variants"]) == {"float32", "float16"}
+
+
+def test_the_python_api_names_survive_importing_their_modules(iris_run):
+    import kerasdl
+    import kerasdl.export  # noqa: F401 - the package must not shadow an API function
+    import kerasdl.prediction  # noqa: F401
+
+    ((_, ranked),) = kerasdl.predict(iris_run.run_dir, ["5.1,3.5,1.4,0.2"], top=1)
+    assert ranked[0][0] in {"setosa", "versicolor", "virginica"}
+    assert callable(kerasdl.reexport) and callable(kerasdl.train)

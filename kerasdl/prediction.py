@@ -11,9 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kerasdl.data.images import IMAGE_SUFFIXES
 from kerasdl.errors import UserError
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 
 def predict(run_dir, inputs, top=3, variant="float32"):

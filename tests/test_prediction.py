@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 
 from kerasdl.errors import UserError
-from kerasdl.predict import predict, read_input
+from kerasdl.prediction import predict, read_input
 
 IRIS_SETOSA = "5.1,3.5,1.4,0.2"
 DIGITS_SPEC = {"shape": [1, 8, 8, 1], "value_range": [0.0, 16.0]}
