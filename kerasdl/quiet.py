@@ -20,6 +20,7 @@ _NOISE = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\) is called"
     r"|[IW]\d{4} [\d:. ]+\s*\d+ \S+\.(cc|h):\d+\]"  # absl INFO / WARNING lines
     r"|E\d{4} [\d:. ]+\s*\d+ cuda_\w+\.cc:\d+\] failed call to cuInit"  # no GPU here
+    r"|E\d{4} [\d:. ]+\s*\d+ util\.cc:\d+\] oneDNN supports DT_BOOL only"  # masks run on Eigen: not an error
     r"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU"
     r"|To enable the following instructions: .* rebuild TensorFlow"  # 2nd line of cpu_feature_guard
     r")"

@@ -11,6 +11,10 @@ def test_known_tensorflow_noise_is_recognised():
         "E0000 00:00:1795611694.348423    3134 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error\n"
     )
     assert is_noise("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n")
+    assert is_noise(
+        "E0000 00:00:1795619999.215731    1822 util.cc:131] oneDNN supports DT_BOOL only on platforms with "
+        "AVX-512. Falling back to the default Eigen-based implementation if present.\n"
+    )
 
 
 def test_real_messages_pass():

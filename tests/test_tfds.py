@@ -24,6 +24,15 @@ def test_colour_images_of_any_size_are_resized():
     assert dataset.info.input_shape == (16, 16, 3) and len(dataset.info.class_names) == 5
 
 
+def test_imdb_reviews_load_as_token_ids_like_text_files():
+    with tfds.testing.mock_data(num_examples=60):
+        dataset = load_dataset("tfds:imdb_reviews", vocabulary_size=500, sequence_length=20)
+    info = dataset.info
+    assert info.kind == "text" and info.class_names == ["neg", "pos"] and info.input_shape == (20,)
+    assert info.vocabulary[:2] == ["", "[UNK]"] and dataset.arrays("train")[0].dtype == np.int32
+    assert sum(len(dataset.arrays(split)[1]) for split in ("train", "validation", "test")) == 60
+
+
 def test_the_datasets_own_test_split_is_kept_and_validation_carved_stratified():
     rng = np.random.default_rng(0)
     train = (rng.normal(size=(100, 2)).astype("float32"), np.repeat(np.arange(4), 25).astype("int32"))
@@ -50,7 +59,7 @@ def test_offline_without_data_says_how_to_prefetch(tmp_path, monkeypatch, in_tmp
     "spec, message",
     [
         ("tfds:no_such_dataset", "Unknown TFDS dataset 'no_such_dataset'"),
-        ("tfds:imdb_reviews", "tfds:imdb_reviews is not an image-classification dataset"),
+        ("tfds:squad", "tfds:squad is not an image- or text-classification dataset"),
     ],
 )
 def test_unknown_or_unsupported_datasets(spec, message):

@@ -4,24 +4,40 @@ from kerasdl.data.bundled import BUNDLED, load_bundled
 from kerasdl.data.csv_table import load_csv_table
 from kerasdl.data.dataset import DataInfo, Dataset
 from kerasdl.data.images import load_image_folder
+from kerasdl.data.text import load_text
 from kerasdl.errors import UserError
 
 __all__ = ["DataInfo", "Dataset", "load_dataset", "load_dataset_for", "BUNDLED"]
 
 
-def load_dataset(spec, seed=42, validation_fraction=0.1, test_fraction=0.2, image_size=32, label=""):
+def load_dataset(
+    spec,
+    seed=42,
+    validation_fraction=0.1,
+    test_fraction=0.2,
+    image_size=32,
+    label="",
+    text_column="",
+    vocabulary_size=20000,
+    sequence_length=64,
+):
     """Loads the data named by `spec` as train/validation/test splits.
 
     Args:
         spec: `digits`, `breast_cancer`, `wine` or `iris` (bundled with
             scikit-learn, offline), `images:DIR` (one sub-folder of images
-            per class), `csv:FILE` (numeric features and a label column) or
-            `tfds:NAME[:CONFIG]` (TensorFlow Datasets).
+            per class), `csv:FILE` (numeric features and a label column),
+            `text:FILE` (TSV/CSV of labels and texts) or `text:DIR` (a
+            sub-folder of .txt files per class), or `tfds:NAME[:CONFIG]`
+            (TensorFlow Datasets: images or texts).
         seed: seeds the stratified splits.
         validation_fraction: share of all examples for validation.
         test_fraction: share of all examples for the test split.
         image_size: side of the square `images:` are resized to.
-        label: the label column of `csv:` data; empty picks one.
+        label: the label column of `csv:` and `text:` tables; empty picks one.
+        text_column: the text column of a `text:` table; empty picks one.
+        vocabulary_size: most token ids of text data.
+        sequence_length: token ids per text.
 
     Returns:
         A `Dataset`.
@@ -36,15 +52,37 @@ def load_dataset(spec, seed=42, validation_fraction=0.1, test_fraction=0.2, imag
         return load_image_folder(spec[len("images:") :], seed, validation_fraction, test_fraction, image_size)
     if spec.startswith("csv:"):
         return load_csv_table(spec[len("csv:") :], seed, validation_fraction, test_fraction, label)
+    if spec.startswith("text:"):
+        return load_text(
+            spec[len("text:") :],
+            seed,
+            validation_fraction,
+            test_fraction,
+            vocabulary_size,
+            sequence_length,
+            label=label,
+            text_column=text_column,
+        )
     if spec.startswith("tfds:"):
         from kerasdl.data.tfds import load_tfds
 
-        return load_tfds(spec, seed, validation_fraction, test_fraction, image_size)
-    raise UserError(f"Unknown dataset {spec!r}; choose one of: {', '.join(BUNDLED)}, images:DIR, csv:FILE, tfds:NAME")
+        return load_tfds(spec, seed, validation_fraction, test_fraction, image_size, vocabulary_size, sequence_length)
+    raise UserError(
+        f"Unknown dataset {spec!r}; choose one of: {', '.join(BUNDLED)}, images:DIR, csv:FILE, text:FILE, text:DIR, "
+        "tfds:NAME"
+    )
 
 
 def load_dataset_for(config):
-    """The dataset a run's `Config` names, with its seed, fractions and image size."""
+    """The dataset a run's `Config` names, with its seed, fractions and data settings."""
     return load_dataset(
-        config.data, config.seed, config.validation_fraction, config.test_fraction, config.image_size, config.label
+        config.data,
+        config.seed,
+        config.validation_fraction,
+        config.test_fraction,
+        config.image_size,
+        config.label,
+        config.text_column,
+        config.vocabulary_size,
+        config.sequence_length,
     )

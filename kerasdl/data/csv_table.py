@@ -16,7 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasdl.data.dataset import DataInfo, Dataset, normalisation_stats, split_stratified
+from kerasdl.data.dataset import (
+    DataInfo,
+    Dataset,
+    first_few,
+    is_number,
+    natural_order,
+    normalisation_stats,
+    split_stratified,
+)
 from kerasdl.errors import UserError
 
 LABEL_NAMES = ("label", "target", "class", "species")
@@ -43,9 +51,9 @@ def load_csv_table(path, seed, validation_fraction, test_fraction, label=""):
     label_index = _label_index(header, label)
     missing = [number for number, row in rows if not row[label_index].strip()]
     if missing:
-        raise UserError(f"{path}: row(s) {_first(missing)} have no value in label column {header[label_index]!r}")
+        raise UserError(f"{path}: row(s) {first_few(missing)} have no value in label column {header[label_index]!r}")
     raw_labels = [row[label_index].strip() for _, row in rows]
-    class_names = sorted(set(raw_labels), key=_natural)
+    class_names = sorted(set(raw_labels), key=natural_order)
     labels = np.asarray([class_names.index(value) for value in raw_labels], dtype="int32")
     feature_columns = [index for index in range(len(header)) if index != label_index]
     features = np.empty((len(rows), len(feature_columns)), dtype="float32")
@@ -82,12 +90,12 @@ def _read_rows(path):
     except csv.Error:
         dialect = csv.excel
     rows = list(csv.reader(lines, dialect))
-    has_header = not all(_is_number(cell) for cell in rows[0] if cell.strip())
+    has_header = not all(is_number(cell) for cell in rows[0] if cell.strip())
     header = [cell.strip() for cell in rows[0]] if has_header else [f"column{i}" for i in range(len(rows[0]))]
     body = list(enumerate(rows[1:] if has_header else rows, start=2 if has_header else 1))
     wrong = [number for number, row in body if len(row) != len(header)]
     if wrong:
-        raise UserError(f"{str(path)!r}: row(s) {_first(wrong)} do not have {len(header)} columns like the header")
+        raise UserError(f"{str(path)!r}: row(s) {first_few(wrong)} do not have {len(header)} columns like the header")
     if len(header) < 2:
         raise UserError(f"{str(path)!r} needs at least one feature column and a label column")
     return header, body
@@ -109,7 +117,7 @@ def _label_index(header, label):
 def _numeric_column(path, name, cells):
     values, bad = [], []
     for number, cell in cells:
-        if _is_number(cell):
+        if is_number(cell):
             values.append(float(cell))
         else:
             bad.append((number, cell))
@@ -119,20 +127,3 @@ def _numeric_column(path, name, cells):
         number, cell = bad[0]
         raise UserError(f"{path}: row {number}, column {name!r}: {cell!r} is not a number")
     return values
-
-
-def _is_number(text):
-    try:
-        return np.isfinite(float(text))
-    except ValueError:
-        return False
-
-
-def _natural(label):
-    """Numbers in numeric order, words alphabetically."""
-    return (0, float(label), "") if _is_number(label) else (1, 0.0, label)
-
-
-def _first(numbers, count=5):
-    shown = ", ".join(str(number) for number in numbers[:count])
-    return shown + (f" and {len(numbers) - count} more" if len(numbers) > count else "")

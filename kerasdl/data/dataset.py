@@ -17,7 +17,9 @@ class DataInfo:
 
     Args:
         name: the data spec, for example `digits`.
-        kind: `image` (height, width, channels) or `tabular` (features).
+        kind: `image` (height, width, channels), `tabular` (features) or
+            `text` (token ids; the raw strings are tokenised before the model,
+            see `kerasdl.tokenize`).
         input_shape: shape of one raw example, without the batch axis.
         class_names: label of each output index.
         value_range: (low, high) of the raw input values, as a client sends
@@ -26,6 +28,7 @@ class DataInfo:
             training split, for the model's normalisation layer.
         variance: the matching variance.
         feature_names: names of tabular features, else None.
+        vocabulary: words of text data, index = token id, else None.
     """
 
     name: str
@@ -36,6 +39,7 @@ class DataInfo:
     mean: np.ndarray
     variance: np.ndarray
     feature_names: list = None
+    vocabulary: list = None
 
     @property
     def num_classes(self):
@@ -43,7 +47,11 @@ class DataInfo:
 
     @property
     def input_name(self):
-        return "pixels" if self.kind == "image" else "features"
+        return {"image": "pixels", "tabular": "features", "text": "token_ids"}[self.kind]
+
+    @property
+    def input_dtype(self):
+        return "int32" if self.kind == "text" else "float32"
 
 
 @dataclasses.dataclass
@@ -136,3 +144,21 @@ def normalisation_stats(train_features):
         train_features.mean(axis=axes).astype("float32"),
         train_features.var(axis=axes).astype("float32"),
     )
+
+
+def is_number(text):
+    try:
+        return bool(np.isfinite(float(text)))
+    except ValueError:
+        return False
+
+
+def natural_order(label):
+    """Sort key for class names: numbers in numeric order, then words alphabetically."""
+    return (0, float(label), "") if is_number(label) else (1, 0.0, label)
+
+
+def first_few(items, count=5):
+    """`"3, 9, 12 and 4 more"`: enough of a list to find the problem, not all of it."""
+    shown = ", ".join(str(item) for item in items[:count])
+    return shown + (f" and {len(items) - count} more" if len(items) > count else "")

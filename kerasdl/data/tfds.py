@@ -1,12 +1,12 @@
-"""`tfds:NAME[:CONFIG]`: image-classification datasets from TensorFlow Datasets.
+"""`tfds:NAME[:CONFIG]`: image- and text-classification datasets from TFDS.
 
 The dataset's own test (and validation) splits are used where it has them;
 otherwise its train split is divided into seeded, stratified splits. Images
-are prepared with the same `prepare_images` as every other image path.
+are prepared with the same `prepare_images` as every other image path; texts
+(`imdb_reviews`) become token ids exactly as `text:` data does.
 
 With no network, a dataset that has not been downloaded is a one-line error
 that says how to fetch it into `TFDS_DATA_DIR` on a machine that has one.
-Text datasets (`imdb_reviews`) come with the text models.
 """
 
 import os
@@ -15,10 +15,11 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from kerasdl.data.dataset import DataInfo, Dataset, normalisation_stats, split_stratified
+from kerasdl.data.text import vectorised_dataset
 from kerasdl.errors import UserError
 
 
-def load_tfds(spec, seed, validation_fraction, test_fraction, image_size=32):
+def load_tfds(spec, seed, validation_fraction, test_fraction, image_size=32, vocabulary_size=20000, sequence_length=64):
     """Loads `tfds:NAME[:CONFIG]` as train/validation/test splits.
 
     Args:
@@ -29,6 +30,8 @@ def load_tfds(spec, seed, validation_fraction, test_fraction, image_size=32):
             else of everything).
         test_fraction: share for the test split when TFDS has none.
         image_size: side of the square images are resized to.
+        vocabulary_size: most token ids, for a text dataset.
+        sequence_length: token ids per text, for a text dataset.
 
     Returns:
         A `Dataset`.
@@ -39,8 +42,6 @@ def load_tfds(spec, seed, validation_fraction, test_fraction, image_size=32):
     """
     import tensorflow_datasets as tfds
 
-    from kerasdl.preprocess import prepare_images
-
     name = spec[len("tfds:") :].replace(":", "/")
     data_dir = os.environ.get("TFDS_DATA_DIR") or None
     try:
@@ -48,11 +49,13 @@ def load_tfds(spec, seed, validation_fraction, test_fraction, image_size=32):
     except tfds.core.registered.DatasetNotFoundError:
         raise UserError(f"Unknown TFDS dataset {name!r}; see https://www.tensorflow.org/datasets/catalog") from None
     features = builder.info.features
-    image_key, label_key = _image_and_label_keys(features)
-    if image_key is None:
-        raise UserError(f"tfds:{name} is not an image-classification dataset; kerasdl reads those for now")
-    channels = 1 if features[image_key].shape[-1] == 1 else 3
-    shape = (image_size, image_size, channels)
+    input_key, label_key = _input_and_label_keys(features)
+    if input_key is None:
+        raise UserError(
+            f"tfds:{name} is not an image- or text-classification dataset (one image or text feature and one "
+            "class label); kerasdl reads those"
+        )
+    text = type(features[input_key]).__name__ == "Text"
 
     known = set(builder.info.splits)  # empty until the data is prepared
     wanted = [split for split in ("train", "validation", "test") if split in known] or ["train"]
@@ -67,21 +70,22 @@ def load_tfds(spec, seed, validation_fraction, test_fraction, image_size=32):
                 f"--datasets={name}` and copy the folder into TFDS_DATA_DIR"
             ) from None
         loaded = tfds.load(name, split=wanted, download=True, data_dir=data_dir)
-    arrays = {}
-    for split, data in zip(wanted, loaded, strict=True):
-        images, labels = [], []
-        for example in tfds.as_numpy(data):
-            images.append(prepare_images(example[image_key][np.newaxis], shape, (0.0, 255.0))[0].numpy())
-            labels.append(example[label_key])
-        arrays[split] = (np.stack(images).astype("float32"), np.asarray(labels, dtype="int32"))
-
+    class_names = list(features[label_key].names)
+    loaded = {split: tfds.as_numpy(data) for split, data in zip(wanted, loaded, strict=True)}
+    if text:
+        arrays = {split: _texts(examples, input_key, label_key) for split, examples in loaded.items()}
+        splits = _complete_splits(arrays, seed, validation_fraction, test_fraction)
+        return vectorised_dataset(spec, splits, class_names, vocabulary_size, sequence_length)
+    channels = 1 if features[input_key].shape[-1] == 1 else 3
+    shape = (image_size, image_size, channels)
+    arrays = {split: _images(examples, input_key, label_key, shape) for split, examples in loaded.items()}
     splits = _complete_splits(arrays, seed, validation_fraction, test_fraction)
     mean, variance = normalisation_stats(splits["train"][0])
     info = DataInfo(
         name=spec,
         kind="image",
         input_shape=shape,
-        class_names=list(features[label_key].names),
+        class_names=class_names,
         value_range=(0.0, 255.0),
         mean=mean,
         variance=variance,
@@ -108,13 +112,34 @@ def _complete_splits(arrays, seed, validation_fraction, test_fraction):
     return splits
 
 
-def _image_and_label_keys(features):
-    """The feature names of the image and its class label, or (None, None)."""
-    images = [key for key, feature in features.items() if type(feature).__name__ == "Image"]
+def _input_and_label_keys(features):
+    """The feature names of the image (or text) and its class label, or (None, None)."""
     labels = [key for key, feature in features.items() if type(feature).__name__ == "ClassLabel"]
-    if len(images) == 1 and len(labels) == 1:
-        return images[0], labels[0]
+    for kind in ("Image", "Text"):
+        inputs = [key for key, feature in features.items() if type(feature).__name__ == kind]
+        if len(inputs) == 1 and len(labels) == 1:
+            return inputs[0], labels[0]
     return None, None
+
+
+def _images(examples, image_key, label_key, shape):
+    """`(pixels, labels)` of one split, each image prepared as `serve_raw` does."""
+    from kerasdl.preprocess import prepare_images
+
+    images, labels = [], []
+    for example in examples:
+        images.append(prepare_images(example[image_key][np.newaxis], shape, (0.0, 255.0))[0].numpy())
+        labels.append(example[label_key])
+    return np.stack(images).astype("float32"), np.asarray(labels, dtype="int32")
+
+
+def _texts(examples, text_key, label_key):
+    """`(texts, labels)` of one split, texts decoded from UTF-8 bytes."""
+    texts, labels = [], []
+    for example in examples:
+        texts.append(example[text_key].decode("utf-8", errors="replace"))
+        labels.append(example[label_key])
+    return np.asarray(texts, dtype=object), np.asarray(labels, dtype="int32")
 
 
 def _download_reachable(host="storage.googleapis.com", timeout=3.0):

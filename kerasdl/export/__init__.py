@@ -13,13 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasdl.export.card import labels_text, model_card
+from kerasdl.export.card import VOCABULARY_FILE, labels_text, model_card
 from kerasdl.export.fused import write_conversion_source
 from kerasdl.export.latency import keras_latency
 from kerasdl.export.portable import portable_copy
 from kerasdl.export.report import markdown_report
 from kerasdl.export.savedmodel import write_saved_model
 from kerasdl.export.variants import VARIANT_FILES, export_variant
+from kerasdl.tokenize import vocabulary_text
 from kerasdl.versions import library_versions
 
 EXPORTED_FILES = ("model.keras", "saved_model", "labels.txt", "model_card.json", "report.md")
@@ -73,10 +74,14 @@ def export_run(run_dir, model, dataset, config, metrics, log=print):
         card = model_card(model, dataset.info, config, metrics, variants, library_versions())
         card["keras_latency_ms"] = keras_latency(model, test_inputs[:1])
         (staging / "labels.txt").write_text(labels_text(dataset.info))
+        extra = []
+        if dataset.info.vocabulary:
+            (staging / VOCABULARY_FILE).write_text(vocabulary_text(dataset.info.vocabulary), encoding="utf-8")
+            extra.append(VOCABULARY_FILE)
         (staging / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
         (staging / "report.md").write_text(markdown_report(card))
         shipped = [entry["file"] for entry in variants.values() if "file" in entry]
-        for name in (*EXPORTED_FILES, *shipped):
+        for name in (*EXPORTED_FILES, *extra, *shipped):
             _move_into_place(staging / name, run_dir / name)
         for name in set(VARIANT_FILES.values()) - set(shipped):  # from an earlier export
             (run_dir / name).unlink(missing_ok=True)

@@ -4,6 +4,10 @@ import datetime
 
 import numpy as np
 
+from kerasdl.tokenize import TOKENISATION_RULE
+
+VOCABULARY_FILE = "vocab.txt"
+
 
 def model_card(model, info, config, metrics, variants, versions):
     """The model card as a JSON-ready dict.
@@ -16,12 +20,6 @@ def model_card(model, info, config, metrics, variants, versions):
         variants: per TFLite variant, its file, size, ops and parity.
         versions: library versions that produced the files.
     """
-    low, high = info.value_range
-    if info.kind == "image":
-        height, width, channels = info.input_shape
-        layout = f"NHWC: batch, {height} rows, {width} columns, {channels} channel(s)"
-    else:
-        layout = f"batch, {info.input_shape[0]} features in the order of input.feature_names"
     return {
         "name": config.preset,
         "description": config.description,
@@ -34,24 +32,7 @@ def model_card(model, info, config, metrics, variants, versions):
             "parameters": int(model.count_params()),
             "training_precision": model.dtype_policy.name,
         },
-        "input": {
-            "name": info.input_name,
-            "shape": [1, *info.input_shape],
-            "dtype": "float32",
-            "layout": layout,
-            "value_range": [low, high],
-            "preprocessing": (
-                f"none: send raw values in [{low:g}, {high:g}] as the training data has them; "
-                "normalisation (mean and variance of the training split) is inside the model"
-            ),
-            "normalisation_inside_model": {
-                "mean": np.asarray(info.mean, dtype=float).tolist(),
-                "variance": np.asarray(info.variance, dtype=float).tolist(),
-                "epsilon": 1e-7,
-                "formula": "(x - mean) / max(sqrt(variance), epsilon), per channel or feature",
-            },
-            "feature_names": info.feature_names,
-        },
+        "input": input_entry(info),
         "output": {
             "name": "probabilities",
             "shape": [1, info.num_classes],
@@ -62,6 +43,42 @@ def model_card(model, info, config, metrics, variants, versions):
         "metrics": {"test": metrics["test"]},
         "variants": variants,
         "versions": versions,
+    }
+
+
+def input_entry(info):
+    """The card's `input`: the tensor the TFLite model takes and how to make it."""
+    low, high = info.value_range
+    entry = {"name": info.input_name, "shape": [1, *info.input_shape], "dtype": info.input_dtype}
+    if info.kind == "text":
+        length = info.input_shape[0]
+        return entry | {
+            "layout": f"batch, {length} token ids",
+            "value_range": [low, high],
+            "preprocessing": TOKENISATION_RULE.replace("sequence_length", str(length)),
+            "vocabulary_file": VOCABULARY_FILE,
+            "vocabulary_size": len(info.vocabulary),
+            "sequence_length": length,
+        }
+    if info.kind == "image":
+        height, width, channels = info.input_shape
+        layout = f"NHWC: batch, {height} rows, {width} columns, {channels} channel(s)"
+    else:
+        layout = f"batch, {info.input_shape[0]} features in the order of input.feature_names"
+    return entry | {
+        "layout": layout,
+        "value_range": [low, high],
+        "preprocessing": (
+            f"none: send raw values in [{low:g}, {high:g}] as the training data has them; "
+            "normalisation (mean and variance of the training split) is inside the model"
+        ),
+        "normalisation_inside_model": {
+            "mean": np.asarray(info.mean, dtype=float).tolist(),
+            "variance": np.asarray(info.variance, dtype=float).tolist(),
+            "epsilon": 1e-7,
+            "formula": "(x - mean) / max(sqrt(variance), epsilon), per channel or feature",
+        },
+        "feature_names": info.feature_names,
     }
 
 

@@ -10,7 +10,7 @@ from kerasdl.export.verify import TFLiteRunner
 THREADS = (1, 2)
 
 
-def tflite_latency(model_content, example, threads=THREADS, runs=200, warmup=20):
+def tflite_latency(model_content, example, threads=THREADS, runs=200, warmup=20, xnnpack=True):
     """Median and 90th-percentile milliseconds of one `invoke` on one example.
 
     Args:
@@ -19,13 +19,14 @@ def tflite_latency(model_content, example, threads=THREADS, runs=200, warmup=20)
             model takes integers, outside the timed region).
         threads: LiteRT CPU thread counts to measure.
         runs: timed invocations per thread count, after `warmup` untimed ones.
+        xnnpack: run with LiteRT's default XNNPACK delegate, as a phone would.
 
     Returns:
         `{"1_thread": {"median_ms": ..., "p90_ms": ...}, "2_threads": {...}}`.
     """
     results = {}
     for count in threads:
-        runner = TFLiteRunner(model_content, num_threads=count)
+        runner = TFLiteRunner(model_content, num_threads=count, xnnpack=xnnpack)
         invoke = functools.partial(runner.invoke, runner.quantize(example))
         results[f"{count}_thread{'s' if count > 1 else ''}"] = _time(invoke, runs, warmup)
     return results

@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from kerasdl.preprocess import prepare_images
+from kerasdl.tokenize import vectorizer
 
 
 def write_saved_model(model, info, path, raw_signature=True):
@@ -12,12 +13,13 @@ def write_saved_model(model, info, path, raw_signature=True):
     Signatures (outputs are `probabilities` in both):
 
     - `serving_default`: the tensor the TFLite model takes, named after the
-      data (`pixels` or `features`), float32, raw values in the data's range
-      (normalisation is inside the model).
+      data (`pixels`, `features` or `token_ids`): float32 raw values in the
+      data's range (normalisation is inside the model), or int32 token ids.
     - `serve_raw`: what a client has before any preparation. Images:
       `images`, uint8, any size, grey or colour; the signature converts the
-      channels, resizes and scales (see `kerasdl.preprocess`). Tabular data:
-      `features`, the raw feature vector.
+      channels, resizes and scales (see `kerasdl.preprocess`). Text: `texts`,
+      strings, tokenised by the signature (see `kerasdl.tokenize`). Tabular
+      data: `features`, the raw feature vector.
 
     Args:
         model: a built `keras.Model`.
@@ -28,7 +30,7 @@ def write_saved_model(model, info, path, raw_signature=True):
     """
     archive = keras.export.ExportArchive()
     archive.track(model)
-    spec = tf.TensorSpec(shape=(None, *info.input_shape), dtype=tf.float32, name=info.input_name)
+    spec = tf.TensorSpec(shape=(None, *info.input_shape), dtype=info.input_dtype, name=info.input_name)
 
     def serve(inputs):
         return {"probabilities": model(inputs, training=False)}
@@ -41,6 +43,14 @@ def write_saved_model(model, info, path, raw_signature=True):
             def serve_raw(images):
                 pixels = prepare_images(images, info.input_shape, info.value_range)
                 return {"probabilities": model(pixels, training=False)}
+
+        elif info.kind == "text":
+            tokenize = vectorizer(info.vocabulary, info.input_shape[0])
+            archive.track(tokenize)  # its lookup table travels with the SavedModel
+            raw_spec = tf.TensorSpec(shape=(None,), dtype=tf.string, name="texts")
+
+            def serve_raw(texts):
+                return {"probabilities": model(tokenize(texts), training=False)}
 
         else:
             raw_spec = tf.TensorSpec(shape=(None, *info.input_shape), dtype=tf.float32, name="features")

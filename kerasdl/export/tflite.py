@@ -15,7 +15,7 @@ _BUILTIN_NAMES = {code: name for name, code in vars(schema.BuiltinOperator).item
 _DISALLOWED_BUILTINS = {"WHILE", "IF", "CALL_ONCE"}
 
 
-def convert_variant(source, variant, representative=None, int8_io="float", allow_flex=False):
+def convert_variant(source, variant, representative=None, int8_io="float", allow_flex=False, token_input=False):
     """Converts a SavedModel's `serving_default` to one TFLite variant.
 
     Args:
@@ -30,6 +30,8 @@ def convert_variant(source, variant, representative=None, int8_io="float", allow
             quantizes inside), `int8` or `uint8`.
         allow_flex: permit TensorFlow (Flex) ops; a phone app then needs the
             Flex delegate.
+        token_input: the input is int32 token ids, which stay int32 whatever
+            `int8_io` says (only the output type follows it).
 
     Returns:
         `(flatbuffer_bytes, op_names)`.
@@ -49,7 +51,9 @@ def convert_variant(source, variant, representative=None, int8_io="float", allow
         converter.representative_dataset = representative
         ops_sets = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         if int8_io != "float":
-            converter.inference_input_type = converter.inference_output_type = getattr(tf, int8_io)
+            converter.inference_output_type = getattr(tf, int8_io)
+            if not token_input:
+                converter.inference_input_type = getattr(tf, int8_io)
     elif variant != "float32":
         raise ValueError(f"Unknown variant {variant!r}")
     if allow_flex:

@@ -3,7 +3,7 @@
 import dataclasses
 
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from kerasdl.errors import UserError
 
@@ -32,14 +32,19 @@ class TFLiteRunner:
 
     Integer inputs and outputs (an int8 model with `int8_io`) are quantized
     and dequantized with the scale and zero point stored in the model, as a
-    phone app must do.
+    phone app must do; token ids (int32, no scale) pass through unchanged.
+    `xnnpack=False` runs LiteRT's builtin kernels without its default CPU
+    delegate, for the models XNNPACK cannot prepare.
     """
 
-    def __init__(self, model_content, num_threads=1):
+    def __init__(self, model_content, num_threads=1, xnnpack=True):
         from kerasdl.export.tflite import list_ops
 
+        resolver = OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
         try:
-            self.interpreter = Interpreter(model_content=model_content, num_threads=num_threads)
+            self.interpreter = Interpreter(
+                model_content=model_content, num_threads=num_threads, experimental_op_resolver_type=resolver
+            )
             self.interpreter.allocate_tensors()  # before the runner holds tensor references
             self.runner = self.interpreter.get_signature_runner("serving_default")
             ops = list_ops(model_content)
@@ -52,12 +57,12 @@ class TFLiteRunner:
         self.stateful = bool({"UNIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_LSTM"} & set(ops))
 
     def quantize(self, inputs):
-        """Float inputs as the model's input dtype."""
+        """Float inputs (or token ids) as the model's input dtype."""
         dtype = self.input_details["dtype"]
-        inputs = np.asarray(inputs, dtype=np.float32)
-        if dtype == np.float32:
-            return inputs
         scale, zero_point = self.input_details["quantization"]
+        if dtype == np.float32 or not scale:
+            return np.asarray(inputs, dtype=dtype)
+        inputs = np.asarray(inputs, dtype=np.float32)
         limits = np.iinfo(dtype)
         return np.clip(np.round(inputs / scale + zero_point), limits.min, limits.max).astype(dtype)
 
@@ -81,14 +86,14 @@ class TFLiteRunner:
         return outputs
 
 
-def tflite_predict(model_content, inputs, num_threads=1):
+def tflite_predict(model_content, inputs, num_threads=1, xnnpack=True):
     """Class probabilities from a TFLite model's `serving_default` signature."""
-    return TFLiteRunner(model_content, num_threads)(inputs)
+    return TFLiteRunner(model_content, num_threads, xnnpack)(inputs)
 
 
-def measure_parity(expected, model_content, inputs, labels):
+def measure_parity(expected, model_content, inputs, labels, xnnpack=True):
     """Compares a TFLite model's outputs with the Keras probabilities `expected`."""
-    actual = tflite_predict(model_content, inputs)
+    actual = tflite_predict(model_content, inputs, xnnpack=xnnpack)
     return Parity(
         examples=len(inputs),
         top1_agreement=float(np.mean(expected.argmax(-1) == actual.argmax(-1))),

@@ -11,9 +11,22 @@ def model_inputs(info):
     The statistics come from the training split (`DataInfo.mean` and
     `.variance`), so the exported model takes raw pixels or features.
     """
+    if info.kind == "text":
+        raise UserError(f"{info.name!r} is text; text data trains with model=rnn")
     inputs = keras.Input(shape=info.input_shape, name=info.input_name)
     normalized = keras.layers.Normalization(axis=-1, mean=info.mean, variance=info.variance, name="normalize")(inputs)
     return inputs, normalized
+
+
+def token_inputs(info, embedding_dim):
+    """The token-id `keras.Input` and its embedding, padding (id 0) masked.
+
+    The mask lets recurrent layers skip the padding after a short text
+    instead of reading it as words.
+    """
+    inputs = keras.Input(shape=info.input_shape, dtype="int32", name=info.input_name)
+    embedded = keras.layers.Embedding(len(info.vocabulary), embedding_dim, mask_zero=True, name="embedding")(inputs)
+    return inputs, embedded
 
 
 def classifier_head(x, num_classes):

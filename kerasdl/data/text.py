@@ -1,0 +1,226 @@
+"""`text:FILE` or `text:DIR`: labelled texts for the text models.
+
+FILE is a TSV or CSV table with a label column and a text column: a tab in
+the first line makes it TSV (cells split on tabs, quotes kept as written, as
+in the SMS Spam Collection's `ham<TAB>Go until jurong point...`), otherwise
+CSV with `,` or `;` and standard quoting. The first row is a header when it
+names the columns (label, text, message, ...) or when its label cell occurs
+nowhere else in that column. The label column is `label=` (name or 0-based
+index), else one named like a label, else the column with the fewest
+distinct values; the text column is `text_column=`, else one named like a
+text, else the other column with the longest cells. Other columns are
+ignored, and the run says so.
+
+DIR has one sub-folder per class of UTF-8 `.txt` files, one document per
+file, as in IMDB's `aclImdb/train/{pos,neg}`.
+
+Text that is not UTF-8 and rows without a label fail with the line or file
+names; rows with an empty text are skipped and counted in the run's notes.
+The splits hold token ids (see `kerasdl.tokenize`), from a vocabulary
+adapted on the training split only.
+"""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from kerasdl.data.dataset import DataInfo, Dataset, first_few, natural_order, split_stratified
+from kerasdl.errors import UserError
+from kerasdl.tokenize import adapt_vocabulary, token_ids
+
+LABEL_NAMES = ("label", "labels", "class", "category", "target", "sentiment", "y")
+TEXT_NAMES = ("text", "message", "sms", "review", "sentence", "content", "body", "comment", "document", "x")
+
+
+def load_text(spec_path, seed, validation_fraction, test_fraction, vocabulary_size, sequence_length, **columns):
+    """Loads `text:FILE` or `text:DIR` as seeded, stratified splits of token ids.
+
+    Args:
+        spec_path: the TSV/CSV file or the folder of class sub-folders.
+        seed: seeds the splits.
+        validation_fraction: share of all texts for validation.
+        test_fraction: share of all texts for the test split.
+        vocabulary_size: most token ids, padding and [UNK] included.
+        sequence_length: token ids per text (longer texts are cut).
+        **columns: `label=` and `text_column=` for a table (empty: detect).
+
+    Returns:
+        A `Dataset` of kind `text`.
+
+    Example:
+        >>> load_text("spam.tsv", 42, 0.1, 0.2, 20000, 64).info.class_names
+        ['ham', 'spam']
+    """
+    path = Path(spec_path)
+    if path.is_dir():
+        texts, raw_labels, notes = _read_folder(path)
+    elif path.is_file():
+        texts, raw_labels, notes = _read_table(path, columns.get("label", ""), columns.get("text_column", ""))
+    else:
+        raise UserError(f"Text data {spec_path!r} does not exist; pass data=text:FILE (TSV or CSV) or text:DIR")
+    class_names = sorted(set(raw_labels), key=natural_order)
+    if len(class_names) < 2:
+        raise UserError(f"{spec_path!r} has a single class ({class_names[0]!r}); classification needs at least 2")
+    labels = np.asarray([class_names.index(label) for label in raw_labels], dtype="int32")
+    splits = split_stratified(np.asarray(texts, dtype=object), labels, seed, validation_fraction, test_fraction)
+    return vectorised_dataset(f"text:{spec_path}", splits, class_names, vocabulary_size, sequence_length, notes)
+
+
+def vectorised_dataset(name, splits, class_names, vocabulary_size, sequence_length, notes=()):
+    """Splits of raw texts -> a `Dataset` of token ids, vocabulary from train only.
+
+    Args:
+        name: the data spec.
+        splits: `{"train": (texts, labels), "validation": ..., "test": ...}`.
+        class_names: label of each class index.
+        vocabulary_size: most token ids, padding and [UNK] included.
+        sequence_length: token ids per text.
+        notes: lines the run should show.
+    """
+    vocabulary = adapt_vocabulary(splits["train"][0], vocabulary_size)
+    ids = {split: (token_ids(texts, vocabulary, sequence_length), labels) for split, (texts, labels) in splits.items()}
+    notes = list(notes)
+    full = float(np.mean(ids["train"][0][:, -1] != 0))
+    if full > 0.05:
+        notes.append(
+            f"{full:.0%} of training texts fill all sequence_length={sequence_length} token positions and "
+            "longer ones are cut; a larger sequence_length keeps more of them"
+        )
+    info = DataInfo(
+        name=name,
+        kind="text",
+        input_shape=(sequence_length,),
+        class_names=list(class_names),
+        value_range=(0, len(vocabulary) - 1),
+        mean=None,
+        variance=None,
+        vocabulary=vocabulary,
+    )
+    return Dataset(info=info, splits=ids, notes=notes)
+
+
+def _read_folder(root):
+    folders = {folder.name: sorted(folder.glob("*.txt")) for folder in sorted(root.iterdir()) if folder.is_dir()}
+    folders = {name: files for name, files in folders.items() if files}
+    if len(folders) < 2:
+        raise UserError(
+            f"Text folder {str(root)!r} needs at least 2 sub-folders of .txt files (one per class); "
+            f"found {len(folders)}"
+        )
+    texts, labels, not_utf8, empty = [], [], [], 0
+    for name, files in folders.items():
+        for file in files:
+            try:
+                text = file.read_text(encoding="utf-8-sig").strip()
+            except UnicodeDecodeError:
+                not_utf8.append(str(file.relative_to(root)))
+                continue
+            if not text:
+                empty += 1
+                continue
+            texts.append(text)
+            labels.append(name)
+    if not_utf8:
+        raise UserError(f"{len(not_utf8)} file(s) in {str(root)!r} are not UTF-8 text: {first_few(not_utf8)}")
+    return texts, labels, [f"skipped {empty} empty text file(s)"] if empty else []
+
+
+def _read_table(path, label, text_column):
+    rows = _rows(path)
+    width = len(rows[0][1])
+    if width < 2:
+        raise UserError(f"{str(path)!r} needs a label column and a text column; found one column")
+    wrong = [number for number, row in rows if len(row) != width]
+    if wrong:
+        raise UserError(f"{str(path)!r}: line(s) {first_few(wrong)} do not have {width} columns like line 1")
+    first = [cell.strip() for cell in rows[0][1]]
+    named = any(cell.lower() in LABEL_NAMES + TEXT_NAMES for cell in first)
+    header = named or _first_row_is_header(rows, _pick_label(rows, None, "", path))
+    names = first if header else [f"column{index}" for index in range(width)]
+    body = rows[1:] if header else rows
+    label_index = _pick_label(rows, names if header else None, label, path)
+    text_index = _pick_text(body, names if header else None, label_index, text_column, path)
+    missing = [number for number, row in body if not row[label_index].strip()]
+    if missing:
+        raise UserError(f"{str(path)!r}: line(s) {first_few(missing)} have no label in column {names[label_index]!r}")
+    texts, labels, empty = [], [], 0
+    for _, row in body:
+        text = row[text_index].strip()
+        if not text:
+            empty += 1
+            continue
+        texts.append(text)
+        labels.append(row[label_index].strip())
+    notes = [f"skipped {empty} row(s) with an empty text"] if empty else []
+    ignored = [names[index] for index in range(width) if index not in (label_index, text_index)]
+    if ignored:
+        notes.append(f"ignored column(s) {', '.join(ignored)}: kerasdl reads one label and one text column")
+    if not texts:
+        raise UserError(f"{str(path)!r} has no rows with a text")
+    return texts, labels, notes
+
+
+def _rows(path):
+    """`[(line_number, cells), ...]` of the non-blank rows."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = path.read_bytes()[: error.start].count(b"\n") + 1
+        raise UserError(f"{str(path)!r} is not UTF-8 text (line {line}); save it as UTF-8") from None
+    lines = text.splitlines()
+    numbered = [(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
+    if len(numbered) < 2:
+        raise UserError(f"{str(path)!r} has fewer than two rows")
+    if "\t" in numbered[0][1]:
+        width = numbered[0][1].count("\t") + 1
+        # Texts are the free-form part: split no further than the first line does.
+        return [(number, line.split("\t", width - 1)) for number, line in numbered]
+    try:
+        dialect = csv.Sniffer().sniff(numbered[0][1], delimiters=",;")
+    except csv.Error:
+        raise UserError(f"{str(path)!r}: cannot tell its columns apart; use tabs, commas or semicolons") from None
+    reader = csv.reader(lines, dialect)
+    return [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+
+
+def _pick_label(rows, header, label, path):
+    width = len(rows[0][1])
+    if label:
+        return _named_column("Label", label, header, width, path)
+    if header:
+        for index, name in enumerate(header):
+            if name.lower() in LABEL_NAMES:
+                return index
+    body = rows[1:]
+    distinct = [len({row[index].strip() for _, row in body}) for index in range(width)]
+    return int(np.argmin(distinct))
+
+
+def _first_row_is_header(rows, label_index):
+    """A class needs several examples, so a first label seen only once is a column name."""
+    first = rows[0][1][label_index].strip()
+    return all(row[label_index].strip() != first for _, row in rows[1:])
+
+
+def _pick_text(body, header, label_index, text_column, path):
+    width = len(body[0][1])
+    candidates = [index for index in range(width) if index != label_index]
+    if text_column:
+        return _named_column("Text", text_column, header, width, path)
+    if header:
+        for index in candidates:
+            if header[index].lower() in TEXT_NAMES:
+                return index
+    lengths = [np.mean([len(row[index]) for _, row in body]) for index in candidates]
+    return candidates[int(np.argmax(lengths))]
+
+
+def _named_column(kind, name, header, width, path):
+    """The index of a column the user named, by header name or 0-based index."""
+    if header and name in header:
+        return header.index(name)
+    if name.isdigit() and int(name) < width:
+        return int(name)
+    choices = f"columns: {', '.join(header)}" if header else f"it has no header; use an index 0-{width - 1}"
+    raise UserError(f"{kind} column {name!r} does not exist in {str(path)!r}; {choices}")

@@ -1,0 +1,150 @@
+"""`text:FILE` and `text:DIR` data, and the text_rnn preset end to end."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kerasdl.cli import main
+from kerasdl.data import load_dataset
+from kerasdl.errors import UserError
+from kerasdl.tokenize import read_vocabulary, token_ids
+
+SPAM = ["win a free prize now", "claim your cash reward today", "urgent call now to win", "free entry txt WIN"]
+HAM = ["see you at lunch", "are we still on for tonight", "ok I will call you later", "thanks for the lift"]
+
+
+def _messages(count=120):
+    rng = np.random.default_rng(0)
+    rows = []
+    for index in range(count):
+        label = "spam" if index % 3 == 0 else "ham"
+        text = rng.choice(SPAM if label == "spam" else HAM)
+        rows.append((label, f"{text} {rng.choice(['', 'please', 'x', 'soon'])}".strip()))
+    return rows
+
+
+@pytest.fixture
+def sms_tsv(tmp_path):
+    """label<TAB>text lines, no header, quotes kept as written (the SMS Spam Collection's layout)."""
+    path = tmp_path / "sms.tsv"
+    path.write_text("".join(f"{label}\t{text}\n" for label, text in _messages()) + 'ham\tHe said "ok", fine\n')
+    return path
+
+
+def _all_labels(dataset):
+    return np.concatenate([dataset.arrays(split)[1] for split in ("train", "validation", "test")])
+
+
+def test_a_tsv_becomes_token_ids_with_a_vocabulary_from_train(sms_tsv):
+    dataset = load_dataset(f"text:{sms_tsv}", vocabulary_size=1000, sequence_length=8)
+    info = dataset.info
+    assert info.kind == "text" and info.input_shape == (8,) and info.input_name == "token_ids"
+    assert info.class_names == ["ham", "spam"] and np.bincount(_all_labels(dataset)).tolist() == [81, 40]
+    assert info.vocabulary[:2] == ["", "[UNK]"] and "win" in info.vocabulary
+    train = dataset.arrays("train")[0]
+    assert train.dtype == np.int32 and train.shape[1] == 8 and train.max() < len(info.vocabulary)
+    assert token_ids(["win"], info.vocabulary, 3).tolist() == [[info.vocabulary.index("win"), 0, 0]]
+
+
+def test_a_csv_with_a_header_and_extra_columns(tmp_path):
+    rows = ["id,category,message"] + [f'{i},{label},"{text}, really"' for i, (label, text) in enumerate(_messages())]
+    path = tmp_path / "messages.csv"
+    path.write_text("\n".join(rows) + "\n")
+    dataset = load_dataset(f"text:{path}", vocabulary_size=100, sequence_length=6)
+    assert dataset.info.class_names == ["ham", "spam"] and len(_all_labels(dataset)) == 120
+    assert any("ignored column(s) id" in note for note in dataset.notes)
+
+
+def test_columns_are_detected_without_a_header_and_can_be_named(tmp_path):
+    path = tmp_path / "reversed.csv"
+    path.write_text("".join(f"{text};{label}\n" for label, text in _messages()))
+    assert load_dataset(f"text:{path}", sequence_length=4).info.class_names == ["ham", "spam"]
+    named = load_dataset(f"text:{path}", label="1", text_column="0", sequence_length=4)
+    assert named.info.class_names == ["ham", "spam"]
+
+
+def test_a_folder_of_txt_files_per_class(tmp_path):
+    for index, (label, text) in enumerate(_messages(60)):
+        folder = tmp_path / "reviews" / label
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{index}.txt").write_text(text)
+    (tmp_path / "reviews" / "ham" / "empty.txt").write_text("  \n")
+    dataset = load_dataset(f"text:{tmp_path / 'reviews'}", sequence_length=8)
+    assert dataset.info.class_names == ["ham", "spam"] and len(_all_labels(dataset)) == 60
+    assert dataset.notes == ["skipped 1 empty text file(s)"]
+
+
+@pytest.mark.parametrize(
+    "content, options, message",
+    [
+        ("ham\thi\nham\tyo\nham\tok\nham\tno\n", {}, "has a single class ('ham')"),
+        ("label,text\nham,hi\n,yo\nspam,ok\n", {}, "line(s) 3 have no label in column 'label'"),
+        ("label,text\nham,hi\nspam,yo\n", {"label": "kind"}, "Label column 'kind' does not exist in"),
+        ("ham\thi\nspam\tyo\nham\tok\n", {"text_column": "5"}, "it has no header; use an index 0-1"),
+        ("ham\thi\tx\nspam\tyo\n", {}, "line(s) 2 do not have 3 columns like line 1"),
+        ("ham\thi\n", {}, "has fewer than two rows"),
+    ],
+)
+def test_bad_tables_are_one_line_errors(tmp_path, content, options, message):
+    path = tmp_path / "bad.tsv"
+    path.write_text(content)
+    with pytest.raises(UserError) as error:
+        load_dataset(f"text:{path}", **options)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_non_utf8_text_names_the_line_or_files(tmp_path):
+    path = tmp_path / "latin1.tsv"
+    path.write_bytes("ham\thi\nspam\tcaf\xe9\n".encode("latin-1"))
+    with pytest.raises(UserError, match=r"is not UTF-8 text \(line 2\)"):
+        load_dataset(f"text:{path}")
+    for label in ("a", "b"):
+        (tmp_path / "docs" / label).mkdir(parents=True)
+        (tmp_path / "docs" / label / "one.txt").write_bytes("na\xefve".encode("latin-1"))
+    with pytest.raises(UserError, match=r"2 file\(s\) in .* are not UTF-8 text: a/one.txt, b/one.txt"):
+        load_dataset(f"text:{tmp_path / 'docs'}")
+
+
+def test_missing_data_and_image_models_on_text_are_one_line_errors(sms_tsv, in_tmp, capsys):
+    assert main(["train", "text_rnn"]) == 2
+    assert "Text data 'data/texts.tsv' does not exist" in capsys.readouterr().err
+    assert main(["train", "text_rnn", f"data=text:{sms_tsv}", "model=cnn"]) == 2
+    assert "model=cnn needs image data" in capsys.readouterr().err
+    assert main(["train", "text_rnn", f"data=text:{sms_tsv}", "model=ann"]) == 2
+    assert "is text; text data trains with model=rnn" in capsys.readouterr().err
+    assert main(["train", "text_rnn", "vocabulary_size=2"]) == 2
+    assert "vocabulary_size=2 is out of range" in capsys.readouterr().err
+    assert not (in_tmp / "saved_models").exists()
+
+
+def test_text_rnn_trains_exports_and_predicts_raw_text(sms_tsv, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    settings = [
+        "learning_rate=0.01",
+        "sequence_length=8",
+        "model.units=8",
+        "model.embedding_dim=8",
+        "epochs=20",
+        "variants=float32,int8",
+    ]
+    assert main(["train", "text_rnn", f"data=text:{sms_tsv}", *settings, f"run_dir={run_dir}", "verbose=0"]) == 0
+    assert float(capsys.readouterr().out.split("Test accuracy")[1].split("%")[0]) >= 90
+    card = json.loads((run_dir / "model_card.json").read_text())
+    assert card["input"]["dtype"] == "int32" and card["input"]["vocabulary_file"] == "vocab.txt"
+    vocabulary = read_vocabulary(run_dir / "vocab.txt")
+    assert vocabulary[:2] == ["", "[UNK]"] and len(vocabulary) == card["input"]["vocabulary_size"]
+    int8 = card["variants"]["int8"]
+    assert int8["builtins_only"] and int8["parity"]["top1_agreement"] >= 0.98
+    assert int8["xnnpack"] or "setUseXNNPACK(false)" in int8["delegate"]
+
+    texts = ["WIN a FREE prize, call now!", "see you at lunch"]
+    served = tf.saved_model.load(str(run_dir / "saved_model")).signatures["serve_raw"](texts=tf.constant(texts))
+    assert main(["predict", str(run_dir), *texts, "--top", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("WIN a FREE prize, call now!: spam") and lines[1].startswith("see you at lunch: ham")
+    assert np.argmax(served["probabilities"], axis=1).tolist() == [1, 0]
+    (tmp_path / "message.txt").write_text("urgent: claim your cash reward")
+    assert main(["predict", str(run_dir), str(tmp_path / "message.txt"), "--variant", "int8"]) == 0
+    assert ": spam" in capsys.readouterr().out
