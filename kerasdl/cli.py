@@ -139,7 +139,10 @@ def _export(args):
 
     card = export_existing_run(args.run_dir, args.variants, args.int8_io, args.allow_flex)
     print(text_table(card))
-    print(f"Written to {args.run_dir}: model_card.json, report.md, labels.txt, saved_model/, model.keras")
+    written = ["model_card.json", "report.md", "labels.txt", "saved_model/", "model.keras"]
+    if "vocabulary_file" in card["input"]:
+        written.append(card["input"]["vocabulary_file"])
+    print(f"Written to {args.run_dir}: {', '.join(written)}")
     return 0
 
 

@@ -31,7 +31,7 @@ class Config:
         preset: name of the preset the run started from.
         description: one line shown by `kerasdl presets`.
         data: data spec, for example `digits` or `breast_cancer`.
-        model: model family: `ann`, `cnn` or `rnn`.
+        model: model family: `ann`, `cnn`, `rnn` or `transfer`.
         model_params: hyperparameters for the family's build function.
         epochs: maximum number of epochs (early stopping may end sooner).
         batch_size: examples per replica per step; the global batch is this
@@ -69,6 +69,11 @@ class Config:
             frequent training words; padding and [UNK] included).
         sequence_length: token ids per text; longer texts are cut, shorter
             ones padded.
+        fine_tune_epochs: for a transfer model, epochs of the second phase,
+            after the head has trained over the frozen backbone; 0 skips it.
+        fine_tune_layers: backbone layers (from the top, BatchNorm not
+            counted) that the second phase trains.
+        fine_tune_learning_rate: Adam's learning rate in the second phase.
         fused_lstm: export LSTMs as fused TFLite ops (smaller, faster), which
             take a batch of 1 and keep state between calls: the phone app
             must reset the interpreter's variable tensors before each input.
@@ -103,6 +108,9 @@ class Config:
     text_column: str = ""
     vocabulary_size: int = 20000
     sequence_length: int = 64
+    fine_tune_epochs: int = 0
+    fine_tune_layers: int = 20
+    fine_tune_learning_rate: float = 1e-5
 
     def variant_names(self):
         """The variants to export, float32 first."""
@@ -147,6 +155,9 @@ _CHECKS = {
     "image_size": (lambda v: 8 <= v <= 1024, "an integer in [8, 1024]"),
     "vocabulary_size": (lambda v: 3 <= v <= 1_000_000, "an integer in [3, 1000000]"),
     "sequence_length": (lambda v: 1 <= v <= 4096, "an integer in [1, 4096]"),
+    "fine_tune_epochs": (lambda v: v >= 0, "an integer >= 0 (0 skips the second phase)"),
+    "fine_tune_layers": (lambda v: v >= 0, "an integer >= 0"),
+    "fine_tune_learning_rate": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
     "variants": (lambda v: bool(parse_variants(v)), "comma-separated names from: " + ", ".join(TFLITE_VARIANTS)),
 }
 

@@ -7,6 +7,7 @@ hyperparameters, run directory) runs before the first byte is written.
 import dataclasses
 import json
 import shutil
+import warnings
 
 import keras
 import yaml
@@ -16,6 +17,7 @@ from kerasdl.config import Config, make_config
 from kerasdl.data import load_dataset_for
 from kerasdl.distribute import describe_strategy, precision_policy, resolve_precision, resolve_strategy
 from kerasdl.export import export_run
+from kerasdl.finetune import PHASE_MARKER, freeze_backbone, unfreeze_top, wants_fine_tuning
 from kerasdl.models import build_model
 from kerasdl.rundir import open_run_dir, plan_run_dir
 from kerasdl.versions import library_versions
@@ -31,15 +33,16 @@ class RunResult:
     resumed: bool
 
 
-def compile_model(model, config):
-    """Compiles for classification: Adam at `config.learning_rate`, sparse
-    categorical cross-entropy on the softmax outputs, accuracy.
+def compile_model(model, config, learning_rate=None):
+    """Compiles for classification: Adam at `learning_rate` (default
+    `config.learning_rate`), sparse categorical cross-entropy on the softmax
+    outputs, accuracy.
 
     Example:
         >>> compile_model(model, make_config("iris_ann"))
     """
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate or config.learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
@@ -75,6 +78,7 @@ def train(preset, overrides=None, log=print):
     with precision_policy(precision):
         with strategy.scope():
             model = build_model(config.model, dataset.info, **config.model_params)
+            freeze_backbone(model)
             compile_model(model, config)
 
         if plan.note:
@@ -103,19 +107,10 @@ def train(preset, overrides=None, log=print):
                 # optimizer would make Keras warn that it skipped it.
                 model.optimizer.build(model.trainable_variables)
         else:
-            model.fit(
-                dataset.pipeline("train", global_batch, shuffle=True, seed=config.seed, replicas=replicas),
-                validation_data=dataset.pipeline("validation", global_batch, replicas=replicas),
-                epochs=config.epochs,
-                callbacks=run_callbacks(run_dir, config),
-                shuffle=False,  # the pipeline shuffles, seeded
-                verbose=config.verbose,
-            )
+            _fit_phases(model, dataset, config, run_dir, strategy, log)
             fitted.parent.mkdir(exist_ok=True)
             fitted.touch()
-        best = run_dir / "checkpoints" / "best.weights.h5"
-        if best.exists():
-            model.load_weights(best)
+        load_best(model, run_dir)
         test = model.evaluate(dataset.pipeline("test", global_batch, replicas=replicas), return_dict=True, verbose=0)
 
     metrics = {
@@ -127,6 +122,60 @@ def train(preset, overrides=None, log=print):
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     _remove_backup(run_dir)
     return RunResult(run_dir=run_dir, metrics=metrics, card=card, resumed=plan.resume)
+
+
+def _fit_phases(model, dataset, config, run_dir, strategy, log):
+    """Phase 1 (everything, or the head over a frozen backbone); then, for a
+    transfer model, phase 2: the top of the backbone fine-tuned."""
+    replicas = strategy.num_replicas_in_sync
+    global_batch = config.batch_size * replicas
+
+    def fit(initial_epoch, epochs):
+        model.fit(
+            dataset.pipeline("train", global_batch, shuffle=True, seed=config.seed, replicas=replicas),
+            validation_data=dataset.pipeline("validation", global_batch, replicas=replicas),
+            initial_epoch=initial_epoch,
+            epochs=epochs,
+            callbacks=run_callbacks(run_dir, config),
+            shuffle=False,  # the pipeline shuffles, seeded
+            verbose=config.verbose,
+        )
+
+    marker = run_dir / "checkpoints" / PHASE_MARKER
+    if not marker.exists():
+        fit(0, config.epochs)
+    if not wants_fine_tuning(model, config):
+        return
+    if not marker.exists():
+        # Phase 2 starts from phase 1's best weights, however far an early stop let it run.
+        load_best(model, run_dir)
+        marker.parent.mkdir(exist_ok=True)
+        marker.write_text(f"{len(read_history(run_dir / 'history.csv').get('loss', []))}\n")
+        # Phase 1's backup holds another optimizer and epoch; phase 2 backs up afresh.
+        _remove_backup(run_dir)
+    start = int(marker.read_text())
+    with strategy.scope():
+        unfrozen = unfreeze_top(model, config.fine_tune_layers)
+        compile_model(model, config, learning_rate=config.fine_tune_learning_rate)
+    log(
+        f"fine-tuning the top {len(unfrozen)} backbone layers (BatchNorm stays frozen) at learning rate "
+        f"{config.fine_tune_learning_rate:g} for up to {config.fine_tune_epochs} epochs after epoch {start}"
+    )
+    fit(start, start + config.fine_tune_epochs)
+
+
+def load_best(model, run_dir):
+    """The best checkpoint's weights, if there is one.
+
+    The checkpoint may come from another phase, whose optimizer had other
+    variables; only the model's weights matter here, so Keras's notice that
+    it skipped the optimizer's is not shown.
+    """
+    best = run_dir / "checkpoints" / "best.weights.h5"
+    if best.exists():
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            model.load_weights(best)
 
 
 def _write_config(run_dir, config, resolved):

@@ -6,15 +6,16 @@ def builders():
     from kerasdl.models.ann import build_ann
     from kerasdl.models.cnn import build_cnn
     from kerasdl.models.rnn import build_rnn
+    from kerasdl.models.transfer import build_transfer
 
-    return {"ann": build_ann, "cnn": build_cnn, "rnn": build_rnn}
+    return {"ann": build_ann, "cnn": build_cnn, "rnn": build_rnn, "transfer": build_transfer}
 
 
 def build_model(family, info, **hyperparameters):
     """Builds the model of `family` for the data described by `info`.
 
     Args:
-        family: `ann`, `cnn` or `rnn`.
+        family: `ann`, `cnn`, `rnn` or `transfer`.
         info: the data's `DataInfo`.
         **hyperparameters: keyword arguments of the family's build function.
 

@@ -1,0 +1,48 @@
+"""The second training phase of transfer learning: unfreeze the top of the backbone.
+
+Phase 1 trains the new head with the backbone frozen (its weights would
+otherwise be wrecked by the large gradients of a random head). Phase 2
+unfreezes the top `fine_tune_layers` layers of the backbone and trains on at
+`fine_tune_learning_rate`, much lower than phase 1's. BatchNormalization
+layers stay frozen: the backbone runs with `training=False`, and updating
+their statistics on a small dataset undoes what ImageNet taught them.
+
+Both phases write to the same history, checkpoints and TensorBoard logs;
+phase 2's epochs continue phase 1's numbering, and the learning-rate curve
+shows where it began.
+"""
+
+import keras
+
+BACKBONE = "backbone"
+PHASE_MARKER = "fine_tune_from_epoch"  # in checkpoints/: phase 2 began after this many epochs
+
+
+def has_backbone(model):
+    return any(layer.name == BACKBONE for layer in model.layers)
+
+
+def wants_fine_tuning(model, config):
+    return config.fine_tune_epochs > 0 and has_backbone(model)
+
+
+def freeze_backbone(model):
+    """Phase 1: the whole backbone frozen."""
+    if has_backbone(model):
+        model.get_layer(BACKBONE).trainable = False
+
+
+def unfreeze_top(model, count):
+    """Phase 2: the top `count` non-BatchNorm layers of the backbone trainable.
+
+    Returns:
+        The names of the layers made trainable.
+    """
+    backbone = model.get_layer(BACKBONE)
+    backbone.trainable = True
+    layers = [layer for layer in backbone.layers if layer.weights]
+    chosen = [layer for layer in layers if not isinstance(layer, keras.layers.BatchNormalization)]
+    chosen = chosen[-count:] if count else []
+    for layer in backbone.layers:
+        layer.trainable = layer in chosen
+    return [layer.name for layer in chosen]

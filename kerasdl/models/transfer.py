@@ -1,0 +1,146 @@
+"""Transfer learning: a pretrained `keras.applications` backbone and a new head.
+
+The model takes the same raw pixels as every kerasdl image model and does
+the rest inside, so the exported files need no extra preparation:
+
+1. `to_rgb_255`: raw values onto 0-255 (the digits' 0-16 ink levels too) and
+   grey repeated to three channels, because ImageNet backbones take RGB.
+2. The backbone's own preprocessing: MobileNetV3's and EfficientNet's is
+   built into the application (`include_preprocessing`); ResNet50's (RGB to
+   BGR, minus the ImageNet channel means) is a fixed 1x1 convolution here,
+   so the model keeps to built-in layers (JAX-ready, TFLite builtins).
+3. The backbone, named `backbone`, always called with `training=False`, so
+   its BatchNorm statistics stay ImageNet's even while its top layers are
+   fine-tuned (the Keras transfer-learning guide's advice).
+4. Global average pooling, dropout and a softmax head.
+
+Training runs in two phases (see `kerasdl.finetune`): the head with the
+backbone frozen, then the top `fine_tune_layers` layers unfrozen at a lower
+learning rate.
+"""
+
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from kerasdl.errors import UserError
+from kerasdl.models.layers import check_choice, check_fraction, classifier_head
+
+# name -> (application, keyword arguments that put its preprocessing inside)
+BACKBONES = {
+    "mobilenet_v3_small": (keras.applications.MobileNetV3Small, {"include_preprocessing": True}),
+    "mobilenet_v3_large": (keras.applications.MobileNetV3Large, {"include_preprocessing": True}),
+    "efficientnet_b0": (keras.applications.EfficientNetB0, {}),
+    "efficientnet_v2_b0": (keras.applications.EfficientNetV2B0, {"include_preprocessing": True}),
+    "resnet50": (keras.applications.ResNet50, {}),
+}
+CAFFE_MEANS_BGR = (103.939, 116.779, 123.68)
+
+
+def build_transfer(info, backbone="mobilenet_v3_small", weights="imagenet", dropout=0.2):
+    """A pretrained image backbone under a new classifier head.
+
+    Args:
+        info: `DataInfo` of images.
+        backbone: one of `BACKBONES`. Default "mobilenet_v3_small".
+        weights: `imagenet` (downloaded once into ~/.keras/models), `none`
+            (random: trains from scratch), a `.weights.h5` file of the same
+            backbone without its top, or a `.keras` file of any saved Keras
+            image model, used whole as the backbone.
+        dropout: dropout rate before the classifier. Default 0.2.
+
+    Returns:
+        A `keras.Model` from raw pixels to class probabilities.
+
+    Example:
+        >>> model = build_transfer(info, backbone="efficientnet_b0", weights="none")
+    """
+    check_choice("backbone", backbone, tuple(BACKBONES))
+    check_fraction("dropout", dropout)
+    if info.kind != "image":
+        raise UserError(f"model=transfer needs image data; {info.name!r} is {info.kind}")
+    inputs = keras.Input(shape=info.input_shape, name=info.input_name)
+    x = to_rgb_255(inputs, info)
+    base = load_backbone(backbone, weights, (*info.input_shape[:2], 3))
+    if backbone == "resnet50" and not str(weights).endswith(".keras"):
+        x = caffe_preprocessing(x)
+    x = base(x, training=False)
+    if len(x.shape) == 4:  # a `.keras` backbone may end with its feature map
+        x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+    return keras.Model(inputs, classifier_head(x, info.num_classes), name=f"transfer_{backbone}")
+
+
+def to_rgb_255(inputs, info):
+    """Raw pixels in `info.value_range` -> RGB in 0-255, as ImageNet models expect."""
+    low, high = info.value_range
+    x = inputs
+    if (low, high) != (0.0, 255.0):
+        x = keras.layers.Rescaling(255.0 / (high - low), offset=-255.0 * low / (high - low), name="to_255")(x)
+    if info.input_shape[-1] == 1:
+        x = keras.layers.Concatenate(name="grey_to_rgb")([x, x, x])
+    return x
+
+
+def caffe_preprocessing(x):
+    """ResNet50's `preprocess_input`: RGB -> BGR minus the ImageNet means, as a frozen 1x1 conv."""
+    layer = keras.layers.Conv2D(3, 1, name="caffe_preprocess", trainable=False)
+    y = layer(x)
+    swap = np.zeros((1, 1, 3, 3), dtype="float32")
+    for source, target in ((0, 2), (1, 1), (2, 0)):
+        swap[0, 0, source, target] = 1.0
+    layer.set_weights([swap, -np.asarray(CAFFE_MEANS_BGR, dtype="float32")])
+    return y
+
+
+def load_backbone(name, weights, input_shape):
+    """The backbone without its top, pooled to one vector, named `backbone`."""
+    if str(weights).endswith(".keras"):
+        return _saved_backbone(weights, input_shape)
+    application, options = BACKBONES[name]
+    source = None if weights == "none" else weights
+    if source not in (None, "imagenet") and not Path(source).is_file():
+        raise UserError(
+            f"model.weights={weights!r} is not a file; use imagenet, none, a .weights.h5 file or a .keras model"
+        )
+    try:
+        base = application(include_top=False, weights=source, input_shape=input_shape, pooling="avg", **options)
+    except ValueError as error:
+        raise UserError(f"Cannot build {name} with model.weights={weights}: {_first_line(error)}") from None
+    except Exception as error:  # a failed download surfaces as several kinds
+        if source == "imagenet":
+            raise UserError(
+                f"The ImageNet weights of {name} need a one-time download, which failed ({_first_line(error)}); "
+                "pass model.weights=PATH to a local .weights.h5 or .keras file, or model.weights=none"
+            ) from None
+        raise UserError(f"Cannot load {weights!r} into {name}: {_first_line(error)}") from None
+    base.name = "backbone"
+    return base
+
+
+def _saved_backbone(path, input_shape):
+    if not Path(path).is_file():
+        raise UserError(f"model.weights={path!r} does not exist")
+    try:
+        base = keras.saving.load_model(path, compile=False)
+    except Exception as error:  # corrupt or foreign files raise many kinds
+        raise UserError(f"Cannot load the backbone {path!r}: {_first_line(error)}") from None
+    takes = tuple(base.input_shape[1:]) if isinstance(base.input_shape, tuple) else None
+    if (
+        takes is None
+        or len(takes) != len(input_shape)
+        or any(want not in (None, have) for want, have in zip(takes, input_shape, strict=True))
+    ):
+        raise UserError(
+            f"The backbone {path!r} takes inputs of shape {takes}; the data gives {input_shape} "
+            "(set image_size to match)"
+        )
+    base.name = "backbone"
+    return base
+
+
+def _first_line(error):
+    text = str(error).strip()
+    return (text.splitlines()[0] if text else type(error).__name__)[:200]

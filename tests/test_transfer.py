@@ -1,0 +1,165 @@
+"""image_transfer: a saved backbone loaded, frozen, then fine-tuned, offline.
+
+ImageNet weights cannot be downloaded here, so the backbone comes from a
+weights file that the session fixture saved, exactly as a user passes
+`model.weights=PATH`.
+"""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from kerasdl.callbacks import read_history
+from kerasdl.cli import main
+from kerasdl.config import make_config
+from kerasdl.data import load_dataset
+from kerasdl.errors import UserError
+from kerasdl.finetune import freeze_backbone, unfreeze_top
+from kerasdl.models import build_model
+from kerasdl.models.transfer import BACKBONES
+
+SIZE = 32
+
+
+@pytest.fixture(scope="session")
+def saved_backbone(tmp_path_factory):
+    """A MobileNetV3Small backbone (no top) pretrained on digits 0-4, saved as a .weights.h5 file.
+
+    Pretraining gives the backbone what ImageNet weights give a real one:
+    useful features and BatchNorm statistics to keep frozen. The transfer
+    test then learns all ten digits from it.
+    """
+    from sklearn.datasets import load_digits
+
+    keras.utils.set_random_seed(1)
+    raw = load_digits()
+    source = raw.target < 5
+    images = np.repeat(raw.images[source][..., np.newaxis] * 255 / 16, 3, axis=-1).astype("float32")
+    images = np.asarray(keras.ops.image.resize(images, (SIZE, SIZE)))
+    backbone = keras.applications.MobileNetV3Small(
+        include_top=False, weights=None, input_shape=(SIZE, SIZE, 3), pooling="avg", include_preprocessing=True
+    )
+    for layer in backbone.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = 0.9  # MobileNetV3's 0.999 would leave the statistics unsettled after 100 steps
+    classifier = keras.Sequential([backbone, keras.layers.Dense(5, activation="softmax")])
+    classifier.compile(keras.optimizers.Adam(0.003), "sparse_categorical_crossentropy")
+    classifier.fit(images, raw.target[source], epochs=4, batch_size=32, verbose=0)
+    path = tmp_path_factory.mktemp("backbones") / "mobilenet_v3_small.weights.h5"
+    backbone.save_weights(path)
+    return path, backbone.get_weights()
+
+
+@pytest.fixture(scope="session")
+def digit_folder(tmp_path_factory):
+    """scikit-learn's digits as 8x8 grey PNGs, one folder per digit, 70 per class."""
+    import tensorflow as tf
+    from sklearn.datasets import load_digits
+
+    raw = load_digits()
+    root = tmp_path_factory.mktemp("digit_pngs")
+    for digit in range(10):
+        (root / str(digit)).mkdir()
+        chosen = np.flatnonzero(raw.target == digit)[:70]
+        for index in chosen:
+            image = (raw.images[index] * 255 / 16).astype("uint8")[..., np.newaxis]
+            tf.io.write_file(str(root / str(digit) / f"{index}.png"), tf.io.encode_png(image))
+    return root
+
+
+def test_every_backbone_builds_with_its_preprocessing_inside():
+    info = load_dataset("digits").info  # 8x8 grey, values 0-16
+    for name in BACKBONES:
+        model = build_model("transfer", _resized(info), backbone=name, weights="none")
+        assert model.input.shape[1:] == (SIZE, SIZE, 1) and model.output.shape[-1] == 10
+        names = [layer.name for layer in model.layers]
+        assert names[:4] == [
+            "pixels",
+            "to_255",
+            "grey_to_rgb",
+            "caffe_preprocess" if name == "resnet50" else "backbone",
+        ]
+
+
+def test_caffe_preprocessing_matches_keras_resnet50_preprocess_input():
+    info = _resized(load_dataset("digits").info)
+    model = build_model("transfer", info, backbone="resnet50", weights="none")
+    pixels = np.random.default_rng(0).uniform(0, 16, size=(2, SIZE, SIZE, 1)).astype("float32")
+    rgb = np.repeat(pixels * 255 / 16, 3, axis=-1)
+    prepared = keras.Model(model.input, model.get_layer("caffe_preprocess").output)(pixels)
+    expected = keras.applications.resnet50.preprocess_input(rgb.copy())
+    np.testing.assert_allclose(np.asarray(prepared), expected, atol=1e-3)
+
+
+def test_phases_freeze_then_unfreeze_the_top_without_batchnorm(saved_backbone):
+    path, saved = saved_backbone
+    model = build_model("transfer", _resized(load_dataset("digits").info), weights=str(path))
+    backbone = model.get_layer("backbone")
+    assert all(np.array_equal(a, b) for a, b in zip(backbone.get_weights(), saved, strict=True))
+    freeze_backbone(model)
+    assert not backbone.trainable_weights and model.trainable_weights  # only the head trains
+    unfrozen = unfreeze_top(model, 5)
+    assert len(unfrozen) == 5
+    trainable = [layer for layer in backbone.layers if layer.trainable and layer.weights]
+    assert [layer.name for layer in trainable] == unfrozen
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in trainable)
+
+
+@pytest.mark.parametrize(
+    "weights, message",
+    [
+        ("missing.weights.h5", "model.weights='missing.weights.h5' is not a file"),
+        ("missing.keras", "model.weights='missing.keras' does not exist"),
+    ],
+)
+def test_bad_weights_are_one_line_errors(weights, message):
+    with pytest.raises(UserError, match=message):
+        build_model("transfer", _resized(load_dataset("digits").info), weights=weights)
+
+
+def test_imagenet_offline_says_what_to_do(monkeypatch):
+    def offline(*args, **kwargs):
+        raise Exception("URL fetch failure on https://storage.googleapis.com/...: None -- [Errno -3]")
+
+    monkeypatch.setattr("keras.src.utils.file_utils.get_file", offline)
+    with pytest.raises(UserError, match="ImageNet weights of mobilenet_v3_small need a one-time download"):
+        build_model("transfer", _resized(load_dataset("digits").info), weights="imagenet")
+
+
+@pytest.mark.slow
+def test_transfer_fine_tuning_improves_on_the_frozen_phase_and_exports(saved_backbone, digit_folder, tmp_path, capsys):
+    path, _ = saved_backbone
+    run_dir = tmp_path / "run"
+    settings = [
+        f"data=images:{digit_folder}",
+        f"image_size={SIZE}",
+        f"model.weights={path}",
+        "epochs=3",
+        "fine_tune_epochs=4",
+        "fine_tune_layers=40",
+        "fine_tune_learning_rate=0.001",
+        "variants=float32",
+    ]
+    assert main(["train", "image_transfer", *settings, f"run_dir={run_dir}", "verbose=0"]) == 0
+    out = capsys.readouterr().out
+    assert "fine-tuning the top 40 backbone layers (BatchNorm stays frozen)" in out
+    history = read_history(run_dir / "history.csv")
+    assert len(history["loss"]) == 7 and (run_dir / "checkpoints" / "fine_tune_from_epoch").read_text() == "3\n"
+    frozen, tuned = max(history["val_accuracy"][:3]), max(history["val_accuracy"][3:])
+    assert tuned > frozen, history["val_accuracy"]
+    card = json.loads((run_dir / "model_card.json").read_text())
+    assert card["variants"]["float32"]["builtins_only"] and card["variants"]["float32"]["parity"]["top1_agreement"] == 1
+
+
+def test_the_transfer_preset_resolves_a_two_phase_schedule():
+    config = make_config("image_transfer")
+    assert config.model == "transfer" and config.fine_tune_epochs > 0 and config.model_params["weights"] == "imagenet"
+
+
+def _resized(info):
+    """The digits' info as if the images had been resized to SIZE x SIZE."""
+    from dataclasses import replace
+
+    return replace(info, input_shape=(SIZE, SIZE, 1))
