@@ -23,6 +23,10 @@ setup(
         # Keras 2, for the opt-in fused-LSTM export only: the TFLite converter
         # fuses LSTMs only from tf_keras layers (kerasdl/export/fused.py).
         "tf_keras>=2.21,<2.22",
+        # BERT (text_bert): keras-hub's models and its WordPiece tokeniser,
+        # which runs on tensorflow-text ops.
+        "keras-hub>=0.32,<0.33",
+        "tensorflow-text>=2.21,<2.22",
         "scikit-learn>=1.4,<2",
         "numpy>=1.26,<3",
         "pyyaml>=6,<7",

@@ -31,7 +31,7 @@ class Config:
         preset: name of the preset the run started from.
         description: one line shown by `kerasdl presets`.
         data: data spec, for example `digits` or `breast_cancer`.
-        model: model family: `ann`, `cnn`, `rnn` or `transfer`.
+        model: model family: `ann`, `bert`, `cnn`, `rnn` or `transfer`.
         model_params: hyperparameters for the family's build function.
         epochs: maximum number of epochs (early stopping may end sooner).
         batch_size: examples per replica per step; the global batch is this

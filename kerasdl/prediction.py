@@ -126,7 +126,8 @@ def _read_texts(run_dir, inputs, spec):
     vocabulary_path = run_dir / spec["vocabulary_file"]
     if not vocabulary_path.is_file():
         raise UserError(f"{str(vocabulary_path)!r} is missing; run `kerasdl export` again")
-    return token_ids(texts, read_vocabulary(vocabulary_path), spec["sequence_length"])
+    kind = spec.get("tokenizer", "words")
+    return token_ids(texts, read_vocabulary(vocabulary_path), spec["sequence_length"], kind)
 
 
 def _short(text, width=40):

@@ -1,6 +1,7 @@
 """Working with a finished run directory: load, re-evaluate, re-export."""
 
 import json
+import warnings
 from pathlib import Path
 
 import keras
@@ -32,7 +33,11 @@ def load_run(run_dir):
     config = load_config(run_dir / "config.yaml")
     dataset = load_dataset_for(config)
     try:
-        model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+        with warnings.catch_warnings():
+            # keras-hub task models (BERT) override compile(), so Keras skips
+            # restoring the compile config and says so; kerasdl compiles itself.
+            warnings.filterwarnings("ignore", message=r"`compile\(\)` was not called as part of model loading")
+            model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
     except (OSError, ValueError) as error:
         raise UserError(f"Cannot load {run_dir / 'model.keras'}: {str(error).splitlines()[0]}") from None
     return config, dataset, model

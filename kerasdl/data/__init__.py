@@ -20,6 +20,7 @@ def load_dataset(
     text_column="",
     vocabulary_size=20000,
     sequence_length=64,
+    wordpiece="",
 ):
     """Loads the data named by `spec` as train/validation/test splits.
 
@@ -38,6 +39,8 @@ def load_dataset(
         text_column: the text column of a `text:` table; empty picks one.
         vocabulary_size: most token ids of text data.
         sequence_length: token ids per text.
+        wordpiece: tokenise text with this keras-hub BERT preset's WordPiece
+            tokeniser instead of a word vocabulary of the training split.
 
     Returns:
         A `Dataset`.
@@ -60,13 +63,16 @@ def load_dataset(
             test_fraction,
             vocabulary_size,
             sequence_length,
+            wordpiece,
             label=label,
             text_column=text_column,
         )
     if spec.startswith("tfds:"):
         from kerasdl.data.tfds import load_tfds
 
-        return load_tfds(spec, seed, validation_fraction, test_fraction, image_size, vocabulary_size, sequence_length)
+        return load_tfds(
+            spec, seed, validation_fraction, test_fraction, image_size, vocabulary_size, sequence_length, wordpiece
+        )
     raise UserError(
         f"Unknown dataset {spec!r}; choose one of: {', '.join(BUNDLED)}, images:DIR, csv:FILE, text:FILE, text:DIR, "
         "tfds:NAME"
@@ -85,4 +91,6 @@ def load_dataset_for(config):
         config.text_column,
         config.vocabulary_size,
         config.sequence_length,
+        # BERT reads text with its own pretrained vocabulary.
+        config.model_params.get("preset", "") if config.model == "bert" else "",
     )

@@ -29,6 +29,7 @@ class DataInfo:
         variance: the matching variance.
         feature_names: names of tabular features, else None.
         vocabulary: words of text data, index = token id, else None.
+        tokenizer: how text became ids, a `kerasdl.tokenize.TOKENISERS` name.
     """
 
     name: str
@@ -40,6 +41,7 @@ class DataInfo:
     variance: np.ndarray
     feature_names: list = None
     vocabulary: list = None
+    tokenizer: str = "words"
 
     @property
     def num_classes(self):

@@ -27,13 +27,15 @@ import numpy as np
 
 from kerasdl.data.dataset import DataInfo, Dataset, first_few, natural_order, split_stratified
 from kerasdl.errors import UserError
-from kerasdl.tokenize import adapt_vocabulary, token_ids
+from kerasdl.tokenize import adapt_vocabulary, token_ids, wordpiece_vocabulary
 
 LABEL_NAMES = ("label", "labels", "class", "category", "target", "sentiment", "y")
 TEXT_NAMES = ("text", "message", "sms", "review", "sentence", "content", "body", "comment", "document", "x")
 
 
-def load_text(spec_path, seed, validation_fraction, test_fraction, vocabulary_size, sequence_length, **columns):
+def load_text(
+    spec_path, seed, validation_fraction, test_fraction, vocabulary_size, sequence_length, wordpiece="", **columns
+):
     """Loads `text:FILE` or `text:DIR` as seeded, stratified splits of token ids.
 
     Args:
@@ -43,6 +45,8 @@ def load_text(spec_path, seed, validation_fraction, test_fraction, vocabulary_si
         test_fraction: share of all texts for the test split.
         vocabulary_size: most token ids, padding and [UNK] included.
         sequence_length: token ids per text (longer texts are cut).
+        wordpiece: a keras-hub BERT preset whose tokeniser to use; empty:
+            words (see `vectorised_dataset`).
         **columns: `label=` and `text_column=` for a table (empty: detect).
 
     Returns:
@@ -64,22 +68,33 @@ def load_text(spec_path, seed, validation_fraction, test_fraction, vocabulary_si
         raise UserError(f"{spec_path!r} has a single class ({class_names[0]!r}); classification needs at least 2")
     labels = np.asarray([class_names.index(label) for label in raw_labels], dtype="int32")
     splits = split_stratified(np.asarray(texts, dtype=object), labels, seed, validation_fraction, test_fraction)
-    return vectorised_dataset(f"text:{spec_path}", splits, class_names, vocabulary_size, sequence_length, notes)
+    return vectorised_dataset(
+        f"text:{spec_path}", splits, class_names, vocabulary_size, sequence_length, notes, wordpiece
+    )
 
 
-def vectorised_dataset(name, splits, class_names, vocabulary_size, sequence_length, notes=()):
-    """Splits of raw texts -> a `Dataset` of token ids, vocabulary from train only.
+def vectorised_dataset(name, splits, class_names, vocabulary_size, sequence_length, notes=(), wordpiece=""):
+    """Splits of raw texts -> a `Dataset` of token ids.
 
     Args:
         name: the data spec.
         splits: `{"train": (texts, labels), "validation": ..., "test": ...}`.
         class_names: label of each class index.
-        vocabulary_size: most token ids, padding and [UNK] included.
+        vocabulary_size: most token ids, padding and [UNK] included (words
+            only: a WordPiece vocabulary is the pretrained model's).
         sequence_length: token ids per text.
         notes: lines the run should show.
+        wordpiece: a keras-hub BERT preset whose WordPiece tokeniser to use;
+            empty: words, with a vocabulary from the training split only.
     """
-    vocabulary = adapt_vocabulary(splits["train"][0], vocabulary_size)
-    ids = {split: (token_ids(texts, vocabulary, sequence_length), labels) for split, (texts, labels) in splits.items()}
+    if wordpiece:
+        vocabulary, kind = wordpiece_vocabulary(wordpiece)
+    else:
+        vocabulary, kind = adapt_vocabulary(splits["train"][0], vocabulary_size), "words"
+    ids = {
+        split: (token_ids(texts, vocabulary, sequence_length, kind), labels)
+        for split, (texts, labels) in splits.items()
+    }
     notes = list(notes)
     full = float(np.mean(ids["train"][0][:, -1] != 0))
     if full > 0.05:
@@ -96,6 +111,7 @@ def vectorised_dataset(name, splits, class_names, vocabulary_size, sequence_leng
         mean=None,
         variance=None,
         vocabulary=vocabulary,
+        tokenizer=kind,
     )
     return Dataset(info=info, splits=ids, notes=notes)
 

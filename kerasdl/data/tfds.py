@@ -19,7 +19,16 @@ from kerasdl.data.text import vectorised_dataset
 from kerasdl.errors import UserError
 
 
-def load_tfds(spec, seed, validation_fraction, test_fraction, image_size=32, vocabulary_size=20000, sequence_length=64):
+def load_tfds(
+    spec,
+    seed,
+    validation_fraction,
+    test_fraction,
+    image_size=32,
+    vocabulary_size=20000,
+    sequence_length=64,
+    wordpiece="",
+):
     """Loads `tfds:NAME[:CONFIG]` as train/validation/test splits.
 
     Args:
@@ -32,6 +41,7 @@ def load_tfds(spec, seed, validation_fraction, test_fraction, image_size=32, voc
         image_size: side of the square images are resized to.
         vocabulary_size: most token ids, for a text dataset.
         sequence_length: token ids per text, for a text dataset.
+        wordpiece: a keras-hub BERT preset to tokenise text with, if any.
 
     Returns:
         A `Dataset`.
@@ -75,7 +85,7 @@ def load_tfds(spec, seed, validation_fraction, test_fraction, image_size=32, voc
     if text:
         arrays = {split: _texts(examples, input_key, label_key) for split, examples in loaded.items()}
         splits = _complete_splits(arrays, seed, validation_fraction, test_fraction)
-        return vectorised_dataset(spec, splits, class_names, vocabulary_size, sequence_length)
+        return vectorised_dataset(spec, splits, class_names, vocabulary_size, sequence_length, wordpiece=wordpiece)
     channels = 1 if features[input_key].shape[-1] == 1 else 3
     shape = (image_size, image_size, channels)
     arrays = {split: _images(examples, input_key, label_key, shape) for split, examples in loaded.items()}

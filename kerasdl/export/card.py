@@ -4,7 +4,7 @@ import datetime
 
 import numpy as np
 
-from kerasdl.tokenize import TOKENISATION_RULE
+from kerasdl.tokenize import TOKENISATION_RULES
 
 VOCABULARY_FILE = "vocab.txt"
 
@@ -55,7 +55,8 @@ def input_entry(info):
         return entry | {
             "layout": f"batch, {length} token ids",
             "value_range": [low, high],
-            "preprocessing": TOKENISATION_RULE.replace("sequence_length", str(length)),
+            "tokenizer": info.tokenizer,
+            "preprocessing": TOKENISATION_RULES[info.tokenizer].replace("sequence_length", str(length)),
             "vocabulary_file": VOCABULARY_FILE,
             "vocabulary_size": len(info.vocabulary),
             "sequence_length": length,

@@ -45,8 +45,8 @@ def write_saved_model(model, info, path, raw_signature=True):
                 return {"probabilities": model(pixels, training=False)}
 
         elif info.kind == "text":
-            tokenize = vectorizer(info.vocabulary, info.input_shape[0])
-            archive.track(tokenize)  # its lookup table travels with the SavedModel
+            tokenize = vectorizer(info.tokenizer, info.vocabulary, info.input_shape[0])
+            archive.track(tokenize.layer)  # its vocabulary travels with the SavedModel
             raw_spec = tf.TensorSpec(shape=(None,), dtype=tf.string, name="texts")
 
             def serve_raw(texts):

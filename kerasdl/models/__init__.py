@@ -4,18 +4,19 @@
 def builders():
     """Maps each family name to its build function."""
     from kerasdl.models.ann import build_ann
+    from kerasdl.models.bert import build_bert
     from kerasdl.models.cnn import build_cnn
     from kerasdl.models.rnn import build_rnn
     from kerasdl.models.transfer import build_transfer
 
-    return {"ann": build_ann, "cnn": build_cnn, "rnn": build_rnn, "transfer": build_transfer}
+    return {"ann": build_ann, "bert": build_bert, "cnn": build_cnn, "rnn": build_rnn, "transfer": build_transfer}
 
 
 def build_model(family, info, **hyperparameters):
     """Builds the model of `family` for the data described by `info`.
 
     Args:
-        family: `ann`, `cnn`, `rnn` or `transfer`.
+        family: `ann`, `bert`, `cnn`, `rnn` or `transfer`.
         info: the data's `DataInfo`.
         **hyperparameters: keyword arguments of the family's build function.
 
