@@ -91,12 +91,20 @@ def read_input(item, spec):
         if suffix == ".npy":
             return _fit_shape(_read_npy(path), shape, item)
         if suffix == ".csv":
-            return _fit_shape(_read_csv_file(path), shape, item)
+            return _fit_shape(_read_csv_file(path, _column_categories(spec)), shape, item)
         raise UserError(f"Cannot read {item!r}: use an image ({', '.join(IMAGE_SUFFIXES)}), a .npy or .csv file")
-    row = _parse_row(item)
+    row = _parse_row(item, _column_categories(spec))
     if row is None:
         raise UserError(f"Input {item!r} is neither an existing file nor a comma-separated row of numbers")
     return _fit_shape(row[np.newaxis], shape, item)
+
+
+def _column_categories(spec):
+    """Per feature, its categories (categorical) or None (numeric); None if all are numeric."""
+    categories = spec.get("categories")
+    if not categories:
+        return None
+    return [categories.get(name) for name in spec["feature_names"]]
 
 
 def _read_all(inputs, spec):
@@ -190,12 +198,12 @@ def _read_npy(path):
         raise UserError(f"Cannot read {str(path)!r} as a NumPy array: {error}") from None
 
 
-def _read_csv_file(path):
+def _read_csv_file(path, categories=None):
     rows = []
     for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
         if not line.strip():
             continue
-        row = _parse_row(line)
+        row = _parse_row(line, categories)
         if row is None:
             if number == 1:  # a header
                 continue
@@ -208,11 +216,21 @@ def _read_csv_file(path):
     return np.stack(rows)
 
 
-def _parse_row(text):
-    try:
-        values = [float(value) for value in text.split(",")]
-    except ValueError:
+def _parse_row(text, categories=None):
+    """A comma-separated row as floats; categorical cells as their codes (0 if unknown)."""
+    cells = [cell.strip() for cell in text.split(",")]
+    if categories is not None and len(cells) != len(categories):
         return None
+    values = []
+    for index, cell in enumerate(cells):
+        names = categories[index] if categories is not None else None
+        if names is not None:
+            values.append(names.index(cell) + 1 if cell in names else 0)
+            continue
+        try:
+            values.append(float(cell))
+        except ValueError:
+            return None
     return np.asarray(values, dtype=np.float32)
 
 

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_iris
@@ -45,7 +47,6 @@ def test_delimiter_header_and_label_column_are_detected(tmp_path):
     "content, label, message",
     [
         ("a,b,label\n1,2,x\n3,4,\n", "", "row(s) 3 have no value in label column 'label'"),
-        ("colour,b,label\nred,2,x\nblue,4,y\n", "", "column 'colour' is not numeric (categorical features"),
         ("a,b,label\n1,2,x\n3,oops,y\n", "", "row 3, column 'b': 'oops' is not a number"),
         ("a,b,label\n1,2,x\n3,4\n", "", "row(s) 3 do not have 3 columns"),
         ("a,b,label\n1,2,x\n3,4,y\n", "kind", "Label column 'kind' does not exist; columns: a, b, label"),
@@ -78,3 +79,42 @@ def test_csv_ann_trains_and_predicts_rows(iris_csv, tmp_path, capsys):
 def test_the_csv_preset_without_a_file_says_what_to_do(in_tmp, capsys):
     assert main(["train", "csv_ann"]) == 2
     assert "CSV file 'data/table.csv' does not exist" in capsys.readouterr().err
+
+
+@pytest.fixture
+def cars_csv(tmp_path):
+    """Two categorical columns whose combination (an XOR) decides the label."""
+    rng = np.random.default_rng(0)
+    lines = ["weight,colour,doors,size,label"]
+    for _ in range(300):
+        colour, size = rng.choice(["red", "blue", "green"]), rng.choice(["S", "M", "L"])
+        label = "fast" if (colour == "red") != (size == "L") else "slow"
+        lines.append(f"{rng.normal(1000, 200):.1f},{colour},{rng.integers(2, 6)},{size},{label}")
+    lines.append("950.0,,3,M,slow")  # a missing category is code 0
+    path = tmp_path / "cars.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_categorical_columns_become_codes_of_the_training_categories(cars_csv):
+    dataset = load_dataset(f"csv:{cars_csv}")
+    info = dataset.info
+    assert info.categories == {1: ["blue", "green", "red"], 3: ["L", "M", "S"]}
+    assert info.mean[1] == 0 and info.variance[3] == 1 and info.mean[0] > 500  # only numeric columns normalise
+    codes = np.concatenate([dataset.arrays(split)[0][:, 1] for split in ("train", "validation", "test")])
+    assert set(codes.tolist()) == {0.0, 1.0, 2.0, 3.0} and (codes == 0).sum() == 1
+    assert "column 'colour' is categorical (3 values: blue, green, red); one-hot inside" in dataset.notes
+
+
+def test_csv_ann_learns_categories_and_predicts_rows_of_words(cars_csv, tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    settings = ["epochs=40", "variants=float32,int8", f"run_dir={run_dir}", "verbose=0"]
+    assert main(["train", "csv_ann", f"data=csv:{cars_csv}", *settings]) == 0
+    assert float(capsys.readouterr().out.split("Test accuracy")[1].split("%")[0]) >= 95
+    card = json.loads((run_dir / "model_card.json").read_text())
+    assert card["input"]["categories"] == {"colour": ["blue", "green", "red"], "size": ["L", "M", "S"]}
+    assert card["variants"]["int8"]["builtins_only"] and card["variants"]["int8"]["parity"]["top1_agreement"] >= 0.98
+    for variant in ("float32", "int8"):
+        assert main(["predict", str(run_dir), "1000,red,4,S", "1000,red,4,L", "--top", "1", "--variant", variant]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0].startswith("1000,red,4,S: fast") and lines[1].startswith("1000,red,4,L: slow")

@@ -1,14 +1,19 @@
-"""`csv:FILE`: a table of numeric features with one label column.
+"""`csv:FILE`: a table of numeric and categorical features with one label column.
 
 The delimiter (comma, semicolon or tab) is detected; the first row is a
 header if it is not all numbers. The label column is the `label=` key, else a
 column named label, target, class or species, else the last one. Labels may
 be words or numbers; the class names are the distinct labels, sorted.
 
-Every other column must be numeric: a column of words (a categorical
-feature) or a cell that is not a number is a one-line error naming the
-column and row, as is a row without a label. Categorical features need their
-encoding inside the exported model and come in a later step.
+Every other column is a feature. A column whose cells are mostly not
+numbers is categorical: its categories are the distinct values of the
+training split, sorted, and each cell becomes its category's code, 1 to K,
+with 0 for an empty cell or a value the training split never had. The model
+one-hot encodes the codes inside (`kerasdl.models.layers.model_inputs`), and
+the card lists the categories in code order, so a phone app sends codes. In
+a mostly numeric column, a cell that is not a number is a one-line error
+naming the row and column (a typo, not a category), as is a row without a
+label.
 """
 
 import csv
@@ -57,10 +62,26 @@ def load_csv_table(path, seed, validation_fraction, test_fraction, label=""):
     labels = np.asarray([class_names.index(value) for value in raw_labels], dtype="int32")
     feature_columns = [index for index in range(len(header)) if index != label_index]
     features = np.empty((len(rows), len(feature_columns)), dtype="float32")
+    categorical = {}
     for column, index in enumerate(feature_columns):
-        features[:, column] = _numeric_column(path, header[index], [(number, row[index]) for number, row in rows])
-    splits = split_stratified(features, labels, seed, validation_fraction, test_fraction)
+        cells = [(number, row[index].strip()) for number, row in rows]
+        if _is_categorical(cells):
+            categorical[column] = [cell for _, cell in cells]
+        else:
+            features[:, column] = _numeric_column(path, header[index], cells)
+    # Categories come from the training split only, as the normalisation does.
+    order = split_stratified(np.arange(len(rows)), labels, seed, validation_fraction, test_fraction)
+    categories, notes = {}, []
+    for column, values in categorical.items():
+        features[:, column], categories[column] = _category_codes(values, order["train"][0])
+        names = categories[column]
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        name = header[feature_columns[column]]
+        notes.append(f"column {name!r} is categorical ({len(names)} values: {shown}); one-hot inside")
+    splits = {split: (features[chosen], labels[chosen]) for split, (chosen, _) in order.items()}
     mean, variance = normalisation_stats(splits["train"][0])
+    for column in categories:  # codes pass the normalisation unchanged, to be one-hot encoded
+        mean[column], variance[column] = 0.0, 1.0
     train = splits["train"][0]
     info = DataInfo(
         name=f"csv:{path}",
@@ -71,8 +92,9 @@ def load_csv_table(path, seed, validation_fraction, test_fraction, label=""):
         mean=mean,
         variance=variance,
         feature_names=[header[index] for index in feature_columns],
+        categories=categories or None,
     )
-    return Dataset(info=info, splits=splits)
+    return Dataset(info=info, splits=splits, notes=notes)
 
 
 def _read_rows(path):
@@ -114,6 +136,19 @@ def _label_index(header, label):
     return len(header) - 1
 
 
+def _is_categorical(cells):
+    """Mostly words: more than half of the non-empty cells are not numbers."""
+    filled = [cell for _, cell in cells if cell]
+    return sum(not is_number(cell) for cell in filled) * 2 > len(filled)
+
+
+def _category_codes(values, train_rows):
+    """Codes 1..K for the training split's sorted categories; 0 for empty or unseen values."""
+    names = sorted({values[row] for row in train_rows} - {""}, key=natural_order)
+    lookup = {name: code for code, name in enumerate(names, start=1)}
+    return [lookup.get(value, 0) for value in values], names
+
+
 def _numeric_column(path, name, cells):
     values, bad = [], []
     for number, cell in cells:
@@ -121,8 +156,6 @@ def _numeric_column(path, name, cells):
             values.append(float(cell))
         else:
             bad.append((number, cell))
-    if len(bad) == len(cells):
-        raise UserError(f"{path}: column {name!r} is not numeric (categorical features are not supported yet)")
     if bad:
         number, cell = bad[0]
         raise UserError(f"{path}: row {number}, column {name!r}: {cell!r} is not a number")

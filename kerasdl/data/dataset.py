@@ -30,6 +30,9 @@ class DataInfo:
         feature_names: names of tabular features, else None.
         vocabulary: words of text data, index = token id, else None.
         tokenizer: how text became ids, a `kerasdl.tokenize.TOKENISERS` name.
+        categories: tabular data: `{feature index: [category, ...]}` for the
+            categorical features, whose values are codes (category i is code
+            i + 1; 0 is unknown); else None.
     """
 
     name: str
@@ -42,6 +45,7 @@ class DataInfo:
     feature_names: list = None
     vocabulary: list = None
     tokenizer: str = "words"
+    categories: dict = None
 
     @property
     def num_classes(self):

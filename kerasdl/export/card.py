@@ -66,20 +66,37 @@ def input_entry(info):
         layout = f"NHWC: batch, {height} rows, {width} columns, {channels} channel(s)"
     else:
         layout = f"batch, {info.input_shape[0]} features in the order of input.feature_names"
-    return entry | {
-        "layout": layout,
-        "value_range": [low, high],
-        "preprocessing": (
-            f"none: send raw values in [{low:g}, {high:g}] as the training data has them; "
-            "normalisation (mean and variance of the training split) is inside the model"
+    return (
+        entry
+        | {
+            "layout": layout,
+            "value_range": [low, high],
+            "preprocessing": (
+                f"none: send raw values in [{low:g}, {high:g}] as the training data has them; "
+                "normalisation (mean and variance of the training split) is inside the model"
+            ),
+            "normalisation_inside_model": {
+                "mean": np.asarray(info.mean, dtype=float).tolist(),
+                "variance": np.asarray(info.variance, dtype=float).tolist(),
+                "epsilon": 1e-7,
+                "formula": "(x - mean) / max(sqrt(variance), epsilon), per channel or feature",
+            },
+            "feature_names": info.feature_names,
+        }
+        | _categories_entry(info)
+    )
+
+
+def _categories_entry(info):
+    if not info.categories:
+        return {}
+    return {
+        "categories": {info.feature_names[index]: list(names) for index, names in sorted(info.categories.items())},
+        "categorical_features": (
+            "send a categorical feature as the code of its value: 1 + its position in input.categories "
+            "(the first category is 1), or 0 for a value not listed or missing; the model one-hot encodes "
+            "the codes inside, and normalises only the numeric features"
         ),
-        "normalisation_inside_model": {
-            "mean": np.asarray(info.mean, dtype=float).tolist(),
-            "variance": np.asarray(info.variance, dtype=float).tolist(),
-            "epsilon": 1e-7,
-            "formula": "(x - mean) / max(sqrt(variance), epsilon), per channel or feature",
-        },
-        "feature_names": info.feature_names,
     }
 
 

@@ -15,7 +15,23 @@ def model_inputs(info):
         raise UserError(f"{info.name!r} is text; text data trains with model=rnn")
     inputs = keras.Input(shape=info.input_shape, name=info.input_name)
     normalized = keras.layers.Normalization(axis=-1, mean=info.mean, variance=info.variance, name="normalize")(inputs)
+    if info.categories:
+        return inputs, one_hot_categories(normalized, info.categories)
     return inputs, normalized
+
+
+def one_hot_categories(features, categories):
+    """Numeric features as they are, each categorical code (0 unknown, 1..K) one-hot.
+
+    Codes are rounded before use: an int8 model hands them over dequantized,
+    as 2.98 rather than 3.
+    """
+    numeric = [index for index in range(features.shape[-1]) if index not in categories]
+    parts = [keras.ops.take(features, numeric, axis=1)] if numeric else []
+    for index, names in sorted(categories.items()):
+        code = keras.ops.cast(keras.ops.round(features[:, index]), "int32")
+        parts.append(keras.ops.one_hot(code, len(names) + 1))
+    return keras.layers.Concatenate(name="encoded_features")(parts) if len(parts) > 1 else parts[0]
 
 
 def token_inputs(info, embedding_dim):
