@@ -74,3 +74,17 @@ def test_cnn_mnist_trains_end_to_end_on_mock_data(tmp_path, capsys):
     assert status == 0
     assert (run_dir / "labels.txt").read_text().splitlines() == [str(digit) for digit in range(10)]
     assert "Test accuracy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("preset", ["cnn_mnist", "cnn_cifar10", "cnn_tf_flowers", "rnn_imdb"])
+def test_every_tfds_preset_loads_and_builds_offline(preset):
+    from kerasdl.config import make_config
+    from kerasdl.data import load_dataset_for
+    from kerasdl.models import build_model
+
+    config = make_config(preset)
+    with tfds.testing.mock_data(num_examples=200):  # random labels: enough of each class for the splits
+        dataset = load_dataset_for(config)
+    model = build_model(config.model, dataset.info, **config.model_params)
+    features = dataset.arrays("train")[0][:2]
+    assert model(features).shape == (2, dataset.info.num_classes)

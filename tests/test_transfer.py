@@ -163,3 +163,45 @@ def _resized(info):
     from dataclasses import replace
 
     return replace(info, input_shape=(SIZE, SIZE, 1))
+
+
+def test_a_keras_backbone_file_and_an_interrupted_fine_tuning_phase_resumes_in_phase_two(tmp_path, monkeypatch, capsys):
+    """Any saved Keras image model can be the backbone; Ctrl-C at the start of
+    phase 2 resumes in phase 2, with its trainable layers, not in phase 1."""
+    keras.utils.set_random_seed(2)
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="low")(inputs)
+    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="top")(x)
+    x = keras.layers.BatchNormalization(name="top_bn")(x)
+    tiny = keras.Model(inputs, x, name="tiny")
+    tiny.save(tmp_path / "tiny.keras")
+    run_dir = tmp_path / "run"
+    argv = ["train", "image_transfer", "data=digits", f"model.weights={tmp_path / 'tiny.keras'}", "epochs=2"]
+    argv += ["fine_tune_epochs=2", "fine_tune_layers=1", "variants=float32", f"run_dir={run_dir}", "verbose=0"]
+
+    import kerasdl.training
+
+    real_unfreeze = kerasdl.training.unfreeze_top
+
+    def interrupted(model, count):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(kerasdl.training, "unfreeze_top", interrupted)
+    assert main(argv) == 130
+    assert (run_dir / "checkpoints" / "fine_tune_from_epoch").read_text() == "2\n"
+    assert len(read_history(run_dir / "history.csv")["loss"]) == 2
+
+    unfrozen = []
+
+    def recorded(model, count):
+        unfrozen.extend(real_unfreeze(model, count))
+        return unfrozen
+
+    monkeypatch.setattr(kerasdl.training, "unfreeze_top", recorded)
+    capsys.readouterr()
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "resuming the interrupted run" in out and "fine-tuning the top 1 backbone layers" in out
+    assert unfrozen == ["top"]  # the top layer with weights that is not BatchNorm
+    assert len(read_history(run_dir / "history.csv")["loss"]) == 4
+    assert json.loads((run_dir / "model_card.json").read_text())["model"]["family"] == "transfer"
