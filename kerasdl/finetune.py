@@ -22,13 +22,22 @@ def has_backbone(model):
     return any(layer.name == BACKBONE for layer in model.layers)
 
 
+def pretrained(config):
+    """A transfer model whose backbone starts from learnt weights (not `model.weights=none`)."""
+    return config.model_params.get("weights", "none") != "none"
+
+
 def wants_fine_tuning(model, config):
-    return config.fine_tune_epochs > 0 and has_backbone(model)
+    return config.fine_tune_epochs > 0 and has_backbone(model) and pretrained(config)
 
 
-def freeze_backbone(model):
-    """Phase 1: the whole backbone frozen."""
-    if has_backbone(model):
+def freeze_backbone(model, config):
+    """Phase 1: the whole backbone frozen, if it is pretrained.
+
+    A backbone from scratch (`model.weights=none`) trains whole from the
+    first epoch, with its BatchNorm learning: there is nothing to protect.
+    """
+    if has_backbone(model) and pretrained(config):
         model.get_layer(BACKBONE).trainable = False
 
 

@@ -78,7 +78,7 @@ def train(preset, overrides=None, log=print):
     with precision_policy(precision):
         with strategy.scope():
             model = build_model(config.model, dataset.info, **config.model_params)
-            freeze_backbone(model)
+            freeze_backbone(model, config)
             compile_model(model, config)
 
         if plan.note:

@@ -16,7 +16,7 @@ from kerasdl.cli import main
 from kerasdl.config import make_config
 from kerasdl.data import load_dataset
 from kerasdl.errors import UserError
-from kerasdl.finetune import freeze_backbone, unfreeze_top
+from kerasdl.finetune import freeze_backbone, unfreeze_top, wants_fine_tuning
 from kerasdl.models import build_model
 from kerasdl.models.transfer import BACKBONES
 
@@ -98,7 +98,7 @@ def test_phases_freeze_then_unfreeze_the_top_without_batchnorm(saved_backbone):
     model = build_model("transfer", _resized(load_dataset("digits").info), weights=str(path))
     backbone = model.get_layer("backbone")
     assert all(np.array_equal(a, b) for a, b in zip(backbone.get_weights(), saved, strict=True))
-    freeze_backbone(model)
+    freeze_backbone(model, make_config("image_transfer", {"model.weights": str(path)}))
     assert not backbone.trainable_weights and model.trainable_weights  # only the head trains
     unfrozen = unfreeze_top(model, 5)
     assert len(unfrozen) == 5
@@ -151,6 +151,17 @@ def test_transfer_fine_tuning_improves_on_the_frozen_phase_and_exports(saved_bac
     assert tuned > frozen, history["val_accuracy"]
     card = json.loads((run_dir / "model_card.json").read_text())
     assert card["variants"]["float32"]["builtins_only"] and card["variants"]["float32"]["parity"]["top1_agreement"] == 1
+
+
+def test_a_backbone_from_scratch_trains_whole_in_one_phase():
+    config = make_config("image_transfer", {"model.weights": "none"})
+    model = build_model("transfer", _resized(load_dataset("digits").info), weights="none")
+    freeze_backbone(model, config)
+    assert model.get_layer("backbone").trainable and not wants_fine_tuning(model, config)
+    norms = [
+        layer for layer in model.get_layer("backbone").layers if isinstance(layer, keras.layers.BatchNormalization)
+    ]
+    assert norms and all(layer.momentum == 0.9 for layer in norms)  # settles within a small dataset's steps
 
 
 def test_the_transfer_preset_resolves_a_two_phase_schedule():

@@ -9,9 +9,11 @@ the rest inside, so the exported files need no extra preparation:
    built into the application (`include_preprocessing`); ResNet50's (RGB to
    BGR, minus the ImageNet channel means) is a fixed 1x1 convolution here,
    so the model keeps to built-in layers (JAX-ready, TFLite builtins).
-3. The backbone, named `backbone`, always called with `training=False`, so
-   its BatchNorm statistics stay ImageNet's even while its top layers are
-   fine-tuned (the Keras transfer-learning guide's advice).
+3. The backbone, named `backbone`, called with `training=False`, so its
+   BatchNorm statistics stay ImageNet's even while its top layers are
+   fine-tuned (the Keras transfer-learning guide's advice). With
+   `weights=none` it trains from scratch instead: whole, from the first
+   epoch, BatchNorm included, and there is no second phase.
 4. Global average pooling, dropout and a softmax head.
 
 Training runs in two phases (see `kerasdl.finetune`): the head with the
@@ -65,12 +67,30 @@ def build_transfer(info, backbone="mobilenet_v3_small", weights="imagenet", drop
     base = load_backbone(backbone, weights, (*info.input_shape[:2], 3))
     if backbone == "resnet50" and not str(weights).endswith(".keras"):
         x = caffe_preprocessing(x)
-    x = base(x, training=False)
+    # A pretrained backbone keeps its BatchNorm statistics (training=False),
+    # even while fine-tuned; one trained from scratch must learn them.
+    if weights == "none":
+        _settle_batchnorm_faster(base)
+        x = base(x)
+    else:
+        x = base(x, training=False)
     if len(x.shape) == 4:  # a `.keras` backbone may end with its feature map
         x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     if dropout:
         x = keras.layers.Dropout(dropout, name="head_dropout")(x)
     return keras.Model(inputs, classifier_head(x, info.num_classes), name=f"transfer_{backbone}")
+
+
+def _settle_batchnorm_faster(base, momentum=0.9):
+    """MobileNetV3 and EfficientNet ship BatchNorm momentum 0.999 (0.99 for
+    the others): tuned for ImageNet's millions of steps. From scratch on a
+    user's folder of hundreds of images, the moving statistics would still be
+    near their initial values when the model is evaluated; measured here,
+    MobileNetV3-Small from scratch on 480 digit images scored chance (10%)
+    with 0.999."""
+    for layer in base.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = momentum
 
 
 def to_rgb_255(inputs, info):
