@@ -110,7 +110,7 @@ def test_phases_freeze_then_unfreeze_the_top_without_batchnorm(saved_backbone):
 @pytest.mark.parametrize(
     "weights, message",
     [
-        ("missing.weights.h5", "model.weights='missing.weights.h5' is not a file"),
+        ("missing.weights.h5", "model.weights='missing.weights.h5' does not exist; use imagenet, none"),
         ("missing.keras", "model.weights='missing.keras' does not exist"),
     ],
 )
@@ -216,3 +216,30 @@ def test_a_keras_backbone_file_and_an_interrupted_fine_tuning_phase_resumes_in_p
     assert unfrozen == ["top"]  # the top layer with weights that is not BatchNorm
     assert len(read_history(run_dir / "history.csv")["loss"]) == 4
     assert json.loads((run_dir / "model_card.json").read_text())["model"]["family"] == "transfer"
+
+
+def test_a_keras_hub_preset_directory_is_a_backbone_with_its_image_converter(tmp_path):
+    import keras_hub
+
+    from kerasdl.export.tflite import convert_to_tflite
+    from kerasdl.export.verify import tflite_predict
+
+    backbone = keras_hub.models.ResNetBackbone(
+        input_conv_filters=[64],
+        input_conv_kernel_sizes=[3],
+        stackwise_num_filters=[64, 16],
+        stackwise_num_blocks=[1, 1],
+        stackwise_num_strides=[1, 2],
+        block_type="basic_block",
+        image_shape=(SIZE, SIZE, 3),
+    )
+    preset = tmp_path / "tiny_resnet"
+    backbone.save_to_preset(str(preset))
+    keras_hub.layers.ResNetImageConverter(image_size=(SIZE, SIZE), scale=1 / 255.0).save_to_preset(str(preset))
+    info = _resized(load_dataset("digits").info)
+    model = build_model("transfer", info, weights=str(preset))
+    names = [layer.name for layer in model.layers]
+    assert names[3:5] == ["image_converter", "backbone"] and "pool" in names  # the feature map is pooled
+    pixels = np.random.default_rng(0).uniform(0, 16, size=(4, SIZE, SIZE, 1)).astype("float32")
+    flatbuffer, _ = convert_to_tflite(model, info, pixels)  # builtins only, or it raises
+    np.testing.assert_allclose(tflite_predict(flatbuffer, pixels), np.asarray(model(pixels)), atol=1e-5)

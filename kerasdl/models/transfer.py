@@ -48,8 +48,10 @@ def build_transfer(info, backbone="mobilenet_v3_small", weights="imagenet", drop
         backbone: one of `BACKBONES`. Default "mobilenet_v3_small".
         weights: `imagenet` (downloaded once into ~/.keras/models), `none`
             (random: trains from scratch), a `.weights.h5` file of the same
-            backbone without its top, or a `.keras` file of any saved Keras
-            image model, used whole as the backbone.
+            backbone without its top, a `.keras` file of any saved Keras
+            image model, used whole as the backbone, or a keras-hub preset
+            directory of an image backbone (its `ImageConverter`, if saved,
+            becomes the preprocessing; `backbone` is then ignored).
         dropout: dropout rate before the classifier. Default 0.2.
 
     Returns:
@@ -64,9 +66,8 @@ def build_transfer(info, backbone="mobilenet_v3_small", weights="imagenet", drop
         raise UserError(f"model=transfer needs image data; {info.name!r} is {info.kind}")
     inputs = keras.Input(shape=info.input_shape, name=info.input_name)
     x = to_rgb_255(inputs, info)
-    base = load_backbone(backbone, weights, (*info.input_shape[:2], 3))
-    if backbone == "resnet50" and not str(weights).endswith(".keras"):
-        x = caffe_preprocessing(x)
+    base, preprocess = load_backbone(backbone, weights, (*info.input_shape[:2], 3))
+    x = preprocess(x)
     # A pretrained backbone keeps its BatchNorm statistics (training=False),
     # even while fine-tuned; one trained from scratch must learn them.
     if weights == "none":
@@ -116,14 +117,31 @@ def caffe_preprocessing(x):
 
 
 def load_backbone(name, weights, input_shape):
-    """The backbone without its top, pooled to one vector, named `backbone`."""
+    """The backbone, named `backbone`, and the preprocessing its inputs need.
+
+    Returns:
+        `(backbone, preprocess)`: `preprocess` maps 0-255 RGB symbolic
+        tensors to what the backbone takes.
+    """
     if str(weights).endswith(".keras"):
-        return _saved_backbone(weights, input_shape)
+        return _saved_backbone(weights, input_shape), _unchanged
+    if weights not in ("imagenet", "none") and Path(weights).is_dir():
+        return _preset_backbone(weights, input_shape)
+    base = _application_backbone(name, weights, input_shape)
+    return base, caffe_preprocessing if name == "resnet50" else _unchanged
+
+
+def _unchanged(x):
+    return x
+
+
+def _application_backbone(name, weights, input_shape):
     application, options = BACKBONES[name]
     source = None if weights == "none" else weights
     if source not in (None, "imagenet") and not Path(source).is_file():
         raise UserError(
-            f"model.weights={weights!r} is not a file; use imagenet, none, a .weights.h5 file or a .keras model"
+            f"model.weights={weights!r} does not exist; use imagenet, none, a .weights.h5 file, a .keras model "
+            "or a keras-hub preset directory"
         )
     try:
         base = application(include_top=False, weights=source, input_shape=input_shape, pooling="avg", **options)
@@ -140,6 +158,25 @@ def load_backbone(name, weights, input_shape):
     return base
 
 
+def _preset_backbone(directory, input_shape):
+    """A keras-hub image backbone saved with `save_to_preset`, and its `ImageConverter` if saved too."""
+    import keras_hub
+
+    try:
+        base = keras_hub.models.Backbone.from_preset(str(directory))
+        converter = None
+        if (Path(directory) / "image_converter.json").exists():
+            converter = keras_hub.layers.ImageConverter.from_preset(str(directory))
+    except Exception as error:  # foreign or partial presets raise many kinds
+        raise UserError(f"Cannot load a keras-hub backbone from {str(directory)!r}: {_first_line(error)}") from None
+    _check_input_shape(base, directory, input_shape)
+    base.name = "backbone"
+    if converter is None:
+        return base, _unchanged
+    converter.name = "image_converter"
+    return base, converter
+
+
 def _saved_backbone(path, input_shape):
     if not Path(path).is_file():
         raise UserError(f"model.weights={path!r} does not exist")
@@ -147,6 +184,12 @@ def _saved_backbone(path, input_shape):
         base = keras.saving.load_model(path, compile=False)
     except Exception as error:  # corrupt or foreign files raise many kinds
         raise UserError(f"Cannot load the backbone {path!r}: {_first_line(error)}") from None
+    _check_input_shape(base, path, input_shape)
+    base.name = "backbone"
+    return base
+
+
+def _check_input_shape(base, path, input_shape):
     takes = tuple(base.input_shape[1:]) if isinstance(base.input_shape, tuple) else None
     if (
         takes is None
@@ -157,8 +200,6 @@ def _saved_backbone(path, input_shape):
             f"The backbone {path!r} takes inputs of shape {takes}; the data gives {input_shape} "
             "(set image_size to match)"
         )
-    base.name = "backbone"
-    return base
 
 
 def _first_line(error):
