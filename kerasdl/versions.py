@@ -7,7 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 def library_versions():
     """`{"python": ..., "tensorflow": ..., "keras": ..., "ai_edge_litert": ...}`."""
     versions = {"python": platform.python_version()}
-    for package in ("tensorflow", "keras", "ai-edge-litert"):
+    for package in ("tensorflow", "keras", "keras-hub", "tensorflow-text", "ai-edge-litert"):
         try:
             versions[package.replace("-", "_")] = version(package)
         except PackageNotFoundError:
