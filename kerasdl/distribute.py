@@ -97,12 +97,21 @@ def describe_strategy(strategy):
     return f"{text} ({names})" if names else text
 
 
-def resolve_precision(name, strategy):
+def resolve_precision(name, strategy, probe=None):
     """Returns `(policy_name, reason)` for the requested precision.
 
+    Args:
+        name: `auto`, `float32`, `mixed_float16` or `mixed_bfloat16`.
+        strategy: the run's `tf.distribute` strategy.
+        probe: for a CPU with native bfloat16, `(key, measure)` as
+            `kerasdl.precision_probe.bf16_decision` takes them: the run's own
+            model timed in both precisions. None: a small convnet stands in.
+
     `auto` picks `mixed_bfloat16` on TPU, `mixed_float16` on GPUs with
-    compute capability 7.0 or newer (tensor cores), and `float32` elsewhere.
-    CPUs stay float32 until the speed issue measures bfloat16 across presets.
+    compute capability 7.0 or newer (tensor cores), and on a CPU
+    `mixed_bfloat16` only where it has native bfloat16 *and* a short probe
+    measured bfloat16 training clearly faster (`kerasdl.precision_probe`);
+    `float32` elsewhere. Output layers stay float32 in every model.
     """
     if name != "auto":
         return name, "set by precision="
@@ -114,7 +123,27 @@ def resolve_precision(name, strategy):
         if capability >= (7, 0):
             return "mixed_float16", f"GPU with compute capability {capability[0]}.{capability[1]} has tensor cores"
         return "float32", f"GPU compute capability {capability[0]}.{capability[1]} < 7.0"
-    return "float32", "CPU"
+    from kerasdl.precision_probe import bf16_decision
+
+    use_bf16, reason = bf16_decision(*probe) if probe else bf16_decision()
+    return ("mixed_bfloat16" if use_bf16 else "float32"), reason
+
+
+def resolve_jit(name, strategy):
+    """Returns `(jit_compile, reason)` for `jit_compile=auto|true|false`.
+
+    `auto`: XLA on TPU (required) and GPU (Keras's own default there); off
+    on CPU, where scripts/bench_training.py measured it slower for the
+    keras.io convnet (0.23x) and the MLP (0.74x) and within noise for the
+    LSTM.
+    """
+    if name != "auto":
+        return name == "true", "set by jit_compile="
+    if isinstance(strategy, tf.distribute.TPUStrategy):
+        return True, "TPU: XLA is how TPUs run"
+    if tf.config.list_physical_devices("GPU") and _uses_gpu(strategy):
+        return True, "GPU"
+    return False, "CPU: XLA measured slower for convolutions and MLPs"
 
 
 @contextlib.contextmanager

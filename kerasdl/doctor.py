@@ -23,7 +23,7 @@ def report():
     """Lines describing devices, the `auto` choices and library versions."""
     import tensorflow as tf
 
-    from kerasdl.distribute import describe_strategy, resolve_precision, resolve_strategy
+    from kerasdl.distribute import describe_strategy, resolve_jit, resolve_precision, resolve_strategy
 
     lines = [f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, flags: {', '.join(cpu_flags()) or 'unknown'}"]
     gpus = tf.config.list_physical_devices("GPU")
@@ -43,6 +43,8 @@ def report():
     precision, reason = resolve_precision("auto", strategy)
     lines.append(f"strategy=auto -> {describe_strategy(strategy)}")
     lines.append(f"precision=auto -> {precision} ({reason})")
+    jit, jit_reason = resolve_jit("auto", strategy)
+    lines.append(f"jit_compile=auto -> {str(jit).lower()} ({jit_reason})")
     lines.append("versions: " + ", ".join(f"{name} {version}" for name, version in library_versions().items()))
     for module, fix in (
         ("tensorboard", "pip install 'tensorboard>=2.21,<2.22'"),

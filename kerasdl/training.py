@@ -15,10 +15,11 @@ import yaml
 from kerasdl.callbacks import read_history, run_callbacks
 from kerasdl.config import Config, make_config
 from kerasdl.data import load_dataset_for
-from kerasdl.distribute import describe_strategy, precision_policy, resolve_precision, resolve_strategy
+from kerasdl.distribute import describe_strategy, precision_policy, resolve_jit, resolve_precision, resolve_strategy
 from kerasdl.export import export_run
 from kerasdl.finetune import PHASE_MARKER, freeze_backbone, unfreeze_top, wants_fine_tuning
 from kerasdl.models import build_model
+from kerasdl.precision_probe import time_train_steps
 from kerasdl.rundir import open_run_dir, plan_run_dir
 from kerasdl.versions import library_versions
 
@@ -33,10 +34,10 @@ class RunResult:
     resumed: bool
 
 
-def compile_model(model, config, learning_rate=None):
+def compile_model(model, config, learning_rate=None, jit_compile=False):
     """Compiles for classification: Adam at `learning_rate` (default
     `config.learning_rate`), sparse categorical cross-entropy on the softmax
-    outputs, accuracy.
+    outputs, accuracy; XLA if `jit_compile`.
 
     Example:
         >>> compile_model(model, make_config("iris_ann"))
@@ -45,6 +46,7 @@ def compile_model(model, config, learning_rate=None):
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate or config.learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        jit_compile=jit_compile,
     )
 
 
@@ -67,7 +69,8 @@ def train(preset, overrides=None, log=print):
     config = preset if isinstance(preset, Config) else make_config(preset, overrides)
     dataset = load_dataset_for(config)
     strategy = resolve_strategy(config.strategy, log=log)
-    precision, reason = resolve_precision(config.precision, strategy)
+    jit, jit_reason = resolve_jit(config.jit_compile, strategy)
+    precision, reason = resolve_precision(config.precision, strategy, _precision_probe(config, dataset, jit))
     for note in dataset.notes:
         log(note)
     plan = plan_run_dir(config)
@@ -79,7 +82,7 @@ def train(preset, overrides=None, log=print):
         with strategy.scope():
             model = build_model(config.model, dataset.info, **config.model_params)
             freeze_backbone(model, config)
-            compile_model(model, config)
+            compile_model(model, config, jit_compile=jit)
 
         if plan.note:
             log(plan.note)
@@ -87,6 +90,7 @@ def train(preset, overrides=None, log=print):
         resolved = {
             "strategy": describe_strategy(strategy),
             "precision": f"{precision} ({reason})",
+            "jit_compile": f"{str(jit).lower()} ({jit_reason})",
             "global_batch_size": global_batch,
             "run_dir": str(run_dir),
         }
@@ -94,7 +98,7 @@ def train(preset, overrides=None, log=print):
             _write_config(run_dir, config, resolved)
         log(
             f"Training {config.preset}: {config.model} on {config.data}; {resolved['strategy']}; "
-            f"{resolved['precision']}; global batch {global_batch}"
+            f"{resolved['precision']}; XLA {'on' if jit else 'off'}; global batch {global_batch}"
         )
 
         fitted = run_dir / "checkpoints" / "fit_complete"
@@ -107,7 +111,9 @@ def train(preset, overrides=None, log=print):
                 # optimizer would make Keras warn that it skipped it.
                 model.optimizer.build(model.trainable_variables)
         else:
-            _fit_phases(model, dataset, config, run_dir, strategy, log)
+            _fit_phases(model, dataset, config, run_dir, strategy, log, jit)
+            if jit and not model.jit_compile:
+                log("note: Keras turned XLA off for this model (a layer it cannot compile); it trained without")
             fitted.parent.mkdir(exist_ok=True)
             fitted.touch()
         load_best(model, run_dir)
@@ -124,7 +130,7 @@ def train(preset, overrides=None, log=print):
     return RunResult(run_dir=run_dir, metrics=metrics, card=card, resumed=plan.resume)
 
 
-def _fit_phases(model, dataset, config, run_dir, strategy, log):
+def _fit_phases(model, dataset, config, run_dir, strategy, log, jit=False):
     """Phase 1 (everything, or the head over a frozen backbone); then, for a
     transfer model, phase 2: the top of the backbone fine-tuned."""
     replicas = strategy.num_replicas_in_sync
@@ -156,12 +162,26 @@ def _fit_phases(model, dataset, config, run_dir, strategy, log):
     start = int(marker.read_text())
     with strategy.scope():
         unfrozen = unfreeze_top(model, config.fine_tune_layers)
-        compile_model(model, config, learning_rate=config.fine_tune_learning_rate)
+        compile_model(model, config, learning_rate=config.fine_tune_learning_rate, jit_compile=jit)
     log(
         f"fine-tuning the top {len(unfrozen)} backbone layers (BatchNorm stays frozen) at learning rate "
         f"{config.fine_tune_learning_rate:g} for up to {config.fine_tune_epochs} epochs after epoch {start}"
     )
     fit(start, start + config.fine_tune_epochs)
+
+
+def _precision_probe(config, dataset, jit):
+    """`(key, measure)`: this run's model timed for a few steps on one batch of its training data."""
+
+    def build():
+        model = build_model(config.model, dataset.info, **config.model_params)
+        compile_model(model, config, jit_compile=jit)
+        return model
+
+    features, labels = (array[: config.batch_size] for array in dataset.arrays("train"))
+    params = ",".join(f"{key}={value}" for key, value in sorted(config.model_params.items()))
+    key = f"{config.model}({params}) on {dataset.info.input_shape}, batch {len(labels)}, XLA {jit}"
+    return key, lambda: time_train_steps(build, features, labels)
 
 
 def load_best(model, run_dir):
