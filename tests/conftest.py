@@ -36,3 +36,13 @@ def iris_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("runs") / "iris"
     result = train("iris_ann", {"epochs": 3, "run_dir": str(run_dir), "verbose": 0}, log=lambda line: None)
     return result
+
+
+@pytest.fixture(autouse=True)
+def _cpu_without_bf16_unless_probing(request, monkeypatch):
+    """precision=auto probes each new model on a CPU with native bfloat16 (a
+    few seconds per model). Tests about other things see a CPU without it, so
+    they run float32 and do not pay for the probe; the probe's own tests and
+    the end-to-end runs of the presets' defaults see the real CPU."""
+    if request.module.__name__.split(".")[-1] not in ("test_precision_probe", "test_end_to_end"):
+        monkeypatch.setattr("kerasdl.precision_probe.cpu_flags", lambda: set())
