@@ -67,7 +67,11 @@ def bf16_decision(key="convnet", measure=None, cache_dir=None):
     path = Path(cache_dir or default) / "bf16_probe.json"
     saved = _read(path)
     if key not in saved:
-        float32_seconds, bf16_seconds = (measure or _default_probe)()
+        try:
+            float32_seconds, bf16_seconds = (measure or _default_probe)()
+        except Exception as error:  # a model that cannot build or train in bfloat16
+            detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:120]
+            return False, f"CPU with native bfloat16, but the bfloat16 probe failed ({detail})"
         saved[key] = {"float32_s": float32_seconds, "bfloat16_s": bf16_seconds}
         _write(path, saved)
     speedup = saved[key]["float32_s"] / saved[key]["bfloat16_s"]

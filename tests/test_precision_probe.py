@@ -31,6 +31,16 @@ def test_bfloat16_is_chosen_only_when_measured_faster_and_the_result_is_cached(m
     assert not bf16_decision("close call", lambda: (1.1, 1.0), tmp_path)[0]  # 1.1x is within probe noise
 
 
+def test_a_model_that_fails_in_bfloat16_trains_in_float32(monkeypatch, tmp_path):
+    monkeypatch.setattr(precision_probe, "cpu_flags", lambda: {"avx512_bf16"})
+
+    def failing():
+        raise TypeError("Cannot cast bfloat16 in layer X")
+
+    use, reason = bf16_decision("fragile", failing, tmp_path)
+    assert not use and "the bfloat16 probe failed (Cannot cast bfloat16 in layer X)" in reason
+
+
 def test_the_run_passes_its_own_model_to_the_probe(monkeypatch):
     monkeypatch.setattr(precision_probe, "cpu_flags", lambda: {"amx_bf16"})
     strategy = resolve_strategy("cpu")
