@@ -4,8 +4,8 @@ A CPU flag (AVX512_BF16, AMX) says bfloat16 arithmetic is native, not that
 training gets faster: the casts around every layer cost time too, and small
 models are dominated by them. Measured on this project's 2-core AMD EPYC
 with AVX512_BF16: the keras.io MNIST convnet (28x28, batch 128) trained
-1.4-1.9x faster in mixed_bfloat16 in one `scripts/bench_training.py` run and
-slower in another, while `digits_cnn` (8x8 images, batch 32) took 23.8 s in
+1.3-1.9x faster in mixed_bfloat16 in two `scripts/bench_training.py` runs and
+slower in a third, while `digits_cnn` (8x8 images, batch 32) took 23.8 s in
 mixed_bfloat16 against 20.5 s in float32, at the same accuracy. So
 `precision=auto` on a CPU with the flag times a few training steps of the
 run's own model on a batch of its own data in both precisions and picks

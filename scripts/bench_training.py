@@ -8,8 +8,9 @@ examples per second. Settings alternate round by round, so machine noise
 hits all of them alike; the figure is the median over rounds.
 
 Also measured: the keras.io recipe (`model.fit` on NumPy arrays, float32,
-Keras's default jit_compile="auto", which is XLA on CPU in Keras 3) as the
-baseline that issue 5's ratios are taken against.
+Keras's default jit_compile="auto") as the baseline that issue 5's ratios
+are taken against. Its convnet figure is close to tf.data float32 without
+XLA, not to the XLA one, so "auto" did not turn XLA on here.
 
 Usage: python scripts/bench_training.py [--rounds 3] [--only cnn,mlp,lstm]
 Writes bench/training.json and prints a Markdown table.

@@ -6,25 +6,18 @@ import json
 import numpy as np
 import pytest
 import tensorflow as tf
+from sms_messages import messages
 
 from kerasdl.cli import main
 from kerasdl.data import load_dataset
 from kerasdl.errors import UserError
 from kerasdl.tokenize import read_vocabulary, token_ids
 
-SPAM = ["win a free prize now", "claim your cash reward today", "urgent call now to win", "free entry txt WIN"]
-HAM = ["see you at lunch", "are we still on for tonight", "ok I will call you later", "thanks for the lift"]
-
 
 @pytest.fixture(scope="session")
 def sms_file(tmp_path_factory):
-    rng = np.random.default_rng(0)
-    rows = []
-    for index in range(150):
-        label = "spam" if index % 3 == 0 else "ham"
-        rows.append(f"{label}\t{rng.choice(SPAM if label == 'spam' else HAM)} {rng.choice(['', 'please', 'x'])}")
     path = tmp_path_factory.mktemp("bert_data") / "sms.tsv"
-    path.write_text("\n".join(rows) + "\n")
+    path.write_text("".join(f"{label}\t{text}\n" for label, text in messages(150, ("", "please", "x"))))
     return path
 
 

@@ -5,31 +5,19 @@ import json
 import numpy as np
 import pytest
 import tensorflow as tf
+from sms_messages import messages
 
 from kerasdl.cli import main
 from kerasdl.data import load_dataset
 from kerasdl.errors import UserError
 from kerasdl.tokenize import read_vocabulary, token_ids
 
-SPAM = ["win a free prize now", "claim your cash reward today", "urgent call now to win", "free entry txt WIN"]
-HAM = ["see you at lunch", "are we still on for tonight", "ok I will call you later", "thanks for the lift"]
-
-
-def _messages(count=120):
-    rng = np.random.default_rng(0)
-    rows = []
-    for index in range(count):
-        label = "spam" if index % 3 == 0 else "ham"
-        text = rng.choice(SPAM if label == "spam" else HAM)
-        rows.append((label, f"{text} {rng.choice(['', 'please', 'x', 'soon'])}".strip()))
-    return rows
-
 
 @pytest.fixture
 def sms_tsv(tmp_path):
     """label<TAB>text lines, no header, quotes kept as written (the SMS Spam Collection's layout)."""
     path = tmp_path / "sms.tsv"
-    path.write_text("".join(f"{label}\t{text}\n" for label, text in _messages()) + 'ham\tHe said "ok", fine\n')
+    path.write_text("".join(f"{label}\t{text}\n" for label, text in messages()) + 'ham\tHe said "ok", fine\n')
     return path
 
 
@@ -49,7 +37,7 @@ def test_a_tsv_becomes_token_ids_with_a_vocabulary_from_train(sms_tsv):
 
 
 def test_a_csv_with_a_header_and_extra_columns(tmp_path):
-    rows = ["id,category,message"] + [f'{i},{label},"{text}, really"' for i, (label, text) in enumerate(_messages())]
+    rows = ["id,category,message"] + [f'{i},{label},"{text}, really"' for i, (label, text) in enumerate(messages())]
     path = tmp_path / "messages.csv"
     path.write_text("\n".join(rows) + "\n")
     dataset = load_dataset(f"text:{path}", vocabulary_size=100, sequence_length=6)
@@ -59,14 +47,14 @@ def test_a_csv_with_a_header_and_extra_columns(tmp_path):
 
 def test_columns_are_detected_without_a_header_and_can_be_named(tmp_path):
     path = tmp_path / "reversed.csv"
-    path.write_text("".join(f"{text};{label}\n" for label, text in _messages()))
+    path.write_text("".join(f"{text};{label}\n" for label, text in messages()))
     assert load_dataset(f"text:{path}", sequence_length=4).info.class_names == ["ham", "spam"]
     named = load_dataset(f"text:{path}", label="1", text_column="0", sequence_length=4)
     assert named.info.class_names == ["ham", "spam"]
 
 
 def test_a_folder_of_txt_files_per_class(tmp_path):
-    for index, (label, text) in enumerate(_messages(60)):
+    for index, (label, text) in enumerate(messages(60)):
         folder = tmp_path / "reviews" / label
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{index}.txt").write_text(text)
