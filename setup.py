@@ -31,6 +31,12 @@ setup(
         "numpy>=1.26,<3",
         "pyyaml>=6,<7",
     ],
-    extras_require={"dev": ["pytest>=8,<10", "ruff>=0.6"]},
+    extras_require={
+        "dev": ["pytest>=8,<10", "ruff>=0.6"],
+        # scripts/bench_training.py's PyTorch columns. On a CPU-only machine,
+        # `pip install torch --index-url https://download.pytorch.org/whl/cpu`
+        # first avoids the multi-GB CUDA build that PyPI's torch brings.
+        "bench": ["torch>=2.4,<3"],
+    },
     entry_points={"console_scripts": ["kerasdl=kerasdl.cli:main"]},
 )

@@ -49,6 +49,11 @@ class Config:
         precision: `auto`, `float32`, `mixed_float16` or `mixed_bfloat16`.
         jit_compile: `auto` (XLA on TPU and GPU, off on CPU, where it was
             measured slower), `true` or `false`.
+        steps_per_execution: training steps Keras runs per call into the
+            compiled graph: `auto` (16, or the steps of one epoch if fewer;
+            measured 3x faster for small MLPs on CPU, where the per-step
+            call costs as much as the step) or an integer >= 1. Batch-level
+            callbacks and the progress bar update once per execution.
         run_dir: where the run is written; empty means
             `saved_models/<preset>` (numbered `-2`, `-3`, ... if finished).
         seed: seeds the splits, the shuffling and the weights.
@@ -99,6 +104,7 @@ class Config:
     strategy: str = "auto"
     precision: str = "auto"
     jit_compile: str = "auto"
+    steps_per_execution: str = "auto"
     run_dir: str = ""
     seed: int = 42
     overwrite: bool = False
@@ -155,6 +161,7 @@ _CHECKS = {
     "strategy": (lambda v: v in STRATEGIES, "one of: " + ", ".join(STRATEGIES)),
     "precision": (lambda v: v in PRECISIONS, "one of: " + ", ".join(PRECISIONS)),
     "jit_compile": (lambda v: v in JIT, "one of: " + ", ".join(JIT)),
+    "steps_per_execution": (lambda v: v == "auto" or (v.isdigit() and int(v) >= 1), "auto or an integer >= 1"),
     "monitor": (lambda v: v in MONITORS, "one of: " + ", ".join(MONITORS)),
     "int8_io": (lambda v: v in INT8_IO, "one of: " + ", ".join(INT8_IO)),
     "image_size": (lambda v: 8 <= v <= 1024, "an integer in [8, 1024]"),

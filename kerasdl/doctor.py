@@ -23,7 +23,13 @@ def report():
     """Lines describing devices, the `auto` choices and library versions."""
     import tensorflow as tf
 
-    from kerasdl.distribute import describe_strategy, resolve_jit, resolve_precision, resolve_strategy
+    from kerasdl.distribute import (
+        STEPS_PER_EXECUTION_AUTO,
+        describe_strategy,
+        resolve_jit,
+        resolve_precision,
+        resolve_strategy,
+    )
 
     lines = [f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, flags: {', '.join(cpu_flags()) or 'unknown'}"]
     gpus = tf.config.list_physical_devices("GPU")
@@ -45,6 +51,8 @@ def report():
     lines.append(f"precision=auto -> {precision} ({reason})")
     jit, jit_reason = resolve_jit("auto", strategy)
     lines.append(f"jit_compile=auto -> {str(jit).lower()} ({jit_reason})")
+    steps = STEPS_PER_EXECUTION_AUTO if strategy.num_replicas_in_sync == 1 else 1
+    lines.append(f"steps_per_execution=auto -> {steps} (or one epoch's steps if fewer)")
     lines.append("versions: " + ", ".join(f"{name} {version}" for name, version in library_versions().items()))
     for module, fix in (
         ("tensorboard", "pip install 'tensorboard>=2.21,<2.22'"),

@@ -6,6 +6,7 @@ hyperparameters, run directory) runs before the first byte is written.
 
 import dataclasses
 import json
+import math
 import shutil
 import warnings
 
@@ -15,7 +16,14 @@ import yaml
 from kerasdl.callbacks import read_history, run_callbacks
 from kerasdl.config import Config, make_config
 from kerasdl.data import load_dataset_for
-from kerasdl.distribute import describe_strategy, precision_policy, resolve_jit, resolve_precision, resolve_strategy
+from kerasdl.distribute import (
+    describe_strategy,
+    precision_policy,
+    resolve_jit,
+    resolve_precision,
+    resolve_steps_per_execution,
+    resolve_strategy,
+)
 from kerasdl.export import export_run
 from kerasdl.finetune import PHASE_MARKER, freeze_backbone, unfreeze_top, wants_fine_tuning
 from kerasdl.models import build_model
@@ -34,10 +42,11 @@ class RunResult:
     resumed: bool
 
 
-def compile_model(model, config, learning_rate=None, jit_compile=False):
+def compile_model(model, config, learning_rate=None, jit_compile=False, steps_per_execution=1):
     """Compiles for classification: Adam at `learning_rate` (default
     `config.learning_rate`), sparse categorical cross-entropy on the softmax
-    outputs, accuracy; XLA if `jit_compile`.
+    outputs, accuracy; XLA if `jit_compile`; `steps_per_execution` training
+    steps per call into the graph.
 
     Example:
         >>> compile_model(model, make_config("iris_ann"))
@@ -47,6 +56,7 @@ def compile_model(model, config, learning_rate=None, jit_compile=False):
         loss=keras.losses.SparseCategoricalCrossentropy(),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=jit_compile,
+        steps_per_execution=steps_per_execution,
     )
 
 
@@ -76,13 +86,15 @@ def train(preset, overrides=None, log=print):
     plan = plan_run_dir(config)
     replicas = strategy.num_replicas_in_sync
     global_batch = config.batch_size * replicas
+    steps_per_epoch = math.ceil(len(dataset.arrays("train")[1]) / global_batch)
+    execution, execution_reason = resolve_steps_per_execution(config.steps_per_execution, steps_per_epoch, replicas)
 
     keras.utils.set_random_seed(config.seed)
     with precision_policy(precision):
         with strategy.scope():
             model = build_model(config.model, dataset.info, **config.model_params)
             freeze_backbone(model, config)
-            compile_model(model, config, jit_compile=jit)
+            compile_model(model, config, jit_compile=jit, steps_per_execution=execution)
 
         if plan.note:
             log(plan.note)
@@ -91,6 +103,7 @@ def train(preset, overrides=None, log=print):
             "strategy": describe_strategy(strategy),
             "precision": f"{precision} ({reason})",
             "jit_compile": f"{str(jit).lower()} ({jit_reason})",
+            "steps_per_execution": f"{execution} ({execution_reason})",
             "global_batch_size": global_batch,
             "run_dir": str(run_dir),
         }
@@ -98,7 +111,8 @@ def train(preset, overrides=None, log=print):
             _write_config(run_dir, config, resolved)
         log(
             f"Training {config.preset}: {config.model} on {config.data}; {resolved['strategy']}; "
-            f"{resolved['precision']}; XLA {'on' if jit else 'off'}; global batch {global_batch}"
+            f"{resolved['precision']}; XLA {'on' if jit else 'off'}; global batch {global_batch}; "
+            f"{execution} step{'s' if execution != 1 else ''} per execution"
         )
 
         fitted = run_dir / "checkpoints" / "fit_complete"
@@ -111,7 +125,7 @@ def train(preset, overrides=None, log=print):
                 # optimizer would make Keras warn that it skipped it.
                 model.optimizer.build(model.trainable_variables)
         else:
-            _fit_phases(model, dataset, config, run_dir, strategy, log, jit)
+            _fit_phases(model, dataset, config, run_dir, strategy, log, jit, execution)
             if jit and not model.jit_compile:
                 log("note: Keras turned XLA off for this model (a layer it cannot compile); it trained without")
             fitted.parent.mkdir(exist_ok=True)
@@ -130,7 +144,7 @@ def train(preset, overrides=None, log=print):
     return RunResult(run_dir=run_dir, metrics=metrics, card=card, resumed=plan.resume)
 
 
-def _fit_phases(model, dataset, config, run_dir, strategy, log, jit=False):
+def _fit_phases(model, dataset, config, run_dir, strategy, log, jit=False, execution=1):
     """Phase 1 (everything, or the head over a frozen backbone); then, for a
     transfer model, phase 2: the top of the backbone fine-tuned."""
     replicas = strategy.num_replicas_in_sync
@@ -162,7 +176,9 @@ def _fit_phases(model, dataset, config, run_dir, strategy, log, jit=False):
     start = int(marker.read_text())
     with strategy.scope():
         unfrozen = unfreeze_top(model, config.fine_tune_layers)
-        compile_model(model, config, learning_rate=config.fine_tune_learning_rate, jit_compile=jit)
+        compile_model(
+            model, config, learning_rate=config.fine_tune_learning_rate, jit_compile=jit, steps_per_execution=execution
+        )
     log(
         f"fine-tuning the top {len(unfrozen)} backbone layers (BatchNorm stays frozen) at learning rate "
         f"{config.fine_tune_learning_rate:g} for up to {config.fine_tune_epochs} epochs after epoch {start}"

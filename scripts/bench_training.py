@@ -1,143 +1,265 @@
-"""Training throughput, measured side by side in one process: precision and XLA.
+"""Training throughput, side by side in one process: kerasdl against what a user would write.
 
-For each model (the keras.io MNIST convnet on 28x28 digits, the
-breast-cancer MLP, an Embedding(10k, 64) + LSTM(64) text model over 100
-tokens) and each setting (float32 or mixed_bfloat16; jit_compile off or on),
-trains for a fixed number of steps after one warm-up epoch, and reports
-examples per second. Settings alternate round by round, so machine noise
-hits all of them alike; the figure is the median over rounds.
+For the keras.io MNIST convnet, an MLP and an Embedding + LSTM text model
+(`bench_models.py`), each round trains every column in turn and the figure is
+the median over rounds, so the machine's noise hits all columns alike:
 
-Also measured: the keras.io recipe (`model.fit` on NumPy arrays, float32,
-Keras's default jit_compile="auto") as the baseline that issue 5's ratios
-are taken against. Its convnet figure is close to tf.data float32 without
-XLA, not to the XLA one, so "auto" did not turn XLA on here.
+- **kerasdl**: the model trained the way `kerasdl train` trains it: its
+  `tf.data` pipeline (cache, seeded reshuffle, batch, prefetch), and its
+  `auto` choices of precision (the bfloat16 probe), XLA and steps per
+  execution, made by kerasdl's own functions on this machine.
+- **in-memory batches**: the same choices, fed from batches already cut and
+  held as tensors: the ceiling for the input pipeline.
+- **keras.io recipe**: `model.fit` on NumPy arrays, float32, Keras defaults.
+- **PyTorch eager** float32 and bfloat16 autocast (`bench_torch.py`), when
+  torch is installed (`pip install -e '.[bench]'`); otherwise skipped, saying so.
+- with `--grid`: tf.data in float32 and mixed_bfloat16, each with XLA off and on.
 
-Usage: python scripts/bench_training.py [--rounds 3] [--only cnn,mlp,lstm]
-Writes bench/training.json and prints a Markdown table.
+Also measured in the same run: the machine's matrix-multiply peak (2048x2048
+matmuls in TensorFlow, float32 and bfloat16), and from it the fraction of
+peak each column reaches (`bench_models.training_flops`).
+
+Usage: python scripts/bench_training.py [--rounds 5] [--only cnn,mlp,lstm] [--grid]
+Writes bench/training.json and bench/training.md; prints the table.
 """
 
 import argparse
 import json
+import math
 import os
+import platform
 import statistics
 import sys
+import tempfile
 import time
+import types
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The bfloat16 probe runs in this benchmark, not read from an earlier cache.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="kerasdl-bench-")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench_models import BUILDERS, SIZES, data, training_flops  # noqa: E402
+
+from kerasdl.data.dataset import Dataset  # noqa: E402
+from kerasdl.distribute import (  # noqa: E402
+    precision_policy,
+    resolve_jit,
+    resolve_precision,
+    resolve_steps_per_execution,
+    resolve_strategy,
+)
+from kerasdl.precision_probe import cpu_model, time_train_steps  # noqa: E402
+from kerasdl.training import compile_model  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def mnist_convnet(num_classes=10):
-    """keras.io's "Simple MNIST convnet", layer for layer."""
-    return keras.Sequential(
-        [
-            keras.Input((28, 28, 1)),
-            keras.layers.Conv2D(32, 3, activation="relu"),
-            keras.layers.MaxPooling2D(2),
-            keras.layers.Conv2D(64, 3, activation="relu"),
-            keras.layers.MaxPooling2D(2),
-            keras.layers.Flatten(),
-            keras.layers.Dropout(0.5),
-            keras.layers.Dense(num_classes, activation="softmax", dtype="float32"),
-        ]
-    )
-
-
-def mlp(features=30, num_classes=2):
-    return keras.Sequential(
-        [
-            keras.Input((features,)),
-            keras.layers.Dense(32, activation="relu"),
-            keras.layers.Dense(16, activation="relu"),
-            keras.layers.Dense(num_classes, activation="softmax", dtype="float32"),
-        ]
-    )
-
-
-def lstm_text(vocabulary=10_000, length=100, num_classes=2):
-    return keras.Sequential(
-        [
-            keras.Input((length,), dtype="int32"),
-            keras.layers.Embedding(vocabulary, 64),
-            keras.layers.LSTM(64),
-            keras.layers.Dense(num_classes, activation="softmax", dtype="float32"),
-        ]
-    )
-
-
-def data(name, rng):
-    if name == "cnn":
-        return rng.uniform(0, 1, (12_800, 28, 28, 1)).astype("float32"), rng.integers(0, 10, 12_800), 128
-    if name == "mlp":
-        return rng.normal(size=(25_600, 30)).astype("float32"), rng.integers(0, 2, 25_600), 32
-    return rng.integers(1, 10_000, (3_200, 100)).astype("int32"), rng.integers(0, 2, 3_200), 64
-
-
-BUILDERS = {"cnn": mnist_convnet, "mlp": mlp, "lstm": lstm_text}
-
-
-def throughput(name, precision, jit, pipeline, rounds_data):
-    """Examples per second of one epoch of `fit`, after a warm-up epoch."""
-    features, labels, batch = rounds_data
-    keras.config.set_dtype_policy(precision)
-    try:
-        model = BUILDERS[name]()
-        model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", jit_compile=jit)
-        if pipeline:
-            dataset = tf.data.Dataset.from_tensor_slices((features, labels)).cache().batch(batch)
-            dataset = dataset.prefetch(tf.data.AUTOTUNE)
-            fit = lambda: model.fit(dataset, epochs=1, verbose=0)  # noqa: E731
-        else:
-            fit = lambda: model.fit(features, labels, batch_size=batch, epochs=1, verbose=0)  # noqa: E731
-        fit()  # traces and compiles
-        start = time.perf_counter()
-        fit()
-        return len(labels) / (time.perf_counter() - start)
-    finally:
-        keras.config.set_dtype_policy("float32")
-
-
-SETTINGS = {
-    "keras.io recipe (numpy, float32, jit auto)": ("float32", "auto", False),
-    "tf.data float32": ("float32", False, True),
-    "tf.data float32 + XLA": ("float32", True, True),
-    "tf.data mixed_bfloat16": ("mixed_bfloat16", False, True),
-    "tf.data mixed_bfloat16 + XLA": ("mixed_bfloat16", True, True),
+ADAM = types.SimpleNamespace(learning_rate=1e-3)  # compile_model reads only this of a Config
+KERAS_IO = "keras.io recipe"
+KERASDL = "kerasdl"
+IN_MEMORY = "in-memory batches"
+TORCH_FP32 = "PyTorch eager float32"
+TORCH_BF16 = "PyTorch eager bf16 autocast"
+GRID = {  # setting: (precision, jit_compile)
+    "tf.data float32": ("float32", False),
+    "tf.data float32 + XLA": ("float32", True),
+    "tf.data mixed_bfloat16": ("mixed_bfloat16", False),
+    "tf.data mixed_bfloat16 + XLA": ("mixed_bfloat16", True),
 }
+
+
+def kerasdl_choices(name, features, labels):
+    """Precision, XLA and steps per execution as `kerasdl train` would choose them here."""
+    _, batch, _ = SIZES[name]
+    strategy = resolve_strategy("auto", log=lambda *_: None)
+    jit, jit_reason = resolve_jit("auto", strategy)
+
+    def build():
+        model = BUILDERS[name]()
+        compile_model(model, ADAM, jit_compile=jit)
+        return model
+
+    key = f"bench {name}, batch {batch}, XLA {jit}"
+    probe = (key, lambda: time_train_steps(build, features[:batch], labels[:batch]))
+    precision, precision_reason = resolve_precision("auto", strategy, probe)
+    steps, _ = resolve_steps_per_execution("auto", math.ceil(len(labels) / batch))
+    return {
+        "precision": precision,
+        "precision_reason": precision_reason,
+        "jit_compile": jit,
+        "jit_reason": jit_reason,
+        "steps_per_execution": steps,
+    }
+
+
+def feed(kind, features, labels, batch):
+    if kind == "pipeline":
+        return Dataset(info=None, splits={"train": (features, labels)}).pipeline("train", batch, shuffle=True)
+    steps = len(labels) // batch  # in-memory: whole batches, cut once
+    whole = steps * batch
+    return tf.data.Dataset.from_tensor_slices(
+        (features[:whole].reshape(steps, batch, *features.shape[1:]), labels[:whole].reshape(steps, batch))
+    )
+
+
+def keras_throughput(name, arrays, precision, jit, steps_per_execution, source):
+    """Examples per second of `fit` over the model's measurement epochs, after a warm-up epoch."""
+    features, labels = arrays
+    _, batch, epochs = SIZES[name]
+    with precision_policy(precision):
+        model = BUILDERS[name]()
+        compile_model(model, ADAM, jit_compile=jit, steps_per_execution=steps_per_execution)
+        if source == "numpy":
+
+            def fit(count):
+                model.fit(features, labels, batch_size=batch, epochs=count, verbose=0)
+
+        else:
+            batches = feed(source, features, labels, batch)
+
+            def fit(count):
+                model.fit(batches, epochs=count, verbose=0, shuffle=False)  # the pipeline shuffles
+
+        fit(1)  # traces and compiles
+        start = time.perf_counter()
+        fit(epochs)
+        return epochs * len(labels) / (time.perf_counter() - start)
+
+
+def matmul_peak(dtype, size=2048, repeats=6):
+    """GFLOP/s of TensorFlow's matmul at `size`x`size`: the machine's practical peak."""
+    a = tf.cast(tf.random.uniform((size, size)), dtype)
+    tf.matmul(a, a).numpy()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        product = tf.matmul(a, a)
+    product.numpy()
+    return repeats * 2 * size**3 / (time.perf_counter() - start) / 1e9
+
+
+def load_torch():
+    try:
+        import bench_torch
+    except ImportError:
+        print("PyTorch is not installed: its columns are skipped (pip install -e '.[bench]')", file=sys.stderr)
+        return None
+    return bench_torch
+
+
+def measure(name, args, torch_bench, peaks):
+    arrays = data(name)
+    features, labels = arrays
+    _, batch, epochs = SIZES[name]
+    choices = kerasdl_choices(name, features, labels)
+    print(f"{name}: kerasdl chose {choices}", file=sys.stderr)
+    mine = (choices["precision"], choices["jit_compile"], choices["steps_per_execution"])
+    columns = {
+        KERASDL: lambda: keras_throughput(name, arrays, *mine, "pipeline"),
+        IN_MEMORY: lambda: keras_throughput(name, arrays, *mine, "memory"),
+        KERAS_IO: lambda: keras_throughput(name, arrays, "float32", "auto", 1, "numpy"),
+    }
+    if torch_bench:
+        columns[TORCH_FP32] = lambda: torch_bench.throughput(name, features, labels, batch, epochs)
+        columns[TORCH_BF16] = lambda: torch_bench.throughput(name, features, labels, batch, epochs, bf16=True)
+    if args.grid:
+        for setting, (precision, jit) in GRID.items():
+            columns[setting] = lambda p=precision, j=jit: keras_throughput(name, arrays, p, j, 1, "pipeline")
+    samples = {column: [] for column in columns}
+    for round_ in range(args.rounds):
+        peaks["float32"].append(matmul_peak(tf.float32))
+        peaks["bfloat16"].append(matmul_peak(tf.bfloat16))
+        for column, run in columns.items():
+            samples[column].append(run())
+            print(f"{name} round {round_ + 1} {column}: {samples[column][-1]:,.0f} ex/s", file=sys.stderr)
+    return choices, samples
+
+
+def summarise(name, choices, samples, peaks):
+    flops = training_flops(BUILDERS[name]())
+    medians = {column: statistics.median(values) for column, values in samples.items()}
+    rows = {}
+    for column, rate in medians.items():
+        mine = column in (KERASDL, IN_MEMORY)
+        bf16 = "bf16" in column or "bfloat16" in column or (mine and "bfloat16" in choices["precision"])
+        peak = statistics.median(peaks["bfloat16" if bf16 else "float32"])
+        rows[column] = {
+            "examples_per_s": rate,
+            "all_rounds": samples[column],
+            "vs_keras_io": rate / medians[KERAS_IO],
+            "vs_pytorch_fp32": rate / medians[TORCH_FP32] if TORCH_FP32 in medians else None,
+            "gflop_per_s": rate * flops / 1e9,
+            "of_matmul_peak": rate * flops / 1e9 / peak,
+        }
+    return {
+        "training_flops_per_example": flops,
+        "kerasdl_choices": choices,
+        "pipeline_vs_in_memory": medians[KERASDL] / medians[IN_MEMORY],
+        "columns": rows,
+    }
+
+
+def markdown(report):
+    lines = [
+        f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores; "
+        f"TensorFlow {report['machine']['tensorflow']}, Keras {report['machine']['keras']}, "
+        f"PyTorch {report['machine']['torch'] or 'not installed'}; {report['rounds']} rounds, medians.",
+        f"Matmul peak (2048x2048): float32 {report['matmul_peak_gflops']['float32']:,.0f} GFLOP/s, "
+        f"bfloat16 {report['matmul_peak_gflops']['bfloat16']:,.0f} GFLOP/s.",
+        "",
+        "| model | column | examples/s | vs keras.io | vs PyTorch fp32 | GFLOP/s | of peak |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, model in report["models"].items():
+        for column, row in model["columns"].items():
+            torch_ratio = f"{row['vs_pytorch_fp32']:.2f}x" if row["vs_pytorch_fp32"] else "-"
+            lines.append(
+                f"| {name} | {column} | {row['examples_per_s']:,.0f} | {row['vs_keras_io']:.2f}x | {torch_ratio} "
+                f"| {row['gflop_per_s']:.1f} | {row['of_matmul_peak']:.0%} |"
+            )
+    lines.append("")
+    for name, model in report["models"].items():
+        choices = model["kerasdl_choices"]
+        lines.append(
+            f"- {name}: kerasdl chose {choices['precision']} ({choices['precision_reason']}), "
+            f"XLA {'on' if choices['jit_compile'] else 'off'}, {choices['steps_per_execution']} steps per execution; "
+            f"its pipeline ran at {model['pipeline_vs_in_memory']:.2f}x the in-memory batches."
+        )
+    return "\n".join(lines) + "\n"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--only", default="cnn,mlp,lstm")
+    parser.add_argument("--grid", action="store_true", help="also tf.data float32/bfloat16 with XLA off and on")
     args = parser.parse_args()
-    rng = np.random.default_rng(0)
-    results = {}
-    for name in args.only.split(","):
-        arrays = data(name, rng)
-        samples = {setting: [] for setting in SETTINGS}
-        for round_ in range(args.rounds):
-            for setting, (precision, jit, pipeline) in SETTINGS.items():
-                samples[setting].append(throughput(name, precision, jit, pipeline, arrays))
-                print(f"{name} round {round_ + 1} {setting}: {samples[setting][-1]:,.0f} ex/s", file=sys.stderr)
-        baseline = statistics.median(samples[next(iter(SETTINGS))])
-        results[name] = {
-            setting: {"examples_per_s": statistics.median(values), "vs_keras_io": statistics.median(values) / baseline}
-            for setting, values in samples.items()
-        }
+    torch_bench = load_torch()
+    peaks = {"float32": [], "bfloat16": []}
+    measured = {name: measure(name, args, torch_bench, peaks) for name in args.only.split(",")}
+    report = {
+        "machine": {
+            "cpu": cpu_model(),
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "torch": torch_bench.version() if torch_bench else None,
+        },
+        "rounds": args.rounds,
+        "matmul_peak_gflops": {dtype: statistics.median(values) for dtype, values in peaks.items()},
+        "models": {name: summarise(name, *measured[name], peaks) for name in measured},
+    }
     out = ROOT / "bench"
     out.mkdir(exist_ok=True)
-    (out / "training.json").write_text(json.dumps(results, indent=2) + "\n")
-    print("| model | setting | examples/s (median) | vs keras.io recipe |\n|---|---|---|---|")
-    for name, rows in results.items():
-        for setting, row in rows.items():
-            print(f"| {name} | {setting} | {row['examples_per_s']:,.0f} | {row['vs_keras_io']:.2f}x |")
+    (out / "training.json").write_text(json.dumps(report, indent=2) + "\n")
+    table = markdown(report)
+    (out / "training.md").write_text(table)
+    print(table)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from kerasdl.config import make_config
 from kerasdl.data import load_dataset
-from kerasdl.distribute import describe_strategy, precision_policy, resolve_precision, resolve_strategy
+from kerasdl.distribute import (
+    describe_strategy,
+    precision_policy,
+    resolve_precision,
+    resolve_steps_per_execution,
+    resolve_strategy,
+)
 from kerasdl.errors import UserError
 from kerasdl.models import build_model
 
@@ -113,3 +120,14 @@ def test_auto_falls_back_when_the_configured_tpu_is_unreachable(monkeypatch):
     strategy = resolve_strategy("auto", log=lines.append)
     assert strategy.num_replicas_in_sync >= 1
     assert lines == ["strategy=auto: no TPU was found (connection refused); falling back to GPUs or the CPU"]
+
+
+def test_steps_per_execution_auto_is_16_or_one_epoch_and_explicit_values_win():
+    assert resolve_steps_per_execution("auto", 100)[0] == 16
+    assert resolve_steps_per_execution("auto", 5) == (5, "auto: 16, or one epoch's 5 steps if fewer")
+    assert resolve_steps_per_execution("3", 100) == (3, "set by steps_per_execution=")
+    assert resolve_steps_per_execution("auto", 100, replicas=2)[0] == 1
+    assert make_config("digits_cnn", {"steps_per_execution": 4}).steps_per_execution == "4"  # YAML integers
+    for bad in ("0", "-2", "fast", "1.5"):
+        with pytest.raises(UserError, match="steps_per_execution=.* allowed: auto or an integer >= 1"):
+            make_config("digits_cnn", {"steps_per_execution": bad})

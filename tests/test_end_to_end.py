@@ -14,6 +14,7 @@ import time
 import numpy as np
 import pytest
 import tensorflow as tf
+import yaml
 
 from kerasdl.callbacks import read_history
 from kerasdl.cli import main
@@ -27,10 +28,24 @@ QUALITY_BAR = {"digits_cnn": 0.99, "breast_cancer_ann": 0.96, "digits_rnn": 0.97
 VARIANT_BAR = {"float16": (0.5, 0.99), "dynamic": (0.5, 0.99), "int8": (1.0, 0.99)}
 
 
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    """`default_run(preset)`: the preset trained with its defaults, once per module."""
+    runs = {}
+
+    def run(preset):
+        if preset not in runs:
+            run_dir = tmp_path_factory.mktemp("defaults") / preset
+            runs[preset] = train(preset, {"run_dir": str(run_dir), "verbose": "0"}, log=lambda line: None)
+        return runs[preset]
+
+    return run
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("preset", sorted(QUALITY_BAR))
-def test_preset_defaults_reach_the_quality_bar(tmp_path, preset):
-    result = train(preset, {"run_dir": str(tmp_path / preset), "verbose": "0"}, log=lambda line: None)
+def test_preset_defaults_reach_the_quality_bar(tmp_path, preset, default_run):
+    result = default_run(preset)
     accuracy = result.metrics["test"]["accuracy"]
     parity = result.card["variants"]["float32"]["parity"]
     print(f"{preset}: test accuracy {accuracy:.4f}, {len(result.metrics['history']['loss'])} epochs")
@@ -47,6 +62,25 @@ def test_preset_defaults_reach_the_quality_bar(tmp_path, preset):
     if preset == "digits_cnn":
         assert variants["int8"]["size_vs_float32"] <= 0.3 and variants["float16"]["size_vs_float32"] <= 0.55
         _check_photos_of_test_digits(result, tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", sorted(QUALITY_BAR))
+def test_reduced_precision_keeps_float32_accuracy(tmp_path, preset, default_run):
+    """Where precision=auto picks a 16-bit policy (mixed_bfloat16 on TPUs and
+    on CPUs where the probe measured it faster, mixed_float16 on GPUs), test
+    accuracy stays within 0.3 points of float32's. The default run supplies
+    whichever side auto chose; the other is trained here, same seed."""
+    default = default_run(preset)
+    resolved = yaml.safe_load((default.run_dir / "config.yaml").read_text())["resolved"]
+    chosen = resolved["precision"].split()[0]
+    other = "mixed_bfloat16" if chosen == "float32" else "float32"
+    settings = {"run_dir": str(tmp_path / other), "verbose": "0", "precision": other, "variants": "float32"}
+    accuracy = {chosen: default.metrics["test"]["accuracy"]}
+    accuracy[other] = train(preset, settings, log=lambda line: None).metrics["test"]["accuracy"]
+    reduced = next(policy for policy in accuracy if policy != "float32")
+    print(f"{preset}: test accuracy {accuracy}")
+    assert accuracy[reduced] >= accuracy["float32"] - 0.003
 
 
 def _check_photos_of_test_digits(result, tmp_path):
