@@ -12,7 +12,7 @@ ARGS ?=
 .PHONY: help install train train-ann train-cnn train-rnn tensorboard export test test-fast bench bench-export bench-training bench-memory quality time-train clean distclean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 	@echo "  variables: PRESET=$(PRESET) ARGS='KEY=VALUE ...' RUN_DIR=$(RUN_DIR)"
 
 $(INSTALLED): setup.py
