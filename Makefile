@@ -9,7 +9,8 @@ RUN_DIR ?= $(or $(shell ls -dt saved_models/$(PRESET) saved_models/$(PRESET)-[0-
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install train train-ann train-cnn train-rnn tensorboard export test test-fast bench bench-export bench-training bench-memory quality time-train clean distclean
+.PHONY: help install train train-ann train-cnn train-rnn tensorboard export test test-fast \
+	bench bench-export bench-training bench-memory quality time-train clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -52,7 +53,7 @@ bench: bench-export bench-training bench-memory ## every benchmark below; result
 bench-export: $(INSTALLED) ## the export bar: variant sizes, agreement, LiteRT vs Keras latency
 	$(BIN)/python scripts/bench_export.py
 
-bench-training: $(INSTALLED) ## training examples/s: kerasdl vs the keras.io recipe and PyTorch (pip install -e '.[bench]')
+bench-training: $(INSTALLED) ## training examples/s: kerasdl vs keras.io and PyTorch (pip install -e '.[bench]')
 	$(BIN)/python scripts/bench_training.py $(ARGS)
 
 bench-memory: $(INSTALLED) ## peak RSS of `kerasdl train PRESET`, stage by stage

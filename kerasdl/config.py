@@ -52,7 +52,8 @@ class Config:
         steps_per_execution: training steps Keras runs per call into the
             compiled graph: `auto` (16, or the steps of one epoch if fewer;
             measured 3x faster for small MLPs on CPU, where the per-step
-            call costs as much as the step) or an integer >= 1. Batch-level
+            call costs as much as the step; 1 under MirroredStrategy,
+            where Keras 3.15 fails with more) or an integer >= 1. Batch-level
             callbacks and the progress bar update once per execution.
         run_dir: where the run is written; empty means
             `saved_models/<preset>` (numbered `-2`, `-3`, ... if finished).
@@ -161,7 +162,10 @@ _CHECKS = {
     "strategy": (lambda v: v in STRATEGIES, "one of: " + ", ".join(STRATEGIES)),
     "precision": (lambda v: v in PRECISIONS, "one of: " + ", ".join(PRECISIONS)),
     "jit_compile": (lambda v: v in JIT, "one of: " + ", ".join(JIT)),
-    "steps_per_execution": (lambda v: v == "auto" or (v.isdigit() and int(v) >= 1), "auto or an integer >= 1"),
+    "steps_per_execution": (
+        lambda v: v == "auto" or (v.isascii() and v.isdigit() and int(v) >= 1),
+        "auto or an integer >= 1",
+    ),
     "monitor": (lambda v: v in MONITORS, "one of: " + ", ".join(MONITORS)),
     "int8_io": (lambda v: v in INT8_IO, "one of: " + ", ".join(INT8_IO)),
     "image_size": (lambda v: 8 <= v <= 1024, "an integer in [8, 1024]"),

@@ -151,22 +151,25 @@ def resolve_jit(name, strategy):
 STEPS_PER_EXECUTION_AUTO = 16
 
 
-def resolve_steps_per_execution(value, steps_per_epoch, replicas=1):
+def resolve_steps_per_execution(value, steps_per_epoch, strategy=None):
     """Returns `(steps, reason)` for `steps_per_execution=auto|N`.
 
     Each call from Python into the compiled training graph costs about a
     millisecond, as much as a whole training step of a small model: the MLP
     of scripts/bench_training.py trained 3x faster with 16 steps per call
     than with 1. `auto` takes 16, or one epoch's steps if fewer (a longer
-    execution would only be cut at the epoch's end), with one replica.
-    With several, Keras 3.15's multi-step loop fails under MirroredStrategy
-    ("You must feed a value for placeholder tensor", keras-team/keras#19246,
-    seen here with two CPU replicas), so `auto` keeps 1 step there.
+    execution would only be cut at the epoch's end). Under MirroredStrategy
+    and MultiWorkerMirroredStrategy it keeps 1: Keras 3.15's multi-step
+    loop fails there ("You must feed a value for placeholder tensor",
+    keras-team/keras#19246; seen here with two CPU replicas). TPUStrategy,
+    where Keras recommends several steps per execution, gets 16 (not run
+    here: no TPU).
     """
     if value != "auto":
         return int(value), "set by steps_per_execution="
-    if replicas > 1:
-        return 1, "auto: 1 with several replicas (keras-team/keras#19246)"
+    mirrored = (tf.distribute.MirroredStrategy, tf.distribute.MultiWorkerMirroredStrategy)
+    if isinstance(strategy, mirrored):
+        return 1, "auto: 1 under MirroredStrategy (keras-team/keras#19246)"
     steps = max(1, min(STEPS_PER_EXECUTION_AUTO, steps_per_epoch))
     return steps, f"auto: {STEPS_PER_EXECUTION_AUTO}, or one epoch's {steps_per_epoch} steps if fewer"
 

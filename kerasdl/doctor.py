@@ -28,6 +28,7 @@ def report():
         describe_strategy,
         resolve_jit,
         resolve_precision,
+        resolve_steps_per_execution,
         resolve_strategy,
     )
 
@@ -51,8 +52,10 @@ def report():
     lines.append(f"precision=auto -> {precision} ({reason})")
     jit, jit_reason = resolve_jit("auto", strategy)
     lines.append(f"jit_compile=auto -> {str(jit).lower()} ({jit_reason})")
-    steps = STEPS_PER_EXECUTION_AUTO if strategy.num_replicas_in_sync == 1 else 1
-    lines.append(f"steps_per_execution=auto -> {steps} (or one epoch's steps if fewer)")
+    # An epoch longer than the auto value: what a run's data does not cap.
+    steps, steps_reason = resolve_steps_per_execution("auto", STEPS_PER_EXECUTION_AUTO + 1, strategy)
+    why = "or one epoch's steps if fewer" if steps > 1 else steps_reason
+    lines.append(f"steps_per_execution=auto -> {steps} ({why})")
     lines.append("versions: " + ", ".join(f"{name} {version}" for name, version in library_versions().items()))
     for module, fix in (
         ("tensorboard", "pip install 'tensorboard>=2.21,<2.22'"),

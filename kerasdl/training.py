@@ -87,7 +87,7 @@ def train(preset, overrides=None, log=print):
     replicas = strategy.num_replicas_in_sync
     global_batch = config.batch_size * replicas
     steps_per_epoch = math.ceil(len(dataset.arrays("train")[1]) / global_batch)
-    execution, execution_reason = resolve_steps_per_execution(config.steps_per_execution, steps_per_epoch, replicas)
+    execution, execution_reason = resolve_steps_per_execution(config.steps_per_execution, steps_per_epoch, strategy)
 
     keras.utils.set_random_seed(config.seed)
     with precision_policy(precision):

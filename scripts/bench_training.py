@@ -19,7 +19,7 @@ Also measured in the same run: the machine's matrix-multiply peak (2048x2048
 matmuls in TensorFlow, float32 and bfloat16), and from it the fraction of
 peak each column reaches (`bench_models.training_flops`).
 
-Usage: python scripts/bench_training.py [--rounds 5] [--only cnn,mlp,lstm] [--grid]
+Usage: python scripts/bench_training.py [--rounds 7] [--only cnn,mlp,lstm] [--grid]
 Writes bench/training.json and bench/training.md; prints the table.
 """
 
@@ -87,7 +87,7 @@ def kerasdl_choices(name, features, labels):
     key = f"bench {name}, batch {batch}, XLA {jit}"
     probe = (key, lambda: time_train_steps(build, features[:batch], labels[:batch]))
     precision, precision_reason = resolve_precision("auto", strategy, probe)
-    steps, _ = resolve_steps_per_execution("auto", math.ceil(len(labels) / batch))
+    steps, _ = resolve_steps_per_execution("auto", math.ceil(len(labels) / batch), strategy)
     return {
         "precision": precision,
         "precision_reason": precision_reason,
@@ -179,26 +179,34 @@ def measure(name, args, torch_bench, peaks):
     return choices, samples
 
 
+def paired(samples, column, baseline):
+    """Median over rounds of `column / baseline` within each round: the
+    rounds alternate, so each pair shared the machine's state at the time."""
+    if baseline not in samples:
+        return None
+    return statistics.median(a / b for a, b in zip(samples[column], samples[baseline], strict=True))
+
+
 def summarise(name, choices, samples, peaks):
     flops = training_flops(BUILDERS[name]())
-    medians = {column: statistics.median(values) for column, values in samples.items()}
     rows = {}
-    for column, rate in medians.items():
+    for column, values in samples.items():
+        rate = statistics.median(values)
         mine = column in (KERASDL, IN_MEMORY)
         bf16 = "bf16" in column or "bfloat16" in column or (mine and "bfloat16" in choices["precision"])
         peak = statistics.median(peaks["bfloat16" if bf16 else "float32"])
         rows[column] = {
             "examples_per_s": rate,
-            "all_rounds": samples[column],
-            "vs_keras_io": rate / medians[KERAS_IO],
-            "vs_pytorch_fp32": rate / medians[TORCH_FP32] if TORCH_FP32 in medians else None,
+            "all_rounds": values,
+            "vs_keras_io": paired(samples, column, KERAS_IO),
+            "vs_pytorch_fp32": paired(samples, column, TORCH_FP32),
             "gflop_per_s": rate * flops / 1e9,
             "of_matmul_peak": rate * flops / 1e9 / peak,
         }
     return {
         "training_flops_per_example": flops,
         "kerasdl_choices": choices,
-        "pipeline_vs_in_memory": medians[KERASDL] / medians[IN_MEMORY],
+        "pipeline_vs_in_memory": paired(samples, KERASDL, IN_MEMORY),
         "columns": rows,
     }
 
@@ -210,6 +218,8 @@ def markdown(report):
         f"PyTorch {report['machine']['torch'] or 'not installed'}; {report['rounds']} rounds, medians.",
         f"Matmul peak (2048x2048): float32 {report['matmul_peak_gflops']['float32']:,.0f} GFLOP/s, "
         f"bfloat16 {report['matmul_peak_gflops']['bfloat16']:,.0f} GFLOP/s.",
+        "",
+        "Ratios are medians of the ratios within each round.",
         "",
         "| model | column | examples/s | vs keras.io | vs PyTorch fp32 | GFLOP/s | of peak |",
         "|---|---|---|---|---|---|---|",
@@ -234,7 +244,7 @@ def markdown(report):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--only", default="cnn,mlp,lstm")
     parser.add_argument("--grid", action="store_true", help="also tf.data float32/bfloat16 with XLA off and on")
     args = parser.parse_args()

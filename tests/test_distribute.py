@@ -126,8 +126,15 @@ def test_steps_per_execution_auto_is_16_or_one_epoch_and_explicit_values_win():
     assert resolve_steps_per_execution("auto", 100)[0] == 16
     assert resolve_steps_per_execution("auto", 5) == (5, "auto: 16, or one epoch's 5 steps if fewer")
     assert resolve_steps_per_execution("3", 100) == (3, "set by steps_per_execution=")
-    assert resolve_steps_per_execution("auto", 100, replicas=2)[0] == 1
+    assert resolve_steps_per_execution("auto", 100, resolve_strategy("mirrored"))[0] == 1
+    assert resolve_steps_per_execution("auto", 100, resolve_strategy("cpu"))[0] == 16
     assert make_config("digits_cnn", {"steps_per_execution": 4}).steps_per_execution == "4"  # YAML integers
-    for bad in ("0", "-2", "fast", "1.5"):
+    for bad in ("0", "-2", "fast", "1.5", "\u00b2"):  # "²" is a digit to str.isdigit, not to int()
         with pytest.raises(UserError, match="steps_per_execution=.* allowed: auto or an integer >= 1"):
             make_config("digits_cnn", {"steps_per_execution": bad})
+
+
+def test_the_pipeline_turns_the_tf_data_autotuner_off():
+    batches = load_dataset("iris").pipeline("train", 8, shuffle=True)
+    assert batches.options().autotune.enabled is False
+    assert sum(int(labels.shape[0]) for _, labels in batches) == len(load_dataset("iris").arrays("train")[1])

@@ -82,6 +82,8 @@ def test_run_directory_contents(iris_run):
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert config["preset"] == "iris_ann" and config["seed"] == 42 and config["model.hidden_units"] == [16, 16]
     assert config["versions"]["tensorflow"].startswith("2.21")
+    # 105 training examples in batches of 16 make 7 steps: auto runs the whole epoch per execution.
+    assert config["resolved"]["steps_per_execution"] == "7 (auto: 16, or one epoch's 7 steps if fewer)"
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert set(metrics["test"]) == {"accuracy", "loss"}
     assert len(metrics["history"]["val_loss"]) == 3
@@ -125,7 +127,7 @@ def test_mirrored_strategy_through_train(in_tmp):
     assert config["resolved"]["strategy"] == "MirroredStrategy, 2 replicas (CPU:0, CPU:1)"
     assert config["resolved"]["global_batch_size"] == 32  # 16 per replica x 2
     # Keras fails to run several steps per execution under MirroredStrategy.
-    assert config["resolved"]["steps_per_execution"] == "1 (auto: 1 with several replicas (keras-team/keras#19246))"
+    assert config["resolved"]["steps_per_execution"] == "1 (auto: 1 under MirroredStrategy (keras-team/keras#19246))"
     assert result.card["variants"]["float32"]["parity"]["top1_agreement"] == 1.0
 
 
@@ -149,3 +151,16 @@ def test_an_interruption_after_training_does_not_train_again(in_tmp, monkeypatch
     assert counter.ran == [] and result.resumed
     assert len(result.metrics["history"]["loss"]) == epochs_trained
     assert (in_tmp / result.run_dir / "model.tflite").exists()
+
+
+def test_the_model_is_compiled_with_the_resolved_steps_per_execution(in_tmp, monkeypatch):
+    compiled = []
+    original = kerasdl.training.compile_model
+
+    def recording(model, *args, **kwargs):
+        original(model, *args, **kwargs)
+        compiled.append(model.steps_per_execution)
+
+    monkeypatch.setattr(kerasdl.training, "compile_model", recording)
+    train("iris_ann", QUIET | {"epochs": "1", "steps_per_execution": "3"}, log=lambda line: None)
+    assert compiled == [3]

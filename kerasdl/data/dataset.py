@@ -108,7 +108,7 @@ class Dataset:
         if shuffle:
             data = data.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
         # tf.data's autotuner starts afresh with every epoch's iterator and,
-        # on a 2-core CPU, stalled the first steps of an epoch by 0.3-1 s
+        # on a 2-core CPU, stalled the first steps of an epoch by 0.3-1.5 s
         # while it ran (the keras.io convnet's epochs: median 2.0 s with it,
         # 1.6 s without). Nothing here needs tuning: the splits sit in
         # memory and batching is one copy, so two batches of prefetch keep
