@@ -1,8 +1,9 @@
 """Training throughput, side by side in one process: kerasdl against what a user would write.
 
 For the keras.io MNIST convnet, an MLP and an Embedding + LSTM text model
-(`bench_models.py`), each round trains every column in turn and the figure is
-the median over rounds, so the machine's noise hits all columns alike:
+(`bench_models.py`), each round trains every column in turn, so the
+machine's noise hits all columns alike. Examples/s are medians over rounds;
+ratios are medians of each round's ratio:
 
 - **kerasdl**: the model trained the way `kerasdl train` trains it: its
   `tf.data` pipeline (cache, seeded reshuffle, batch, prefetch), and its
