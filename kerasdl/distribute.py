@@ -136,8 +136,9 @@ def resolve_jit(name, strategy):
     on CPU. There, scripts/bench_training.py (5 rounds, medians) measured the
     keras.io convnet at 0.21-0.23x and the MLP at 0.82x of training without
     XLA, and an Embedding + LSTM(64) over 100 tokens at 1.02x (an earlier
-    run's 1.91x did not repeat in later runs). `digits_rnn` end to end took 18.7 s with XLA against 12.3-13.4 s
-    without (10 epochs; compiling costs more than it saves), so RNNs stay off too.
+    run's 1.91x did not repeat in later runs). `digits_rnn` end to end (10
+    epochs) took 18.7 s with XLA against 12.3-13.4 s without: compiling
+    costs more than it saves, so RNNs stay off too.
     """
     if name != "auto":
         return name == "true", "set by jit_compile="
