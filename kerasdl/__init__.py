@@ -5,6 +5,7 @@ The Python API mirrors the `kerasdl` command:
     import kerasdl
     result = kerasdl.train("digits_cnn", {"epochs": 5})
     kerasdl.predict(result.run_dir, ["digit.png"])
+    kerasdl.check_tpu_readiness("digits_cnn")  # [] when one XLA step compiles
 
 Submodules import TensorFlow lazily, so `import kerasdl` is quick.
 """
@@ -53,3 +54,14 @@ def predict(run_dir, inputs, top=3):
     from kerasdl.prediction import predict as _predict
 
     return _predict(run_dir, inputs, top=top)
+
+
+def check_tpu_readiness(preset, overrides=None, log=print):
+    """Problems a TPU would have with a preset (empty: ready); see `kerasdl.tpu_check`.
+
+    `preset` is a name (with KEY=VALUE `overrides`) or a ready `Config`.
+    """
+    from kerasdl.config import Config, make_config
+    from kerasdl.tpu_check import check_tpu_readiness as _check
+
+    return _check(preset if isinstance(preset, Config) else make_config(preset, overrides), log=log)

@@ -1,7 +1,8 @@
 """The `kerasdl` command: train, evaluate, export, predict, presets, doctor.
 
 Bad input is one line on stderr and exit status 2; a run that fails after it
-started (divergence, a failed export check) is one line and exit status 1.
+started (divergence, a failed export check) is one line and exit status 1,
+as is a `doctor --preset` whose preset would fail on a TPU.
 """
 
 import argparse
@@ -50,7 +51,9 @@ def build_parser():
     predict.add_argument("--variant", default="float32", help="TFLite variant to run (default float32)")
 
     commands.add_parser("presets", help="list the presets")
-    commands.add_parser("doctor", help="devices, the strategy and precision auto picks, versions")
+    doctor = commands.add_parser("doctor", help="devices, what auto picks, versions; --preset: TPU readiness")
+    doctor.add_argument("--preset", metavar="NAME", help="also check that this preset would train on a TPU")
+    doctor.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="settings over the preset, e.g. epochs=5")
     return parser
 
 
@@ -103,6 +106,11 @@ def _train(args):
 
     result = train(config)
     test = result.metrics["test"]
+    if not result.card:  # a worker other than the chief: the chief exports
+        print(
+            f"Test accuracy   {test['accuracy']:.2%} (loss {test['loss']:.4f}); the chief exports to {result.run_dir}"
+        )
+        return 0
     float32 = result.card["variants"]["float32"]
     shipped = [name for name, entry in result.card["variants"].items() if "file" in entry]
     tensorboard = Path(shutil.which("tensorboard") or Path(sys.executable).parent / "tensorboard")
@@ -157,11 +165,21 @@ def _predict(args):
 
 
 def _doctor(args):
+    from kerasdl.config import make_config, parse_overrides
     from kerasdl.doctor import report
 
+    if args.overrides and not args.preset:
+        raise UserError(f"KEY=VALUE settings need --preset NAME, got {' '.join(args.overrides)!r}")
+    # Bad input fails before the report, as one line, like `train`.
+    config = make_config(args.preset, parse_overrides(args.overrides)) if args.preset else None
     for line in report():
         print(line)
-    return 0
+    if config is None:
+        print("TPU readiness: `kerasdl doctor --preset NAME` checks a preset (one XLA training step on this machine)")
+        return 0
+    from kerasdl.tpu_check import check_tpu_readiness
+
+    return 1 if check_tpu_readiness(config) else 0
 
 
 if __name__ == "__main__":

@@ -44,6 +44,17 @@ def resolve_strategy(name="auto", log=print):
         >>> strategy.num_replicas_in_sync
         1
     """
+    # MultiWorkerMirroredStrategy must come before anything that starts
+    # TensorFlow's runtime, listing devices included ("Collective ops must
+    # be configured at program startup").
+    if name == "multi_worker" or (name == "auto" and not _tpu_configured() and _cluster_configured()):
+        if not _cluster_configured():
+            raise UserError(
+                "strategy=multi_worker needs TF_CONFIG describing the cluster "
+                '(for example {"cluster": {"worker": ["host1:port", "host2:port"]}, '
+                '"task": {"type": "worker", "index": 0}})'
+            )
+        return _multi_worker()
     gpus = tf.config.list_logical_devices("GPU")
     if name == "auto":
         if _tpu_configured():
@@ -52,7 +63,7 @@ def resolve_strategy(name="auto", log=print):
             except UserError as error:
                 log(f"strategy=auto: {error}; falling back to GPUs or the CPU")
         if _cluster_configured():
-            return tf.distribute.MultiWorkerMirroredStrategy()
+            return _multi_worker()
         if len(gpus) > 1:
             return _mirrored(tuple(gpu.name for gpu in gpus))
         if len(gpus) == 1:
@@ -69,14 +80,6 @@ def resolve_strategy(name="auto", log=print):
     if name == "mirrored":
         devices = gpus or tf.config.list_logical_devices("CPU")
         return _mirrored(tuple(device.name for device in devices))
-    if name == "multi_worker":
-        if not _cluster_configured():
-            raise UserError(
-                "strategy=multi_worker needs TF_CONFIG describing the cluster "
-                '(for example {"cluster": {"worker": ["host1:port", "host2:port"]}, '
-                '"task": {"type": "worker", "index": 0}})'
-            )
-        return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "tpu":
         try:
             return _tpu_strategy()
@@ -94,6 +97,11 @@ def describe_strategy(strategy):
     if kind == "_DefaultDistributionStrategy":
         kind = "default strategy"
     text = f"{kind}, {replicas} replica{'s' if replicas != 1 else ''}"
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        from kerasdl.multi_worker import describe_task
+
+        workers = strategy.extended._num_workers  # noqa: SLF001 (no public count)
+        return f"MultiWorkerMirroredStrategy, {replicas} replicas on {workers} workers (this is {describe_task()})"
     return f"{text} ({names})" if names else text
 
 
@@ -123,6 +131,10 @@ def resolve_precision(name, strategy, probe=None):
         if capability >= (7, 0):
             return "mixed_float16", f"GPU with compute capability {capability[0]}.{capability[1]} has tensor cores"
         return "float32", f"GPU compute capability {capability[0]}.{capability[1]} < 7.0"
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        # Each machine's probe could choose differently, and workers whose
+        # variables differ in dtype cannot all-reduce.
+        return "float32", "several workers on CPUs: a per-machine probe could disagree; set precision= to choose"
     from kerasdl.precision_probe import bf16_decision
 
     use_bf16, reason = bf16_decision(*probe) if probe else bf16_decision()
@@ -166,9 +178,14 @@ def resolve_steps_per_execution(value, steps_per_epoch, strategy=None):
     where Keras recommends several steps per execution, gets 16 (not run
     here: no TPU).
     """
-    if value != "auto":
-        return int(value), "set by steps_per_execution="
     mirrored = (tf.distribute.MirroredStrategy, tf.distribute.MultiWorkerMirroredStrategy)
+    if value != "auto":
+        if int(value) > 1 and isinstance(strategy, mirrored):
+            raise UserError(
+                f"steps_per_execution={value} fails under {type(strategy).__name__} in this Keras "
+                "(keras-team/keras#19246); use steps_per_execution=auto or 1"
+            )
+        return int(value), "set by steps_per_execution="
     if isinstance(strategy, mirrored):
         return 1, "auto: 1 under MirroredStrategy (keras-team/keras#19246)"
     steps = max(1, min(STEPS_PER_EXECUTION_AUTO, steps_per_epoch))
@@ -184,6 +201,16 @@ def precision_policy(name):
         yield
     finally:
         keras.config.set_dtype_policy(previous)
+
+
+@functools.cache
+def _multi_worker():
+    """The process's one MultiWorkerMirroredStrategy (TF allows only one per
+    process), with kerasdl's fixes for Keras 3 under it installed."""
+    from kerasdl.multi_worker import install_keras_fixes
+
+    install_keras_fixes()
+    return tf.distribute.MultiWorkerMirroredStrategy()
 
 
 @functools.cache

@@ -4,6 +4,7 @@ Everything that can reject the user's input (config, data, strategy, model
 hyperparameters, run directory) runs before the first byte is written.
 """
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -27,6 +28,14 @@ from kerasdl.distribute import (
 from kerasdl.export import export_run
 from kerasdl.finetune import PHASE_MARKER, freeze_backbone, unfreeze_top, wants_fine_tuning
 from kerasdl.models import build_model
+from kerasdl.multi_worker import (
+    describe_task,
+    in_multi_worker_mode,
+    is_chief,
+    lost_workers_explained,
+    require_shared_run_dir,
+    scratch_run_dir,
+)
 from kerasdl.precision_probe import time_train_steps
 from kerasdl.rundir import open_run_dir, plan_run_dir
 from kerasdl.versions import library_versions
@@ -77,17 +86,77 @@ def train(preset, overrides=None, log=print):
         True
     """
     config = preset if isinstance(preset, Config) else make_config(preset, overrides)
-    dataset = load_dataset_for(config)
+    # The strategy first: a multi-worker one must start TensorFlow's runtime.
     strategy = resolve_strategy(config.strategy, log=log)
+    dataset = load_dataset_for(config)
+    several_workers = in_multi_worker_mode(strategy)
+    if several_workers:
+        require_shared_run_dir(config)
     jit, jit_reason = resolve_jit(config.jit_compile, strategy)
-    precision, reason = resolve_precision(config.precision, strategy, _precision_probe(config, dataset, jit))
+    probe = None if several_workers else _precision_probe(config, dataset, jit)
+    global_batch = config.batch_size * strategy.num_replicas_in_sync
+    steps_per_epoch = math.ceil(len(dataset.arrays("train")[1]) / global_batch)
+    choices = (
+        jit,
+        jit_reason,
+        *resolve_precision(config.precision, strategy, probe),
+        *resolve_steps_per_execution(config.steps_per_execution, steps_per_epoch, strategy),
+    )
     for note in dataset.notes:
         log(note)
     plan = plan_run_dir(config)
+    if several_workers and not is_chief():
+        return _train_as_worker(config, dataset, strategy, plan, choices, log)
+    with lost_workers_explained() if several_workers else contextlib.nullcontext():
+        model, metrics, run_dir = _train_and_evaluate(config, dataset, strategy, plan, choices, log, _open(plan, log))
+    if several_workers:
+        # The other workers have finished; the model's predict() would wait for them in a collective.
+        model = _detached_copy(model, config)
+    card = export_run(run_dir, model, dataset, config, metrics, log=log)
+    # metrics.json is written last: its presence marks the run finished.
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    _remove_backup(run_dir)
+    return RunResult(run_dir=run_dir, metrics=metrics, card=card, resumed=plan.resume)
+
+
+def _detached_copy(model, config):
+    """The same model and weights, compiled outside any distribution strategy."""
+    copy = model.__class__.from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    compile_model(copy, config)
+    return copy
+
+
+def _train_as_worker(config, dataset, strategy, plan, choices, log):
+    """A worker other than the chief trains and evaluates in step with it
+    (every collective needs all workers) but writes nothing of the run."""
+    with scratch_run_dir(plan) as scratch:
+        log(f"{describe_task()}: the chief writes {plan.path}; this worker's checkpoints go to {scratch}")
+        with lost_workers_explained():
+            _, metrics, _ = _train_and_evaluate(config, dataset, strategy, plan, choices, log, lambda: scratch)
+    log(f"{describe_task()}: done; the chief exports the model to {plan.path}")
+    return RunResult(run_dir=plan.path, metrics=metrics, card={}, resumed=plan.resume)
+
+
+def _open(plan, log):
+    def open_planned():
+        if plan.note:
+            log(plan.note)
+        return open_run_dir(plan)
+
+    return open_planned
+
+
+def _train_and_evaluate(config, dataset, strategy, plan, choices, log, open_dir):
+    """Builds the model, then opens the run directory (`open_dir()`: nothing
+    is written before the model's hyperparameters are accepted), fits (or
+    resumes) and evaluates.
+
+    Returns `(model, metrics, run_dir)`; the chief writes `config.yaml` for a new run.
+    """
+    jit, jit_reason, precision, reason, execution, execution_reason = choices
     replicas = strategy.num_replicas_in_sync
     global_batch = config.batch_size * replicas
-    steps_per_epoch = math.ceil(len(dataset.arrays("train")[1]) / global_batch)
-    execution, execution_reason = resolve_steps_per_execution(config.steps_per_execution, steps_per_epoch, strategy)
 
     keras.utils.set_random_seed(config.seed)
     with precision_policy(precision):
@@ -96,18 +165,16 @@ def train(preset, overrides=None, log=print):
             freeze_backbone(model, config)
             compile_model(model, config, jit_compile=jit, steps_per_execution=execution)
 
-        if plan.note:
-            log(plan.note)
-        run_dir = open_run_dir(plan)
+        run_dir = open_dir()
         resolved = {
             "strategy": describe_strategy(strategy),
             "precision": f"{precision} ({reason})",
             "jit_compile": f"{str(jit).lower()} ({jit_reason})",
             "steps_per_execution": f"{execution} ({execution_reason})",
             "global_batch_size": global_batch,
-            "run_dir": str(run_dir),
+            "run_dir": str(plan.path),
         }
-        if not plan.resume:
+        if run_dir == plan.path and not plan.resume:  # the chief, or a single process
             _write_config(run_dir, config, resolved)
         log(
             f"Training {config.preset}: {config.model} on {config.data}; {resolved['strategy']}; "
@@ -137,11 +204,7 @@ def train(preset, overrides=None, log=print):
         "test": {name: float(value) for name, value in test.items()},
         "history": read_history(run_dir / "history.csv"),
     }
-    card = export_run(run_dir, model, dataset, config, metrics, log=log)
-    # metrics.json is written last: its presence marks the run finished.
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    _remove_backup(run_dir)
-    return RunResult(run_dir=run_dir, metrics=metrics, card=card, resumed=plan.resume)
+    return model, metrics, run_dir
 
 
 def _fit_phases(model, dataset, config, run_dir, strategy, log, jit=False, execution=1):
