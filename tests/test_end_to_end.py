@@ -124,11 +124,20 @@ def test_ctrl_c_then_the_same_command_resumes(tmp_path):
     env = {key: value for key, value in os.environ.items() if key != "KERASDL_VERBOSE"}
     history = tmp_path / "saved_models" / "iris_ann" / "history.csv"
     process = subprocess.Popen(
-        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A test suite started in the background (`make test &`, some CI
+        # runners) passes SIGINT on as ignored; a terminal's Ctrl-C is not.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(read_history(history).get("loss", [])) < 3:
         time.sleep(0.2)
+    assert process.poll() is None, "the run ended before it could be interrupted"
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
