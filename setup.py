@@ -32,7 +32,18 @@ setup(
         "pyyaml>=6,<7",
     ],
     extras_require={
-        "dev": ["pytest>=8,<10", "ruff>=0.6"],
+        # The tests train on the JAX backend too, and execute the Colab notebook.
+        "dev": [
+            "pytest>=8,<10",
+            "ruff>=0.6",
+            "jax>=0.5,<0.11",
+            "nbclient>=0.10,<1",
+            "nbformat>=5.10,<6",
+            "ipykernel>=6.29,<8",
+        ],
+        # backend=jax: Keras's JAX backend (the Colab TPU path; TPU runtimes
+        # come with a matching jax[tpu] already, so install kerasdl without it there).
+        "jax": ["jax>=0.5,<0.11"],
         # scripts/bench_training.py's PyTorch columns. On a CPU-only machine,
         # `pip install torch --index-url https://download.pytorch.org/whl/cpu`
         # first avoids the multi-GB CUDA build that PyPI's torch brings.

@@ -98,9 +98,16 @@ def _stop_on_sigterm(signum, frame):
 
 def _train(args):
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    from kerasdl.config import make_config, parse_overrides
+    from kerasdl.config import BACKENDS, make_config, parse_overrides, read_preset
+    from kerasdl.jax_backend import select_backend
 
-    config = make_config(args.preset, parse_overrides(args.overrides))
+    overrides = parse_overrides(args.overrides)
+    # Keras reads KERAS_BACKEND once, when it is imported, and make_config
+    # imports it (model hyperparameters are checked against the builders).
+    backend = overrides.get("backend") or read_preset(args.preset).get("backend", "auto")
+    if backend in BACKENDS:  # anything else: make_config says what is allowed
+        select_backend(backend)
+    config = make_config(args.preset, overrides)
     from kerasdl.export.report import text_table
     from kerasdl.training import train
 
@@ -142,6 +149,9 @@ def _evaluate(args):
 
 
 def _export(args):
+    from kerasdl.jax_backend import select_backend
+
+    select_backend("tensorflow")  # SavedModel and TFLite are TensorFlow's, whoever trained the run
     from kerasdl.export.report import text_table
     from kerasdl.runs import export_existing_run
 

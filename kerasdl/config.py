@@ -16,6 +16,7 @@ import yaml
 
 from kerasdl.errors import UserError
 
+BACKENDS = ("auto", "tensorflow", "jax")
 STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "multi_worker", "tpu")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 JIT = ("auto", "true", "false")
@@ -45,6 +46,10 @@ class Config:
         monitor: validation metric that picks the best checkpoint.
         validation_fraction: share of all examples held out for validation.
         test_fraction: share of all examples held out for the final test.
+        backend: Keras backend that trains: `auto` (KERAS_BACKEND, else
+            TensorFlow), `tensorflow` or `jax` (the Colab TPU path; the
+            devices JAX sees train data parallel). Exporting always runs on
+            TensorFlow.
         strategy: `auto`, `cpu`, `gpu`, `mirrored`, `multi_worker` or `tpu`.
         precision: `auto`, `float32`, `mixed_float16` or `mixed_bfloat16`.
         jit_compile: `auto` (XLA on TPU and GPU, off on CPU, where it was
@@ -102,6 +107,7 @@ class Config:
     monitor: str = "val_loss"
     validation_fraction: float = 0.1
     test_fraction: float = 0.2
+    backend: str = "auto"
     strategy: str = "auto"
     precision: str = "auto"
     jit_compile: str = "auto"
@@ -159,6 +165,7 @@ _CHECKS = {
     "test_fraction": (lambda v: 0 < v < 0.5, "a number in (0, 0.5)"),
     "seed": (lambda v: 0 <= v < 2**31, "an integer in [0, 2**31)"),
     "verbose": (lambda v: v in (0, 1, 2), "0, 1 or 2"),
+    "backend": (lambda v: v in BACKENDS, "one of: " + ", ".join(BACKENDS)),
     "strategy": (lambda v: v in STRATEGIES, "one of: " + ", ".join(STRATEGIES)),
     "precision": (lambda v: v in PRECISIONS, "one of: " + ", ".join(PRECISIONS)),
     "jit_compile": (lambda v: v in JIT, "one of: " + ", ".join(JIT)),

@@ -14,6 +14,7 @@ import keras
 import tensorflow as tf
 
 from kerasdl.errors import UserError
+from kerasdl.jax_backend import JaxDevices, jax_jit, jax_precision, on_jax, resolve_jax_devices
 
 
 def resolve_strategy(name="auto", log=print):
@@ -33,17 +34,22 @@ def resolve_strategy(name="auto", log=print):
             - `tpu`: TPUStrategy (Colab `TPU_NAME`/`COLAB_TPU_ADDR`, or a
               Cloud TPU name in `TPU_NAME`).
 
+            On the JAX backend the devices JAX sees stand in for a strategy
+            (`kerasdl.jax_backend.resolve_jax_devices`).
+
         log: where `auto` says why it fell back (a configured TPU that
             cannot be reached).
 
     Returns:
-        A `tf.distribute.Strategy`.
+        A `tf.distribute.Strategy` (a `JaxDevices` on the JAX backend).
 
     Example:
         >>> strategy = resolve_strategy("cpu")
         >>> strategy.num_replicas_in_sync
         1
     """
+    if on_jax():
+        return resolve_jax_devices(name)
     # MultiWorkerMirroredStrategy must come before anything that starts
     # TensorFlow's runtime, listing devices included ("Collective ops must
     # be configured at program startup").
@@ -90,6 +96,8 @@ def resolve_strategy(name="auto", log=print):
 
 def describe_strategy(strategy):
     """One line, e.g. `MirroredStrategy, 2 replicas (CPU:0, CPU:1)`."""
+    if isinstance(strategy, JaxDevices):
+        return strategy.describe()
     devices = _devices(strategy)
     names = ", ".join(device.split("/")[-1].replace("device:", "") for device in devices)
     replicas = strategy.num_replicas_in_sync
@@ -121,6 +129,8 @@ def resolve_precision(name, strategy, probe=None):
     measured bfloat16 training clearly faster (`kerasdl.precision_probe`);
     `float32` elsewhere. Output layers stay float32 in every model.
     """
+    if isinstance(strategy, JaxDevices):
+        return jax_precision(name, strategy)
     if name != "auto":
         return name, "set by precision="
     if isinstance(strategy, tf.distribute.TPUStrategy):
@@ -152,6 +162,8 @@ def resolve_jit(name, strategy):
     epochs) took 18.7 s with XLA against 12.3-13.4 s without: compiling
     costs more than it saves, so RNNs stay off too.
     """
+    if isinstance(strategy, JaxDevices):
+        return jax_jit(name)
     if name != "auto":
         return name == "true", "set by jit_compile="
     if isinstance(strategy, tf.distribute.TPUStrategy):

@@ -31,16 +31,19 @@ def load_run(run_dir):
             f"{str(run_dir)!r} has no model.keras; the run has not finished (rerun `kerasdl train` to resume it)"
         )
     config = load_config(run_dir / "config.yaml")
-    dataset = load_dataset_for(config)
+    return config, load_dataset_for(config), load_keras_file(run_dir / "model.keras")
+
+
+def load_keras_file(path):
+    """A `.keras` model file, loaded with `safe_mode=True`; a `UserError` if it cannot be."""
     try:
         with warnings.catch_warnings():
             # keras-hub task models (BERT) override compile(), so Keras skips
             # restoring the compile config and says so; kerasdl compiles itself.
             warnings.filterwarnings("ignore", message=r"`compile\(\)` was not called as part of model loading")
-            model = keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+            return keras.saving.load_model(path, safe_mode=True)
     except (OSError, ValueError) as error:
-        raise UserError(f"Cannot load {run_dir / 'model.keras'}: {str(error).splitlines()[0]}") from None
-    return config, dataset, model
+        raise UserError(f"Cannot load {path}: {str(error).splitlines()[0]}") from None
 
 
 def evaluate_run(run_dir):

@@ -26,6 +26,8 @@ from kerasdl.distribute import (
     resolve_strategy,
 )
 from kerasdl.export import export_run
+from kerasdl.export.from_jax import export_from_jax
+from kerasdl.jax_backend import check_backend, on_jax
 from kerasdl.finetune import PHASE_MARKER, freeze_backbone, unfreeze_top, wants_fine_tuning
 from kerasdl.models import build_model
 from kerasdl.multi_worker import (
@@ -86,6 +88,7 @@ def train(preset, overrides=None, log=print):
         True
     """
     config = preset if isinstance(preset, Config) else make_config(preset, overrides)
+    check_backend(config.backend)
     # The strategy first: a multi-worker one must start TensorFlow's runtime.
     strategy = resolve_strategy(config.strategy, log=log)
     dataset = load_dataset_for(config)
@@ -93,7 +96,7 @@ def train(preset, overrides=None, log=print):
     if several_workers:
         require_shared_run_dir(config)
     jit, jit_reason = resolve_jit(config.jit_compile, strategy)
-    probe = None if several_workers else _precision_probe(config, dataset, jit)
+    probe = None if several_workers or on_jax() else _precision_probe(config, dataset, jit)
     global_batch = config.batch_size * strategy.num_replicas_in_sync
     steps_per_epoch = math.ceil(len(dataset.arrays("train")[1]) / global_batch)
     choices = (
@@ -112,7 +115,10 @@ def train(preset, overrides=None, log=print):
     if several_workers:
         # The other workers have finished; the model's predict() would wait for them in a collective.
         model = _detached_copy(model, config)
-    card = export_run(run_dir, model, dataset, config, metrics, log=log)
+    if on_jax():
+        card = export_from_jax(run_dir, model, dataset, metrics, log=log)
+    else:
+        card = export_run(run_dir, model, dataset, config, metrics, log=log)
     # metrics.json is written last: its presence marks the run finished.
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     _remove_backup(run_dir)
@@ -167,6 +173,7 @@ def _train_and_evaluate(config, dataset, strategy, plan, choices, log, open_dir)
 
         run_dir = open_dir()
         resolved = {
+            "backend": keras.backend.backend(),
             "strategy": describe_strategy(strategy),
             "precision": f"{precision} ({reason})",
             "jit_compile": f"{str(jit).lower()} ({jit_reason})",
@@ -198,6 +205,10 @@ def _train_and_evaluate(config, dataset, strategy, plan, choices, log, open_dir)
             fitted.parent.mkdir(exist_ok=True)
             fitted.touch()
         load_best(model, run_dir)
+        if getattr(strategy, "even_batches", False):
+            # Every example of the test split, on one device; this copy is also what gets exported.
+            model = _detached_copy(model, config)
+            replicas = 1
         test = model.evaluate(dataset.pipeline("test", global_batch, replicas=replicas), return_dict=True, verbose=0)
 
     metrics = {
@@ -212,17 +223,21 @@ def _fit_phases(model, dataset, config, run_dir, strategy, log, jit=False, execu
     transfer model, phase 2: the top of the backbone fine-tuned."""
     replicas = strategy.num_replicas_in_sync
     global_batch = config.batch_size * replicas
+    even = getattr(strategy, "even_batches", False)
 
     def fit(initial_epoch, epochs):
-        model.fit(
-            dataset.pipeline("train", global_batch, shuffle=True, seed=config.seed, replicas=replicas),
-            validation_data=dataset.pipeline("validation", global_batch, replicas=replicas),
-            initial_epoch=initial_epoch,
-            epochs=epochs,
-            callbacks=run_callbacks(run_dir, config),
-            shuffle=False,  # the pipeline shuffles, seeded
-            verbose=config.verbose,
-        )
+        # On JAX the training steps run in the distribution's scope; a
+        # tf.distribute strategy needs only the model built in its own.
+        with strategy.scope() if on_jax() else contextlib.nullcontext():
+            model.fit(
+                dataset.pipeline("train", global_batch, shuffle=True, seed=config.seed, replicas=replicas, even=even),
+                validation_data=dataset.pipeline("validation", global_batch, replicas=replicas, even=even),
+                initial_epoch=initial_epoch,
+                epochs=epochs,
+                callbacks=run_callbacks(run_dir, config),
+                shuffle=False,  # the pipeline shuffles, seeded
+                verbose=config.verbose,
+            )
 
     marker = run_dir / "checkpoints" / PHASE_MARKER
     if not marker.exists():

@@ -76,7 +76,7 @@ class Dataset:
     def arrays(self, split):
         return self.splits[split]
 
-    def pipeline(self, split, batch_size, shuffle=False, seed=0, replicas=1):
+    def pipeline(self, split, batch_size, shuffle=False, seed=0, replicas=1, even=False):
         """A batched `tf.data.Dataset` of `(inputs, labels)` for `split`.
 
         Args:
@@ -85,6 +85,10 @@ class Dataset:
             shuffle: reshuffle every epoch (for training).
             seed: seeds the shuffle so runs repeat.
             replicas: replicas the batches are split across.
+            even: every batch must split evenly across the replicas (JAX's
+                DataParallel): training batches are all whole (the last,
+                partial one is dropped; the shuffle changes it every epoch)
+                and other splits are trimmed to a multiple of `replicas`.
 
         Returns:
             A `tf.data.Dataset` of `(features, labels)` batches, cached and
@@ -96,6 +100,9 @@ class Dataset:
         import tensorflow as tf
 
         features, labels = self.splits[split]
+        if even and not shuffle:
+            keep = len(labels) // replicas * replicas
+            features, labels = features[:keep], labels[:keep]
         if replicas > 1 and len(labels) < batch_size:
             # Under tf.distribute, Keras 3 builds the model from the first
             # batch by averaging the replicas' shards element-wise
@@ -116,7 +123,8 @@ class Dataset:
         # held ready in memory).
         options = tf.data.Options()
         options.autotune.enabled = False
-        return data.batch(batch_size).prefetch(PREFETCH_BATCHES).with_options(options)
+        data = data.batch(batch_size, drop_remainder=even and shuffle)
+        return data.prefetch(PREFETCH_BATCHES).with_options(options)
 
 
 def split_stratified(features, labels, seed, validation_fraction, test_fraction):
