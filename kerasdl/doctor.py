@@ -19,6 +19,18 @@ def cpu_flags():
     return []
 
 
+def jax_line():
+    """What `backend=jax` would train on, or how to get JAX."""
+    try:
+        import jax
+    except ImportError:
+        return "JAX: not installed (backend=jax, the Colab TPU path, needs it); fix: pip install 'kerasdl[jax]'"
+    devices = jax.devices()
+    kinds = ", ".join(sorted({f"{device.platform} x{len(jax.devices(device.platform))}" for device in devices}))
+    how = "data parallel (keras.distribution.DataParallel)" if len(devices) > 1 else "one device"
+    return f"JAX: {jax.__version__}, devices: {kinds}; backend=jax would train on {devices[0].platform}, {how}"
+
+
 def report():
     """Lines describing devices, the `auto` choices and library versions."""
     import tensorflow as tf
@@ -46,6 +58,7 @@ def report():
     tpu = os.environ.get("TPU_NAME") or os.environ.get("COLAB_TPU_ADDR")
     lines.append(f"TPU: {'configured: ' + tpu if tpu else 'none configured (TPU_NAME / COLAB_TPU_ADDR unset)'}")
     lines.append(f"TF_CONFIG: {'set' if os.environ.get('TF_CONFIG') else 'unset (single machine)'}")
+    lines.append(jax_line())
     strategy = resolve_strategy("auto")
     precision, reason = resolve_precision("auto", strategy)
     lines.append(f"strategy=auto -> {describe_strategy(strategy)}")

@@ -27,8 +27,8 @@ from kerasdl.distribute import (
 )
 from kerasdl.export import export_run
 from kerasdl.export.from_jax import export_from_jax
-from kerasdl.jax_backend import check_backend, on_jax
 from kerasdl.finetune import PHASE_MARKER, freeze_backbone, unfreeze_top, wants_fine_tuning
+from kerasdl.jax_backend import check_backend, on_jax
 from kerasdl.models import build_model
 from kerasdl.multi_worker import (
     describe_task,

@@ -12,4 +12,8 @@ def library_versions():
             versions[package.replace("-", "_")] = version(package)
         except PackageNotFoundError:
             versions[package.replace("-", "_")] = "not installed"
+    try:
+        versions["jax"] = version("jax")  # optional: backend=jax
+    except PackageNotFoundError:
+        pass
     return versions

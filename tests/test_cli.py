@@ -99,6 +99,7 @@ def test_doctor_reports_devices_choices_and_versions(capsys):
     assert "strategy=auto -> " in out and "precision=auto -> " in out
     assert "steps_per_execution=auto -> " in out
     assert "tensorflow 2.21" in out and "GPU:" in out and "TPU:" in out
+    assert "JAX: 0." in out and "backend=jax would train on cpu, one device" in out
 
 
 def test_evaluate_and_export_an_existing_run(iris_run, capsys, tmp_path):
