@@ -11,6 +11,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["KERASDL_VERBOSE"] = "1"  # in-process commands must not redirect pytest's stderr
 # precision=auto caches its bfloat16 probes there; tests must not read or write the user's.
 os.environ["XDG_CACHE_HOME"] = __import__("tempfile").mkdtemp(prefix="kerasdl-test-cache-")
+__import__("atexit").register(__import__("shutil").rmtree, os.environ["XDG_CACHE_HOME"], ignore_errors=True)
 
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from sms_messages import messages
+from tiny_bert import save_tiny_bert_preset
 
 from kerasdl.cli import main
 from kerasdl.data import load_dataset
@@ -24,29 +25,8 @@ def sms_file(tmp_path_factory):
 @pytest.fixture(scope="session")
 def bert_preset(tmp_path_factory, sms_file):
     """A 2-layer BERT backbone and its tokenizer saved as a keras-hub preset directory."""
-    import keras
-    import keras_hub
-
     texts = [line.split("\t", 1)[1] for line in sms_file.read_text().splitlines()]
-    vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
-        tf.data.Dataset.from_tensor_slices(texts),
-        vocabulary_size=200,
-        lowercase=True,
-        reserved_tokens=["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"],
-    )
-    keras.utils.set_random_seed(0)
-    backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=len(vocabulary),
-        num_layers=2,
-        num_heads=2,
-        hidden_dim=32,
-        intermediate_dim=64,
-        max_sequence_length=32,
-    )
-    directory = tmp_path_factory.mktemp("presets") / "tiny_bert"
-    backbone.save_to_preset(str(directory))
-    keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=True).save_to_preset(str(directory))
-    return directory
+    return save_tiny_bert_preset(tmp_path_factory.mktemp("presets") / "tiny_bert", texts)
 
 
 def test_wordpiece_tokenisation_uses_the_presets_vocabulary(sms_file, bert_preset):

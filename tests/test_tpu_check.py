@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 from sms_messages import messages
+from tiny_bert import save_tiny_bert_preset
 
 import kerasdl
 from kerasdl.cli import main
@@ -188,28 +189,9 @@ def offline_data(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def tiny_bert(tmp_path_factory):
-    """A 1-layer BERT with a WordPiece vocabulary of the texts, saved as a keras-hub preset (as in test_bert)."""
-    import keras_hub
-
-    texts = [text for _, text in SMS]
-    vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
-        tf.data.Dataset.from_tensor_slices(texts),
-        vocabulary_size=200,
-        lowercase=True,
-        reserved_tokens=["[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"],
-    )
-    backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=len(vocabulary),
-        num_layers=1,
-        num_heads=2,
-        hidden_dim=8,
-        intermediate_dim=16,
-        max_sequence_length=16,
-    )
+    """A 1-layer BERT with a WordPiece vocabulary of the texts, saved as a keras-hub preset."""
     directory = tmp_path_factory.mktemp("tpu_presets") / "tiny_bert"
-    backbone.save_to_preset(str(directory))
-    keras_hub.models.BertTokenizer(vocabulary=vocabulary, lowercase=True).save_to_preset(str(directory))
-    return directory
+    return save_tiny_bert_preset(directory, [text for _, text in SMS], num_layers=1, hidden_dim=8, sequence_length=16)
 
 
 @pytest.mark.slow
