@@ -25,6 +25,7 @@ from kerasdl.distribute import (
     resolve_steps_per_execution,
     resolve_strategy,
 )
+from kerasdl.errors import UserError
 from kerasdl.export import export_run
 from kerasdl.export.from_jax import export_from_jax
 from kerasdl.finetune import PHASE_MARKER, freeze_backbone, unfreeze_top, wants_fine_tuning
@@ -98,7 +99,7 @@ def train(preset, overrides=None, log=print):
     jit, jit_reason = resolve_jit(config.jit_compile, strategy)
     probe = None if several_workers or on_jax() else _precision_probe(config, dataset, jit)
     global_batch = config.batch_size * strategy.num_replicas_in_sync
-    steps_per_epoch = math.ceil(len(dataset.arrays("train")[1]) / global_batch)
+    steps_per_epoch = _steps_per_epoch(len(dataset.arrays("train")[1]), global_batch, strategy)
     choices = (
         jit,
         jit_reason,
@@ -123,6 +124,18 @@ def train(preset, overrides=None, log=print):
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     _remove_backup(run_dir)
     return RunResult(run_dir=run_dir, metrics=metrics, card=card, resumed=plan.resume)
+
+
+def _steps_per_epoch(train_size, global_batch, strategy):
+    if not getattr(strategy, "even_batches", False):
+        return math.ceil(train_size / global_batch)
+    if train_size < global_batch:
+        raise UserError(
+            f"the training split has {train_size} examples, fewer than one global batch of {global_batch} "
+            f"({strategy.num_replicas_in_sync} devices x batch_size); every batch must be whole here, "
+            "so lower batch_size"
+        )
+    return train_size // global_batch
 
 
 def _detached_copy(model, config):

@@ -101,10 +101,9 @@ def _train_on_jax(tmp_path, devices, *settings):
 @pytest.mark.slow
 def test_two_virtual_devices_train_as_well_as_one_and_export_like_tensorflow(tmp_path):
     # Same global batch (32) on one device and on two.
-    common = ["epochs=15", "variants=float32,int8"]
-    two = _train_on_jax(tmp_path, 2, "batch_size=16", "run_dir=two", *common)
+    two = _train_on_jax(tmp_path, 2, "batch_size=16", "run_dir=two", "epochs=15", "variants=float32,int8")
     assert two.returncode == 0, two.stderr
-    one = _train_on_jax(tmp_path, 1, "batch_size=32", "run_dir=one", *common)
+    one = _train_on_jax(tmp_path, 1, "batch_size=32", "run_dir=one", "epochs=15", "variants=float32")
     assert one.returncode == 0, one.stderr
 
     resolved = yaml.safe_load((tmp_path / "two" / "config.yaml").read_text())["resolved"]
@@ -125,3 +124,13 @@ def test_two_virtual_devices_train_as_well_as_one_and_export_like_tensorflow(tmp
     assert card["variants"]["int8"]["file"] == "model_int8.tflite"
     assert (tmp_path / "two" / "saved_model" / "saved_model.pb").exists()
     assert not list((tmp_path / "two").glob(".jax-handoff-*"))
+
+
+def test_whole_batches_need_a_training_split_of_at_least_one_global_batch():
+    from kerasdl.training import _steps_per_epoch
+
+    devices = SimpleNamespace(even_batches=True, num_replicas_in_sync=2)
+    assert _steps_per_epoch(105, 32, devices) == 3  # the partial fourth batch is dropped
+    assert _steps_per_epoch(105, 32, SimpleNamespace()) == 4
+    with pytest.raises(UserError, match="105 examples, fewer than one global batch of 128 .2 devices x batch_size."):
+        _steps_per_epoch(105, 128, devices)

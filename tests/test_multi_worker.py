@@ -16,7 +16,7 @@ from kerasdl.errors import UserError
 from kerasdl.multi_worker import is_chief, require_shared_run_dir, task
 
 # Small enough for the suite, long enough for a worker to die mid-run.
-SETTINGS = ["epochs=8", "early_stopping=0", "reduce_lr=0", "verbose=2"]
+SETTINGS = ["epochs=8", "early_stopping=0", "reduce_lr=0", "verbose=2", "variants=float32"]
 
 
 def _tf_config(workers, index, kind="worker", chief=None):
@@ -96,7 +96,7 @@ def test_two_workers_train_to_the_single_process_accuracy(tmp_path):
 
     run_dir = tmp_path / "run"
     # The preset's schedule, shortened; two replicas of 16 make the single process's global batch of 32.
-    settings = ["epochs=15", "verbose=2"]
+    settings = ["epochs=15", "verbose=2", "variants=float32"]
     _finish(_start_workers(tmp_path, run_dir, [*settings, "batch_size=16"]), tmp_path)
     single = train("digits_cnn", parse_overrides([*settings, f"run_dir={tmp_path / 'single'}"]), log=print)
 
