@@ -7,6 +7,8 @@ a `UserError` (one line), not a TensorFlow traceback.
 
 import contextlib
 import functools
+import glob
+import importlib.util
 import json
 import os
 
@@ -31,8 +33,8 @@ def resolve_strategy(name="auto", log=print):
             - `mirrored`: synchronous data parallelism over every GPU, or
               over every logical CPU device when there is no GPU.
             - `multi_worker`: MultiWorkerMirroredStrategy from TF_CONFIG.
-            - `tpu`: TPUStrategy (Colab `TPU_NAME`/`COLAB_TPU_ADDR`, or a
-              Cloud TPU name in `TPU_NAME`).
+            - `tpu`: TPUStrategy on the TPU `tpu_name()` finds (`TPU_NAME`,
+              `COLAB_TPU_ADDR`, or this machine as a TPU VM).
 
             On the JAX backend the devices JAX sees stand in for a strategy
             (`kerasdl.jax_backend.resolve_jax_devices`).
@@ -204,6 +206,12 @@ def resolve_steps_per_execution(value, steps_per_epoch, strategy=None):
     return steps, f"auto: {STEPS_PER_EXECUTION_AUTO}, or one epoch's {steps_per_epoch} steps if fewer"
 
 
+def needs_even_batches(strategy):
+    """Whether every batch must be whole and split evenly across replicas:
+    on TPUs (XLA compiles one program per shape) and under JAX's DataParallel."""
+    return isinstance(strategy, tf.distribute.TPUStrategy) or getattr(strategy, "even_batches", False)
+
+
 @contextlib.contextmanager
 def precision_policy(name):
     """Sets Keras's global dtype policy inside the block, restoring it after."""
@@ -265,16 +273,37 @@ def _cluster_configured():
     return len(cluster.get("worker", [])) + len(cluster.get("chief", [])) > 1
 
 
+def tpu_name():
+    """The TPU that `TPUClusterResolver` should connect to, or None for no TPU.
+
+    `TPU_NAME` when set (a Cloud TPU node's name, or `local`); "" on a Colab
+    TPU node, whose resolver finds it through `COLAB_TPU_ADDR`; `local` on a
+    TPU VM, recognised by its TPU library and chips (`/dev/accel*` on v2-v4,
+    `/dev/vfio/*` on v5e and later).
+    """
+    if os.environ.get("TPU_NAME"):
+        return os.environ["TPU_NAME"]
+    if os.environ.get("COLAB_TPU_ADDR"):
+        return ""
+    chips = glob.glob("/dev/accel[0-9]*") or glob.glob("/dev/vfio/[0-9]*")
+    if chips and importlib.util.find_spec("libtpu") is not None:
+        return "local"
+    return None
+
+
 def _tpu_configured():
-    return bool(os.environ.get("TPU_NAME") or os.environ.get("COLAB_TPU_ADDR"))
+    return tpu_name() is not None
 
 
 def _tpu_strategy():
     try:
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=os.environ.get("TPU_NAME", ""))
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu_name() or "")
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
     except (ValueError, RuntimeError, tf.errors.OpError) as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise UserError(f"no TPU was found ({first_line}); use strategy=auto") from None
+        raise UserError(
+            f"no TPU was found ({first_line}); use strategy=auto, or backend=jax where TensorFlow "
+            "has no TPU support (Colab's TPU VMs)"
+        ) from None
     return tf.distribute.TPUStrategy(resolver)

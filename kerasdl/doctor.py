@@ -42,6 +42,7 @@ def report():
         resolve_precision,
         resolve_steps_per_execution,
         resolve_strategy,
+        tpu_name,
     )
 
     lines = [f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, flags: {', '.join(cpu_flags()) or 'unknown'}"]
@@ -55,8 +56,11 @@ def report():
             "GPU: none visible to TensorFlow"
             + ("" if tf.test.is_built_with_cuda() else " (this TensorFlow has no CUDA)")
         )
-    tpu = os.environ.get("TPU_NAME") or os.environ.get("COLAB_TPU_ADDR")
-    lines.append(f"TPU: {'configured: ' + tpu if tpu else 'none configured (TPU_NAME / COLAB_TPU_ADDR unset)'}")
+    tpu = tpu_name()
+    if tpu is None:
+        lines.append("TPU: none (TPU_NAME and COLAB_TPU_ADDR unset; not a TPU VM)")
+    else:
+        lines.append(f"TPU: {tpu or os.environ.get('COLAB_TPU_ADDR')} (strategy=tpu on TensorFlow; backend=jax on JAX)")
     lines.append(f"TF_CONFIG: {'set' if os.environ.get('TF_CONFIG') else 'unset (single machine)'}")
     lines.append(jax_line())
     strategy = resolve_strategy("auto")

@@ -19,6 +19,7 @@ from kerasdl.config import Config, make_config
 from kerasdl.data import load_dataset_for
 from kerasdl.distribute import (
     describe_strategy,
+    needs_even_batches,
     precision_policy,
     resolve_jit,
     resolve_precision,
@@ -127,7 +128,7 @@ def train(preset, overrides=None, log=print):
 
 
 def _steps_per_epoch(train_size, global_batch, strategy):
-    if not getattr(strategy, "even_batches", False):
+    if not needs_even_batches(strategy):
         return math.ceil(train_size / global_batch)
     if train_size < global_batch:
         raise UserError(
@@ -218,7 +219,7 @@ def _train_and_evaluate(config, dataset, strategy, plan, choices, log, open_dir)
             fitted.parent.mkdir(exist_ok=True)
             fitted.touch()
         load_best(model, run_dir)
-        if getattr(strategy, "even_batches", False):
+        if needs_even_batches(strategy):
             # Every example of the test split, on one device; this copy is also what gets exported.
             model = _detached_copy(model, config)
             replicas = 1
@@ -236,7 +237,7 @@ def _fit_phases(model, dataset, config, run_dir, strategy, log, jit=False, execu
     transfer model, phase 2: the top of the backbone fine-tuned."""
     replicas = strategy.num_replicas_in_sync
     global_batch = config.batch_size * replicas
-    even = getattr(strategy, "even_batches", False)
+    even = needs_even_batches(strategy)
 
     def fit(initial_epoch, epochs):
         # On JAX the training steps run in the distribution's scope; a

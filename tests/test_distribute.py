@@ -138,3 +138,30 @@ def test_the_pipeline_turns_the_tf_data_autotuner_off():
     batches = load_dataset("iris").pipeline("train", 8, shuffle=True)
     assert batches.options().autotune.enabled is False
     assert sum(int(labels.shape[0]) for _, labels in batches) == len(load_dataset("iris").arrays("train")[1])
+
+
+def test_the_tpu_to_connect_to_comes_from_the_environment_or_this_machine(monkeypatch):
+    from kerasdl.distribute import tpu_name
+
+    monkeypatch.delenv("TPU_NAME", raising=False)
+    monkeypatch.delenv("COLAB_TPU_ADDR", raising=False)
+    assert tpu_name() is None  # this machine is no TPU VM
+    monkeypatch.setenv("COLAB_TPU_ADDR", "10.0.0.2:8470")
+    assert tpu_name() == ""  # the resolver reads COLAB_TPU_ADDR itself
+    monkeypatch.setenv("TPU_NAME", "my-tpu")
+    assert tpu_name() == "my-tpu"
+    monkeypatch.delenv("TPU_NAME")
+    monkeypatch.delenv("COLAB_TPU_ADDR")
+    monkeypatch.setattr("glob.glob", lambda pattern: ["/dev/accel0"] if "accel" in pattern else [])
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: object() if name == "libtpu" else None)
+    assert tpu_name() == "local"  # a TPU VM
+
+
+def test_only_tpus_and_jax_data_parallel_need_whole_even_batches():
+    from types import SimpleNamespace
+
+    from kerasdl.distribute import needs_even_batches
+
+    assert not needs_even_batches(resolve_strategy("cpu"))
+    assert not needs_even_batches(resolve_strategy("mirrored"))
+    assert needs_even_batches(SimpleNamespace(even_batches=True))
