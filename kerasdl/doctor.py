@@ -25,7 +25,10 @@ def jax_line():
         import jax
     except ImportError:
         return "JAX: not installed (backend=jax, the Colab TPU path, needs it); fix: pip install 'kerasdl[jax]'"
-    devices = jax.devices()
+    try:
+        devices = jax.devices()
+    except RuntimeError as error:  # e.g. a TPU held by another process
+        return f"JAX: {jax.__version__}, cannot open its devices: {str(error).strip().splitlines()[0]}"
     kinds = ", ".join(sorted({f"{device.platform} x{len(jax.devices(device.platform))}" for device in devices}))
     how = "data parallel (keras.distribution.DataParallel)" if len(devices) > 1 else "one device"
     return f"JAX: {jax.__version__}, devices: {kinds}; backend=jax would train on {devices[0].platform}, {how}"

@@ -93,6 +93,12 @@ class JaxDevices:
         """Variables created and steps run inside are laid out over the devices."""
         return self.distribution.scope() if self.distribution else contextlib.nullcontext()
 
+    def default_device(self):
+        """Arrays made inside, and computations on them, go to the first device."""
+        import jax
+
+        return jax.default_device(self.devices[0])
+
     def describe(self):
         names = ", ".join(f"{device.platform}:{device.id}" for device in self.devices)
         if self.distribution is None:
@@ -111,26 +117,33 @@ def resolve_jax_devices(name="auto"):
     import jax
     import keras
 
-    _keep_tensorflow_off_gpus()
     if name == "multi_worker":
         raise UserError(
             "strategy=multi_worker runs on the TensorFlow backend (MultiWorkerMirroredStrategy); "
             "with backend=jax kerasdl trains on the devices of one machine, data parallel"
         )
-    if name == "cpu":
-        return JaxDevices(tuple(jax.devices("cpu")[:1]))
-    if name in ("gpu", "tpu"):
-        try:
-            devices = tuple(jax.devices(name))
-        except RuntimeError:
-            devices = ()
-        if not devices:
-            found = ", ".join(sorted({device.platform for device in jax.devices()}))
-            raise UserError(f"strategy={name} but JAX sees no {name.upper()} (it sees: {found}); use strategy=auto")
-    elif name in ("auto", "mirrored"):
-        devices = tuple(jax.devices())
-    else:
+    if name not in ("auto", "mirrored", "cpu", "gpu", "tpu"):
         raise UserError(f"Unknown strategy {name!r}; choose one of: auto, cpu, gpu, mirrored, tpu (backend=jax)")
+    try:
+        available = jax.devices()
+    except RuntimeError as error:
+        # A TPU serves one process: another one (a notebook kernel that
+        # imported jax, an earlier run) may hold it.
+        raise UserError(
+            f"JAX cannot open its devices ({_first_line(error)}); if another process holds the TPU "
+            "(a notebook kernel that used jax, an earlier run), stop it and run again"
+        ) from None
+    platforms = ", ".join(sorted({device.platform for device in available}))
+    if name == "cpu":
+        devices = tuple(jax.devices("cpu")[:1])
+    elif name in ("gpu", "tpu"):
+        devices = tuple(device for device in available if device.platform == name)
+        if not devices:
+            raise UserError(f"strategy={name} but JAX sees no {name.upper()} (it sees: {platforms}); use strategy=auto")
+    else:
+        devices = tuple(available)
+    if devices[0].platform == "gpu":
+        _keep_tensorflow_off_gpus()
     if len(devices) == 1 and name != "mirrored":
         return JaxDevices(devices)
     return JaxDevices(devices, keras.distribution.DataParallel(devices=list(devices)))
@@ -166,3 +179,7 @@ def _keep_tensorflow_off_gpus():
         tf.config.set_visible_devices([], "GPU")
     except RuntimeError:  # TensorFlow's runtime has started already
         pass
+
+
+def _first_line(error):
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

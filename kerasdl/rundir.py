@@ -20,6 +20,7 @@ from pathlib import Path
 
 import yaml
 
+from kerasdl.config import Config
 from kerasdl.errors import UserError
 
 # Settings that may differ between the parts of one resumed run.
@@ -134,6 +135,8 @@ def _differences(path, config):
     except (OSError, yaml.YAMLError):
         return "its config.yaml is unreadable"
     wanted = config.to_dict() | {"preset": config.preset}
+    # A key added to kerasdl after the run started had its default then.
+    saved = Config(preset=config.preset).to_dict() | saved
     changed = [
         f"{key}: {saved.get(key)!r} -> {wanted.get(key)!r}"
         for key in sorted(set(wanted) | (set(saved) - {"versions", "resolved"}))

@@ -30,7 +30,7 @@ from kerasdl.errors import UserError
 from kerasdl.export import export_run
 from kerasdl.export.from_jax import export_from_jax
 from kerasdl.finetune import PHASE_MARKER, freeze_backbone, unfreeze_top, wants_fine_tuning
-from kerasdl.jax_backend import check_backend, on_jax
+from kerasdl.jax_backend import JaxDevices, check_backend, on_jax
 from kerasdl.models import build_model
 from kerasdl.multi_worker import (
     describe_task,
@@ -100,7 +100,7 @@ def train(preset, overrides=None, log=print):
     jit, jit_reason = resolve_jit(config.jit_compile, strategy)
     probe = None if several_workers or on_jax() else _precision_probe(config, dataset, jit)
     global_batch = config.batch_size * strategy.num_replicas_in_sync
-    steps_per_epoch = _steps_per_epoch(len(dataset.arrays("train")[1]), global_batch, strategy)
+    steps_per_epoch = _steps_per_epoch(dataset, global_batch, strategy)
     choices = (
         jit,
         jit_reason,
@@ -118,7 +118,8 @@ def train(preset, overrides=None, log=print):
         # The other workers have finished; the model's predict() would wait for them in a collective.
         model = _detached_copy(model, config)
     if on_jax():
-        card = export_from_jax(run_dir, model, dataset, metrics, log=log)
+        with _on_devices(strategy):
+            card = export_from_jax(run_dir, model, dataset, metrics, log=log)
     else:
         card = export_run(run_dir, model, dataset, config, metrics, log=log)
     # metrics.json is written last: its presence marks the run finished.
@@ -127,23 +128,40 @@ def train(preset, overrides=None, log=print):
     return RunResult(run_dir=run_dir, metrics=metrics, card=card, resumed=plan.resume)
 
 
-def _steps_per_epoch(train_size, global_batch, strategy):
+def _steps_per_epoch(dataset, global_batch, strategy):
+    """Training steps in one epoch; where batches must be whole and even, a
+    split too small for that is a `UserError`."""
+    train_size = len(dataset.arrays("train")[1])
     if not needs_even_batches(strategy):
         return math.ceil(train_size / global_batch)
+    replicas = strategy.num_replicas_in_sync
     if train_size < global_batch:
         raise UserError(
             f"the training split has {train_size} examples, fewer than one global batch of {global_batch} "
-            f"({strategy.num_replicas_in_sync} devices x batch_size); every batch must be whole here, "
-            "so lower batch_size"
+            f"({replicas} devices x batch_size); every batch must be whole here, so lower batch_size"
+        )
+    validation_size = len(dataset.arrays("validation")[1])
+    if validation_size < replicas:
+        raise UserError(
+            f"the validation split has {validation_size} examples, fewer than the {replicas} devices that "
+            "each need a share; raise validation_fraction"
         )
     return train_size // global_batch
 
 
+def _on_devices(strategy):
+    """On JAX, arrays made inside (weights, a detached copy's too) go to the
+    run's first device, not JAX's default one; `strategy=cpu` on a TPU
+    machine trains on the CPU."""
+    return strategy.default_device() if isinstance(strategy, JaxDevices) else contextlib.nullcontext()
+
+
 def _detached_copy(model, config):
-    """The same model and weights, compiled outside any distribution strategy."""
+    """The same model and weights, compiled outside any distribution strategy
+    (with XLA on JAX, where steps without it run op by op)."""
     copy = model.__class__.from_config(model.get_config())
     copy.set_weights(model.get_weights())
-    compile_model(copy, config)
+    compile_model(copy, config, jit_compile=on_jax())
     return copy
 
 
@@ -179,7 +197,7 @@ def _train_and_evaluate(config, dataset, strategy, plan, choices, log, open_dir)
     global_batch = config.batch_size * replicas
 
     keras.utils.set_random_seed(config.seed)
-    with precision_policy(precision):
+    with precision_policy(precision), _on_devices(strategy):
         with strategy.scope():
             model = build_model(config.model, dataset.info, **config.model_params)
             freeze_backbone(model, config)
@@ -219,11 +237,13 @@ def _train_and_evaluate(config, dataset, strategy, plan, choices, log, open_dir)
             fitted.parent.mkdir(exist_ok=True)
             fitted.touch()
         load_best(model, run_dir)
+        test_batch = global_batch
         if needs_even_batches(strategy):
-            # Every example of the test split, on one device; this copy is also what gets exported.
+            # Every example of the test split, on one device, in batches one
+            # device takes; this copy is also what gets exported.
             model = _detached_copy(model, config)
-            replicas = 1
-        test = model.evaluate(dataset.pipeline("test", global_batch, replicas=replicas), return_dict=True, verbose=0)
+            replicas, test_batch = 1, config.batch_size
+        test = model.evaluate(dataset.pipeline("test", test_batch, replicas=replicas), return_dict=True, verbose=0)
 
     metrics = {
         "test": {name: float(value) for name, value in test.items()},

@@ -91,10 +91,10 @@ def test_even_batches_split_evenly_across_the_devices():
     assert sum(len(labels) for _, labels in dataset.pipeline("train", 16, shuffle=True)) == train_size
 
 
-def _train_on_jax(tmp_path, devices, *settings):
+def _train_on_jax(tmp_path, devices, *settings, preset="digits_cnn"):
     env = os.environ | {"XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
     env.pop("KERASDL_VERBOSE", None)
-    command = [sys.executable, "-m", "kerasdl", "train", "digits_cnn", "backend=jax", "verbose=0", *settings]
+    command = [sys.executable, "-m", "kerasdl", "train", preset, "backend=jax", "verbose=0", *settings]
     return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -126,11 +126,40 @@ def test_two_virtual_devices_train_as_well_as_one_and_export_like_tensorflow(tmp
     assert not list((tmp_path / "two").glob(".jax-handoff-*"))
 
 
-def test_whole_batches_need_a_training_split_of_at_least_one_global_batch():
+def test_whole_batches_need_a_training_split_of_one_global_batch_and_a_validation_share_per_device():
     from kerasdl.training import _steps_per_epoch
 
+    def splits(train, validation):
+        sizes = {"train": train, "validation": validation}
+        return SimpleNamespace(arrays=lambda split: (None, range(sizes[split])))
+
     devices = SimpleNamespace(even_batches=True, num_replicas_in_sync=2)
-    assert _steps_per_epoch(105, 32, devices) == 3  # the partial fourth batch is dropped
-    assert _steps_per_epoch(105, 32, SimpleNamespace()) == 4
+    assert _steps_per_epoch(splits(105, 15), 32, devices) == 3  # the partial fourth batch is dropped
+    assert _steps_per_epoch(splits(105, 15), 32, SimpleNamespace()) == 4
     with pytest.raises(UserError, match="105 examples, fewer than one global batch of 128 .2 devices x batch_size."):
-        _steps_per_epoch(105, 128, devices)
+        _steps_per_epoch(splits(105, 15), 128, devices)
+    with pytest.raises(UserError, match="validation split has 1 examples, fewer than the 2 devices"):
+        _steps_per_epoch(splits(105, 1), 32, devices)
+
+
+@pytest.mark.slow
+def test_a_text_model_trained_in_bfloat16_on_jax_serves_raw_text(tmp_path):
+    from sms_messages import messages
+
+    data = tmp_path / "sms.tsv"
+    data.write_text("".join(f"{label}\t{text}\n" for label, text in messages()))
+    settings = [f"data=text:{data}", "precision=mixed_bfloat16", "learning_rate=0.01", "sequence_length=8"]
+    settings += ["model.units=8", "model.embedding_dim=8", "epochs=20", "variants=float32", "run_dir=run"]
+    done = _train_on_jax(tmp_path, 2, *settings, preset="text_rnn")
+    assert done.returncode == 0, done.stderr
+    assert "mixed_bfloat16 (set by precision=)" in done.stdout
+    # Both backends' float32 copies of the bfloat16-trained model agree.
+    assert "TensorFlow's rebuild of the JAX-trained model: same class on 100.0%" in done.stdout
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]["accuracy"] >= 0.9
+
+    import tensorflow as tf
+
+    texts = ["WIN a FREE prize, call now!", "see you at lunch"]
+    serve_raw = tf.saved_model.load(str(tmp_path / "run" / "saved_model")).signatures["serve_raw"]
+    served = serve_raw(texts=tf.constant(texts))
+    assert served["probabilities"].numpy().argmax(axis=1).tolist() == [1, 0]  # labels sorted: ham, spam

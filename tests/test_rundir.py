@@ -37,6 +37,18 @@ def test_an_interrupted_run_with_the_same_settings_resumes(in_tmp):
     assert plan.resume and str(plan.path) == "saved_models/iris_ann"
 
 
+def test_a_run_from_before_a_new_key_existed_resumes_when_the_key_keeps_its_default(in_tmp):
+    config = make_config("iris_ann")
+    _write_run(in_tmp / "saved_models/iris_ann", config, finished=False)
+    saved = in_tmp / "saved_models/iris_ann/config.yaml"
+    document = yaml.safe_load(saved.read_text())
+    del document["backend"]  # written by a kerasdl without the key
+    saved.write_text(yaml.safe_dump(document))
+    assert plan_run_dir(config).resume
+    with pytest.raises(UserError, match=r"backend: 'auto' -> 'jax'"):
+        plan_run_dir(make_config("iris_ann", {"backend": "jax"}))
+
+
 def test_an_interrupted_run_with_other_settings_is_not_mixed_in(in_tmp):
     _write_run(in_tmp / "saved_models/iris_ann", make_config("iris_ann"), finished=False)
     with pytest.raises(UserError, match=r"interrupted run with other settings \(epochs: 100 -> 5\)"):

@@ -9,7 +9,8 @@ TFLite's fused or unrolled kernels, int8 calibration, and the parity checks,
 all written for Keras on TensorFlow. The `.keras` file is backend-neutral,
 so the parent saves the trained model and a child process on the
 TensorFlow backend (one process runs one Keras backend) rebuilds it, checks
-that it computes what the JAX model computed on the test split, and runs
+that it computes what the JAX model computed on the test split (float32
+copies on both sides, every probability within MAX_DIFFERENCE), and runs
 that same export: a JAX-trained run ships the same files, checked the same
 way, as a TensorFlow-trained one.
 
@@ -23,15 +24,19 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import traceback
 from pathlib import Path
 
 import numpy as np
 
 from kerasdl.errors import RunFailed, UserError
 
-# The test examples both backends run; the top-1 class must agree on 99% of them.
+# The test examples both backends run, each on a float32 copy of the model;
+# no probability may differ by more than MAX_DIFFERENCE. Rounding differs
+# (TPUs multiply float32 matrices in bfloat16 passes by default), a wrong
+# weight or layer differs by far more.
 PARITY_EXAMPLES = 256
-MIN_AGREEMENT = 0.99
+MAX_DIFFERENCE = 0.01
 
 
 def export_from_jax(run_dir, model, dataset, metrics, log=print):
@@ -47,12 +52,14 @@ def export_from_jax(run_dir, model, dataset, metrics, log=print):
         model.save(handoff / "trained.keras")
         inputs = dataset.arrays("test")[0][:PARITY_EXAMPLES]
         np.save(handoff / "inputs.npy", inputs)
-        np.save(handoff / "outputs.npy", np.asarray(model.predict(inputs, verbose=0), dtype=np.float32))
+        np.save(handoff / "outputs.npy", _float32_outputs(model, inputs))
         (handoff / "metrics.json").write_text(json.dumps(metrics))
         log("exporting on the TensorFlow backend (a child process) from the JAX-trained weights")
+        sys.stdout.flush()  # this process's lines first, then the child's
         child = subprocess.run(
             [sys.executable, "-m", "kerasdl.export.from_jax", str(run_dir), str(handoff)],
-            env=os.environ | {"KERAS_BACKEND": "tensorflow"},
+            # The export needs no accelerator, and this process's JAX holds the GPU's memory.
+            env=os.environ | {"KERAS_BACKEND": "tensorflow", "CUDA_VISIBLE_DEVICES": ""},
             stderr=subprocess.PIPE,
             text=True,
             check=False,
@@ -84,18 +91,25 @@ def _export_in_tensorflow(run_dir, handoff):
     dataset = load_dataset_for(config)
     model = load_keras_file(handoff / "trained.keras")
     inputs, expected = np.load(handoff / "inputs.npy"), np.load(handoff / "outputs.npy")
-    got = np.asarray(model.predict(inputs, verbose=0), dtype=np.float32)
+    got = _float32_outputs(model, inputs)
     agreement = float(np.mean(got.argmax(-1) == expected.argmax(-1)))
     difference = float(np.max(np.abs(got - expected)))
     line = (
         f"TensorFlow's rebuild of the JAX-trained model: same class on {agreement:.1%} of {len(inputs)} "
         f"test examples, largest probability difference {difference:.2g}"
     )
-    if agreement < MIN_AGREEMENT:
-        raise RunFailed(line + f" (below {MIN_AGREEMENT:.0%})")
+    if difference > MAX_DIFFERENCE:
+        raise RunFailed(f"{line}, above {MAX_DIFFERENCE}: the backends compute different models")
     print(line, flush=True)
     metrics = json.loads((handoff / "metrics.json").read_text())
     export_run(run_dir, model, dataset, config, metrics, log=print)
+
+
+def _float32_outputs(model, inputs):
+    """What a float32 copy of `model` computes (as exports compute), on either backend."""
+    from kerasdl.export.portable import portable_copy
+
+    return np.asarray(portable_copy(model).predict(inputs, verbose=0), dtype=np.float32)
 
 
 def main(argv):
@@ -107,6 +121,12 @@ def main(argv):
     except (UserError, RunFailed) as error:
         print(f"kerasdl: error: {error}", file=sys.stderr)
         return error.exit_status
+    except Exception as error:  # noqa: BLE001 (the parent shows one line; KERASDL_VERBOSE=1 the traceback)
+        if os.environ.get("KERASDL_VERBOSE") == "1":
+            traceback.print_exc()
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        print(f"kerasdl: error: {type(error).__name__}: {first}", file=sys.stderr)
+        return 1
     return 0
 
 
