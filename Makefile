@@ -42,8 +42,10 @@ tensorboard: $(INSTALLED) ## serve TensorBoard for every run in saved_models/ on
 export: $(INSTALLED) ## re-export and verify RUN_DIR (default: the newest run of PRESET)
 	$(BIN)/kerasdl export $(RUN_DIR)
 
+# Two test processes, each test file in one (its fixtures are built once):
+# much of a test's time is single-threaded (imports, conversion, Python).
 test: $(INSTALLED) ## run the whole test suite, slow end-to-end tests included
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 test-fast: $(INSTALLED) ## the test suite without the slow end-to-end tests
 	$(BIN)/python -m pytest -m "not slow"

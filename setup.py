@@ -35,6 +35,7 @@ setup(
         # The tests train on the JAX backend too, and execute the Colab notebook.
         "dev": [
             "pytest>=8,<10",
+            "pytest-xdist>=3.5,<4",
             "ruff>=0.6",
             "jax>=0.5,<0.11",
             "nbclient>=0.10,<1",
