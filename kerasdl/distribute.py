@@ -15,7 +15,7 @@ import os
 import keras
 import tensorflow as tf
 
-from kerasdl.errors import UserError
+from kerasdl.errors import UserError, first_line
 from kerasdl.jax_backend import JaxDevices, jax_jit, jax_precision, on_jax, resolve_jax_devices
 
 
@@ -301,9 +301,8 @@ def _tpu_strategy():
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
     except (ValueError, RuntimeError, tf.errors.OpError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(
-            f"no TPU was found ({first_line}); use strategy=auto, or backend=jax where TensorFlow "
+            f"no TPU was found ({first_line(error)}); use strategy=auto, or backend=jax where TensorFlow "
             "has no TPU support (Colab's TPU VMs)"
         ) from None
     return tf.distribute.TPUStrategy(resolver)

@@ -3,6 +3,7 @@
 import os
 import platform
 
+from kerasdl.errors import first_line
 from kerasdl.versions import library_versions
 
 
@@ -28,7 +29,7 @@ def jax_line():
     try:
         devices = jax.devices()
     except RuntimeError as error:  # e.g. a TPU held by another process
-        return f"JAX: {jax.__version__}, cannot open its devices: {str(error).strip().splitlines()[0]}"
+        return f"JAX: {jax.__version__}, cannot open its devices: {first_line(error)}"
     kinds = ", ".join(sorted({f"{device.platform} x{len(jax.devices(device.platform))}" for device in devices}))
     how = "data parallel (keras.distribution.DataParallel)" if len(devices) > 1 else "one device"
     return f"JAX: {jax.__version__}, devices: {kinds}; backend=jax would train on {devices[0].platform}, {how}"

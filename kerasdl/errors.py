@@ -20,3 +20,9 @@ class RunFailed(RuntimeError):
     """
 
     exit_status = 1
+
+
+def first_line(error):
+    """An exception's first line of text (its type's name if it has none), for one-line messages."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -26,7 +26,7 @@ import dataclasses
 import importlib.util
 import os
 
-from kerasdl.errors import UserError
+from kerasdl.errors import UserError, first_line
 
 CHANGE_BACKEND = (
     "set KERAS_BACKEND={backend} before Python imports keras (a notebook: restart the runtime first), "
@@ -130,7 +130,7 @@ def resolve_jax_devices(name="auto"):
         # A TPU serves one process: another one (a notebook kernel that
         # imported jax, an earlier run) may hold it.
         raise UserError(
-            f"JAX cannot open its devices ({_first_line(error)}); if another process holds the TPU "
+            f"JAX cannot open its devices ({first_line(error)}); if another process holds the TPU "
             "(a notebook kernel that used jax, an earlier run), stop it and run again"
         ) from None
     platforms = ", ".join(sorted({device.platform for device in available}))
@@ -179,7 +179,3 @@ def _keep_tensorflow_off_gpus():
         tf.config.set_visible_devices([], "GPU")
     except RuntimeError:  # TensorFlow's runtime has started already
         pass
-
-
-def _first_line(error):
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasdl.errors import RunFailed, UserError
+from kerasdl.errors import RunFailed, UserError, first_line
 
 # The test examples both backends run, each on a float32 copy of the model;
 # no probability may differ by more than MAX_DIFFERENCE. Rounding differs
@@ -124,8 +124,7 @@ def main(argv):
     except Exception as error:  # noqa: BLE001 (the parent shows one line; KERASDL_VERBOSE=1 the traceback)
         if os.environ.get("KERASDL_VERBOSE") == "1":
             traceback.print_exc()
-        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        print(f"kerasdl: error: {type(error).__name__}: {first}", file=sys.stderr)
+        print(f"kerasdl: error: {type(error).__name__}: {first_line(error)}", file=sys.stderr)
         return 1
     return 0
 
