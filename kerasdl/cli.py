@@ -175,6 +175,10 @@ def _predict(args):
 
 
 def _doctor(args):
+    from kerasdl.jax_backend import select_backend
+
+    # The report and the TPU readiness check run on TensorFlow; its JAX line says what JAX sees.
+    select_backend("tensorflow")
     from kerasdl.config import make_config, parse_overrides
     from kerasdl.doctor import report
 

@@ -17,7 +17,9 @@ import tensorflow as tf
 from kerasdl.data import load_dataset_for
 from kerasdl.data.dataset import first_few
 from kerasdl.distribute import precision_policy
+from kerasdl.errors import UserError
 from kerasdl.finetune import freeze_backbone
+from kerasdl.jax_backend import on_jax
 from kerasdl.models import build_model
 from kerasdl.training import compile_model
 
@@ -44,6 +46,12 @@ def check_tpu_readiness(config, log=print):
         TPU readiness of breast_cancer_ann: ready (one XLA training step in mixed_bfloat16 ...)
         []
     """
+    if on_jax():
+        # The check traces TensorFlow's XLA training step; the model is the same on either backend.
+        raise UserError(
+            "the TPU readiness check runs on Keras's TensorFlow backend, and this process runs JAX; "
+            "use `kerasdl doctor --preset NAME`, which runs it on TensorFlow"
+        )
     dataset = load_dataset_for(config)
     for note in dataset.notes:
         log(note)

@@ -163,3 +163,16 @@ def test_a_text_model_trained_in_bfloat16_on_jax_serves_raw_text(tmp_path):
     serve_raw = tf.saved_model.load(str(tmp_path / "run" / "saved_model")).signatures["serve_raw"]
     served = serve_raw(texts=tf.constant(texts))
     assert served["probabilities"].numpy().argmax(axis=1).tolist() == [1, 0]  # labels sorted: ham, spam
+
+
+def test_in_a_jax_process_the_tpu_check_says_to_use_the_command(tmp_path):
+    code = "import kerasdl; kerasdl.check_tpu_readiness('iris_ann')"
+    env = os.environ | {"KERAS_BACKEND": "jax"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert "UserError: the TPU readiness check runs on Keras's TensorFlow backend" in done.stderr
+    # The command runs it on TensorFlow whatever KERAS_BACKEND says.
+    command = [sys.executable, "-m", "kerasdl", "doctor", "--preset", "iris_ann", "model.hidden_units=4"]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "TPU readiness of iris_ann: ready" in done.stdout
