@@ -6,15 +6,14 @@ quality bar of README; the others run a few epochs.
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import yaml
+from interrupt import interrupt_after, start_interruptible
 
 from kerasdl.callbacks import read_history
 from kerasdl.cli import main
@@ -123,22 +122,8 @@ def test_ctrl_c_then_the_same_command_resumes(tmp_path):
     command = [sys.executable, "-m", "kerasdl", "train", "iris_ann", "epochs=120", "early_stopping=0", "verbose=0"]
     env = {key: value for key, value in os.environ.items() if key != "KERASDL_VERBOSE"}
     history = tmp_path / "saved_models" / "iris_ann" / "history.csv"
-    # A suite started in the background (`make test &`, some CI runners)
-    # ignores SIGINT, and a child inherits that; a handled signal is reset
-    # to the default at exec, so the child gets Ctrl-C as from a terminal.
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        process = subprocess.Popen(
-            command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(read_history(history).get("loss", [])) < 3:
-        time.sleep(0.2)
-    assert process.poll() is None, "the run ended before it could be interrupted"
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=120)
+    process = start_interruptible(command, tmp_path, env)
+    stderr = interrupt_after(process, history, 3)
     assert process.returncode == 130, stderr
     assert "interrupted; run the same command again to resume" in stderr
     trained = len(read_history(history)["loss"])

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
+from kerasdl.callbacks import read_history
 from kerasdl.config import make_config
 from kerasdl.data import load_dataset
 from kerasdl.errors import UserError
@@ -176,3 +177,25 @@ def test_in_a_jax_process_the_tpu_check_says_to_use_the_command(tmp_path):
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "TPU readiness of iris_ann: ready" in done.stdout
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_two_devices_then_the_same_command_resumes(tmp_path):
+    from interrupt import interrupt_after, start_interruptible
+
+    env = os.environ | {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    env.pop("KERASDL_VERBOSE", None)
+    command = [sys.executable, "-m", "kerasdl", "train", "iris_ann", "backend=jax", "epochs=100", "early_stopping=0"]
+    command += ["verbose=0", "variants=float32"]
+    history = tmp_path / "saved_models" / "iris_ann" / "history.csv"
+    process = start_interruptible(command, tmp_path, env)
+    stderr = interrupt_after(process, history, 3)
+    assert process.returncode == 130, stderr
+    assert 3 <= len(read_history(history)["loss"]) < 100
+
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "resuming the interrupted run in saved_models/iris_ann" in done.stdout
+    assert "JAX DataParallel (keras.distribution), 2 replicas" in done.stdout
+    assert len(read_history(history)["loss"]) == 100
+    assert json.loads((history.parent / "metrics.json").read_text())["test"]["accuracy"] > 0.9
