@@ -262,7 +262,7 @@ def _fit_phases(model, dataset, config, run_dir, strategy, log, jit=False, execu
     def fit(initial_epoch, epochs):
         # On JAX the training steps run in the distribution's scope; a
         # tf.distribute strategy needs only the model built in its own.
-        with strategy.scope() if on_jax() else contextlib.nullcontext():
+        with strategy.scope() if isinstance(strategy, JaxDevices) else contextlib.nullcontext():
             model.fit(
                 dataset.pipeline("train", global_batch, shuffle=True, seed=config.seed, replicas=replicas, even=even),
                 validation_data=dataset.pipeline("validation", global_batch, replicas=replicas, even=even),
