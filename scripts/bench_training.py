@@ -10,17 +10,24 @@ ratios are medians of each round's ratio:
   `auto` choices of precision (the bfloat16 probe), XLA and steps per
   execution, made by kerasdl's own functions on this machine.
 - **in-memory batches**: the same choices, fed from batches already cut and
-  held as tensors: the ceiling for the input pipeline.
+  held as tensors (with the pipeline's tf.data options): the ceiling for the
+  input pipeline.
 - **keras.io recipe**: `model.fit` on NumPy arrays, float32, Keras defaults.
 - **PyTorch eager** float32 and bfloat16 autocast (`bench_torch.py`), when
   torch is installed (`pip install -e '.[bench]'`); otherwise skipped, saying so.
 - with `--grid`: tf.data in float32 and mixed_bfloat16, each with XLA off and on.
 
+The input pipeline's cost is a few percent, below the rounds' noise, so it
+is also measured finely: one model on the pipeline and one on the in-memory
+batches train an epoch each in turn (`--pairs` times, the order swapped every
+pair), and the ratio is the median of the epoch pairs' ratios, with its
+quartiles.
+
 Also measured in the same run: the machine's matrix-multiply peak (2048x2048
 matmuls in TensorFlow, float32 and bfloat16), and from it the fraction of
 peak each column reaches (`bench_models.training_flops`).
 
-Usage: python scripts/bench_training.py [--rounds 7] [--only cnn,mlp,lstm] [--grid]
+Usage: python scripts/bench_training.py [--rounds 7] [--pairs 30] [--only cnn,mlp,lstm] [--grid]
 Writes bench/training.json and bench/training.md; prints the table.
 """
 
@@ -48,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench_models import BUILDERS, SIZES, data, training_flops  # noqa: E402
 
-from kerasdl.data.dataset import Dataset  # noqa: E402
+from kerasdl.data.dataset import Dataset, untuned  # noqa: E402
 from kerasdl.distribute import (  # noqa: E402
     precision_policy,
     resolve_jit,
@@ -101,10 +108,14 @@ def kerasdl_choices(name, features, labels):
 def feed(kind, features, labels, batch):
     if kind == "pipeline":
         return Dataset(info=None, splits={"train": (features, labels)}).pipeline("train", batch, shuffle=True)
-    steps = len(labels) // batch  # in-memory: whole batches, cut once
+    # In-memory: whole batches, cut once, with the pipeline's tf.data options
+    # (the autotuner off), so the two columns differ in the pipeline alone.
+    steps = len(labels) // batch
     whole = steps * batch
-    return tf.data.Dataset.from_tensor_slices(
-        (features[:whole].reshape(steps, batch, *features.shape[1:]), labels[:whole].reshape(steps, batch))
+    return untuned(
+        tf.data.Dataset.from_tensor_slices(
+            (features[:whole].reshape(steps, batch, *features.shape[1:]), labels[:whole].reshape(steps, batch))
+        )
     )
 
 
@@ -113,8 +124,7 @@ def keras_throughput(name, arrays, precision, jit, steps_per_execution, source):
     features, labels = arrays
     _, batch, epochs = SIZES[name]
     with precision_policy(precision):
-        model = BUILDERS[name]()
-        compile_model(model, ADAM, jit_compile=jit, steps_per_execution=steps_per_execution)
+        model = compiled(name, precision, jit, steps_per_execution)
         if source == "numpy":
 
             def fit(count):
@@ -130,6 +140,37 @@ def keras_throughput(name, arrays, precision, jit, steps_per_execution, source):
         start = time.perf_counter()
         fit(epochs)
         return epochs * len(labels) / (time.perf_counter() - start)
+
+
+def compiled(name, precision, jit, steps_per_execution):
+    with precision_policy(precision):
+        model = BUILDERS[name]()
+        compile_model(model, ADAM, jit_compile=jit, steps_per_execution=steps_per_execution)
+    return model
+
+
+def pipeline_epoch_pairs(name, arrays, precision, jit, steps_per_execution, pairs):
+    """`pairs` ratios of an epoch's time on in-memory batches to one on the
+    pipeline, the two models' epochs alternating (and which goes first
+    alternating too), so that both sides of a ratio share the machine's state."""
+    features, labels = arrays
+    _, batch, _ = SIZES[name]
+    sides = []
+    for source in ("pipeline", "memory"):
+        model = compiled(name, precision, jit, steps_per_execution)
+        batches = feed(source, features, labels, batch)
+        model.fit(batches, epochs=1, verbose=0)  # traces, compiles and fills the cache
+        sides.append((model, batches))
+    ratios = []
+    for pair in range(pairs):
+        seconds = {}
+        for index in (0, 1) if pair % 2 == 0 else (1, 0):
+            model, batches = sides[index]
+            start = time.perf_counter()
+            model.fit(batches, epochs=1, verbose=0)
+            seconds[index] = time.perf_counter() - start
+        ratios.append(seconds[1] / seconds[0])
+    return ratios
 
 
 def matmul_peak(dtype, size=2048, repeats=6):
@@ -177,7 +218,8 @@ def measure(name, args, torch_bench, peaks):
         for column, run in columns.items():
             samples[column].append(run())
             print(f"{name} round {round_ + 1} {column}: {samples[column][-1]:,.0f} ex/s", file=sys.stderr)
-    return choices, samples
+    epoch_pairs = pipeline_epoch_pairs(name, arrays, *mine, args.pairs) if args.pairs else []
+    return choices, samples, epoch_pairs
 
 
 def paired(samples, column, baseline):
@@ -188,7 +230,7 @@ def paired(samples, column, baseline):
     return statistics.median(a / b for a, b in zip(samples[column], samples[baseline], strict=True))
 
 
-def summarise(name, choices, samples, peaks):
+def summarise(name, choices, samples, epoch_pairs, peaks):
     flops = training_flops(BUILDERS[name]())
     rows = {}
     for column, values in samples.items():
@@ -208,8 +250,16 @@ def summarise(name, choices, samples, peaks):
         "training_flops_per_example": flops,
         "kerasdl_choices": choices,
         "pipeline_vs_in_memory": paired(samples, KERASDL, IN_MEMORY),
+        "pipeline_vs_in_memory_epochs": epoch_summary(epoch_pairs),
         "columns": rows,
     }
+
+
+def epoch_summary(ratios):
+    if len(ratios) < 4:
+        return None
+    quartiles = statistics.quantiles(ratios, n=4)
+    return {"median": statistics.median(ratios), "quartiles": [quartiles[0], quartiles[2]], "pairs": ratios}
 
 
 def markdown(report):
@@ -238,14 +288,26 @@ def markdown(report):
         lines.append(
             f"- {name}: kerasdl chose {choices['precision']} ({choices['precision_reason']}), "
             f"XLA {'on' if choices['jit_compile'] else 'off'}, {choices['steps_per_execution']} steps per execution; "
-            f"its pipeline ran at {model['pipeline_vs_in_memory']:.2f}x the in-memory batches."
+            f"its pipeline ran at {model['pipeline_vs_in_memory']:.2f}x the in-memory batches"
+            + pipeline_epochs_text(model["pipeline_vs_in_memory_epochs"])
         )
     return "\n".join(lines) + "\n"
+
+
+def pipeline_epochs_text(epochs):
+    if not epochs:
+        return "."
+    low, high = epochs["quartiles"]
+    return (
+        f" in the rounds, and at {epochs['median']:.2f}x (quartiles {low:.2f}-{high:.2f}) "
+        f"in {len(epochs['pairs'])} alternating epoch pairs."
+    )
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--pairs", type=int, default=30, help="alternating epoch pairs, pipeline against memory")
     parser.add_argument("--only", default="cnn,mlp,lstm")
     parser.add_argument("--grid", action="store_true", help="also tf.data float32/bfloat16 with XLA off and on")
     args = parser.parse_args()
@@ -262,6 +324,7 @@ def main():
             "torch": torch_bench.version() if torch_bench else None,
         },
         "rounds": args.rounds,
+        "epoch_pairs": args.pairs,
         "matmul_peak_gflops": {dtype: statistics.median(values) for dtype, values in peaks.items()},
         "models": {name: summarise(name, *measured[name], peaks) for name in measured},
     }

@@ -140,6 +140,18 @@ def test_the_pipeline_turns_the_tf_data_autotuner_off():
     assert sum(int(labels.shape[0]) for _, labels in batches) == len(load_dataset("iris").arrays("train")[1])
 
 
+def test_whole_batches_get_a_static_batch_dimension_and_no_example_is_dropped():
+    from kerasdl.data.dataset import Dataset
+
+    features, labels = np.zeros((96, 3), "float32"), np.arange(96) % 2
+    for examples, batch, static in ((96, 32, True), (90, 32, False)):
+        data = Dataset(info=None, splits={"train": (features[:examples], labels[:examples])})
+        for shuffle in (True, False):
+            batches = data.pipeline("train", batch, shuffle=shuffle)
+            assert (batches.element_spec[1].shape[0] == batch) is static
+            assert sum(int(labels.shape[0]) for _, labels in batches) == examples
+
+
 def test_the_tpu_to_connect_to_comes_from_the_environment_or_this_machine(monkeypatch):
     from kerasdl.distribute import tpu_name
 
