@@ -144,12 +144,13 @@ def test_whole_batches_get_a_static_batch_dimension_and_no_example_is_dropped():
     from kerasdl.data.dataset import Dataset
 
     features, labels = np.zeros((96, 3), "float32"), np.arange(96) % 2
-    for examples, batch, static in ((96, 32, True), (90, 32, False)):
+    # (examples, batch, replicas, static batch size or None)
+    for examples, batch, replicas, static in ((96, 32, 1, 32), (90, 32, 1, None), (8, 32, 4, 8), (10, 32, 4, None)):
         data = Dataset(info=None, splits={"train": (features[:examples], labels[:examples])})
         for shuffle in (True, False):
-            batches = data.pipeline("train", batch, shuffle=shuffle)
-            assert (batches.element_spec[1].shape[0] == batch) is static
-            assert sum(int(labels.shape[0]) for _, labels in batches) == examples
+            batches = data.pipeline("train", batch, shuffle=shuffle, replicas=replicas)
+            assert batches.element_spec[1].shape[0] == static
+            assert sum(int(y.shape[0]) for _, y in batches) == examples
 
 
 def test_the_tpu_to_connect_to_comes_from_the_environment_or_this_machine(monkeypatch):

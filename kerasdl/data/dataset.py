@@ -92,7 +92,8 @@ class Dataset:
 
         Returns:
             A `tf.data.Dataset` of `(features, labels)` batches, cached and
-            prefetched, with tf.data's autotuner off.
+            prefetched, with tf.data's autotuner off; the batch dimension is
+            static when the split divides into whole batches.
 
         Example:
             >>> batches = load_dataset("iris").pipeline("train", 32, shuffle=True)
