@@ -130,8 +130,9 @@ def untuned(data):
 
     Keras makes a new iterator every epoch, and deleting the last epoch's
     iterator waits for the autotuner's thread: on a 2-core CPU that held up
-    the next epoch's first step (the keras.io convnet's used iterators: 5 of
-    12 took 0.1-1.3 s to delete with the autotuner, none over 1 ms without).
+    the next epoch's first step (the keras.io convnet trained on batches in
+    memory: 5 of 12 used iterators took 0.1-1.3 s to delete with the
+    autotuner, none over 1 ms without).
     Nothing here needs tuning: the splits sit in memory and batching is one
     copy, so two batches of prefetch keep the model fed
     (scripts/bench_training.py compares it with batches held in memory).
