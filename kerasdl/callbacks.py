@@ -6,7 +6,6 @@ only configures them so that a rerun of the same command resumes.
 """
 
 import contextlib
-import csv
 import json
 import os
 import signal
@@ -15,6 +14,7 @@ import threading
 import keras
 
 from kerasdl.errors import RunFailed
+from kerasdl.history import read_history
 
 
 class NanGuard(keras.callbacks.TerminateOnNaN):
@@ -83,24 +83,6 @@ def _signals_deferred():
     finally:
         if deferrable:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
-
-
-def read_history(path):
-    """Per-epoch metrics from CSVLogger's file as `{metric: [values]}`.
-
-    An epoch redone after an interruption appears twice in the file; its last
-    row wins.
-    """
-    if not path.exists():
-        return {}
-    with open(path, newline="") as handle:
-        rows = {int(row["epoch"]): row for row in csv.DictReader(handle)}
-    history = {}
-    for epoch in sorted(rows):
-        for key, value in rows[epoch].items():
-            if key != "epoch":
-                history.setdefault(key, []).append(float(value))
-    return history
 
 
 def best_so_far(history, monitor):

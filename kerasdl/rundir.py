@@ -11,6 +11,11 @@ The rules, in order, for `kerasdl train PRESET`:
   is an error unless `overwrite=true`, which replaces it.
 - A path that is a file, or a non-empty folder that is not a kerasdl run,
   is an error; kerasdl does not write into what it did not create.
+- A folder that another live command holds (`runlock`) is neither resumed
+  nor replaced: with the default directory the run goes to the next free
+  numbered sibling and says why; with an explicit `run_dir=` it is an error
+  naming the holder's PID. The lock is taken before the folder's state is
+  trusted, so a run that finishes in the meantime is not resumed.
 """
 
 import dataclasses
@@ -22,6 +27,7 @@ import yaml
 
 from kerasdl.config import Config
 from kerasdl.errors import UserError
+from kerasdl.runlock import LOCK_FILE, RunDirHeld, acquire
 
 # Settings that may differ between the parts of one resumed run.
 _RESUMABLE_DIFFERENCES = {"overwrite", "verbose", "description", "run_dir"}
@@ -33,6 +39,15 @@ class RunPlan:
     resume: bool = False
     replace: bool = False
     note: str = ""
+    # The run's lock: taken while planning for a folder that exists, by
+    # open_run_dir for a new one; None while not taken (or not wanted).
+    lock: object = None
+    locking: bool = True
+
+    def release(self):
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
 
 def run_state(path):
@@ -47,7 +62,7 @@ def run_state(path):
         return "absent"
     if not path.is_dir():
         return "file"
-    if not any(path.iterdir()):
+    if all(entry.name == LOCK_FILE for entry in path.iterdir()):
         return "empty"
     if not _is_kerasdl_config(path / "config.yaml"):
         return "foreign"
@@ -62,15 +77,19 @@ def _is_kerasdl_config(path):
     return isinstance(saved, dict) and "preset" in saved and "versions" in saved
 
 
-def plan_run_dir(config):
+def plan_run_dir(config, lock=True):
     """Decides where `config`'s run goes, without writing anything.
 
     Args:
         config: the run's `Config` (`run_dir`, `overwrite`, `preset`).
+        lock: take the run's lock on a folder that exists (a new folder is
+            locked by `open_run_dir`); False for a multi-worker run's
+            non-chief workers, which write elsewhere.
 
     Returns:
-        A `RunPlan`: the path, whether to resume or replace, and a note for
-        the user when the choice is not the obvious one.
+        A `RunPlan`: the path, whether to resume or replace, a note for the
+        user when the choice is not the obvious one, and the lock. The
+        caller releases it (`plan.release()`) when the run ends.
 
     Raises:
         UserError: see the rules in this module's docstring.
@@ -83,31 +102,76 @@ def plan_run_dir(config):
     base = config.resolved_run_dir()
     candidates = [base] if explicit else [base] + [base.with_name(f"{base.name}-{n}") for n in range(2, 1000)]
     _check_writable_parent(base)
+    passed_over = []  # why earlier candidates were not taken
     for path in candidates:
-        state = run_state(path)
-        if state == "file":
-            raise UserError(f"run_dir {str(path)!r} is a file, not a directory; choose another run_dir")
-        if state in ("absent", "empty"):
-            note = f"{base} holds a finished run; this run goes to {path}" if path != base else ""
-            return RunPlan(path, note=note)
-        if config.overwrite and state in ("finished", "interrupted"):
-            return RunPlan(path, replace=True, note=f"overwrite=true: replacing the run in {path}")
-        if state == "foreign":
-            raise UserError(f"{str(path)!r} is a non-empty folder that is not a kerasdl run; choose another run_dir")
-        if state == "interrupted":
-            differences = _differences(path, config)
-            if differences:
-                raise UserError(
-                    f"{path} holds an interrupted run with other settings ({differences}); "
-                    "run the same command to resume it, or add overwrite=true to start over"
-                )
-            return RunPlan(path, resume=True, note=f"resuming the interrupted run in {path}")
+        plan, reason = _plan_candidate(path, config, explicit, lock)
+        if plan is not None:
+            if passed_over and not plan.note:
+                plan.note = f"{passed_over[0]}; this run goes to {path}"
+            elif passed_over:
+                plan.note = f"{passed_over[0]}; {plan.note}"
+            return plan
+        passed_over.append(reason)
+    raise UserError(f"Too many finished or busy runs beside {base}; remove some or set run_dir")
+
+
+def _plan_candidate(path, config, explicit, lock):
+    """`(plan, None)` to take `path`, `(None, reason)` to pass it over; or raises."""
+    state = run_state(path)
+    # A run that may be live is locked before its state is trusted. A new
+    # folder is locked when open_run_dir creates it, and so is an empty one
+    # without a lock file (no command can be starting there).
+    may_be_live = state == "interrupted" or (state == "finished" and config.overwrite)
+    may_be_starting = state == "empty" and (path / LOCK_FILE).exists()
+    if not lock or not (may_be_live or may_be_starting):
+        plan, reason = _choose(path, state, config, explicit)
+        if plan is not None:
+            plan.locking = lock
+        return plan, reason
+    try:
+        taken = acquire(path, f"kerasdl train {config.preset}")
+    except RunDirHeld as busy:
         if explicit:
             raise UserError(
-                f"run_dir {str(path)!r} holds a finished run; add overwrite=true to replace it "
+                f"run_dir {str(path)!r} is in use by {busy.holder}; wait for it to finish or stop it, "
                 "or choose another run_dir"
+            ) from None
+        return None, f"{path} is in use by {busy.holder}"
+    try:
+        plan, reason = _choose(path, run_state(path), config, explicit)  # nobody else can change it now
+    except UserError:
+        taken.release()
+        raise
+    if plan is None:
+        taken.release()
+        return None, reason
+    plan.lock = taken
+    return plan, None
+
+
+def _choose(path, state, config, explicit):
+    """The rules of this module's docstring for one candidate folder in `state`."""
+    if state == "file":
+        raise UserError(f"run_dir {str(path)!r} is a file, not a directory; choose another run_dir")
+    if state == "foreign":
+        raise UserError(f"{str(path)!r} is a non-empty folder that is not a kerasdl run; choose another run_dir")
+    if state in ("absent", "empty"):
+        return RunPlan(path), None
+    if config.overwrite:
+        return RunPlan(path, replace=True, note=f"overwrite=true: replacing the run in {path}"), None
+    if state == "interrupted":
+        differences = _differences(path, config)
+        if differences:
+            raise UserError(
+                f"{path} holds an interrupted run with other settings ({differences}); "
+                "run the same command to resume it, or add overwrite=true to start over"
             )
-    raise UserError(f"Too many finished runs beside {base}; remove some or set run_dir")
+        return RunPlan(path, resume=True, note=f"resuming the interrupted run in {path}"), None
+    if explicit:
+        raise UserError(
+            f"run_dir {str(path)!r} holds a finished run; add overwrite=true to replace it or choose another run_dir"
+        )
+    return None, f"{path} holds a finished run"
 
 
 def _check_writable_parent(path):
@@ -121,12 +185,44 @@ def _check_writable_parent(path):
         raise UserError(f"run_dir {str(path)!r}: no permission to write in {str(parent)!r}; choose another run_dir")
 
 
-def open_run_dir(plan):
-    """Creates (or empties, for a replace) the planned directory."""
+def open_run_dir(plan, config=None):
+    """Creates (or empties, for a replace) the planned directory, and locks a new one.
+
+    Two commands started at the same moment may both plan the same new
+    folder; the one that locks it second plans again with `config` (and
+    updates `plan` in place): the default directory then moves on to the
+    next free one, an explicit `run_dir` is a `UserError` naming the holder.
+
+    Returns:
+        The directory, `plan.path`.
+    """
     if plan.replace:
-        shutil.rmtree(plan.path)
+        _empty(plan.path)
     plan.path.mkdir(parents=True, exist_ok=True)
-    return plan.path
+    if plan.lock is not None or not plan.locking or config is None:
+        return plan.path
+    try:
+        plan.lock = acquire(plan.path, f"kerasdl train {config.preset}")
+        if run_state(plan.path) == "empty":
+            return plan.path
+        plan.release()  # another command started and left a run here since the plan
+    except RunDirHeld:
+        pass
+    again = plan_run_dir(config)
+    for field in dataclasses.fields(RunPlan):
+        setattr(plan, field.name, getattr(again, field.name))
+    return open_run_dir(plan, config)
+
+
+def _empty(path):
+    """Removes everything in `path` but its lock file, which this process holds."""
+    for entry in path.iterdir():
+        if entry.name == LOCK_FILE:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def _differences(path, config):

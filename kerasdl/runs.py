@@ -9,6 +9,7 @@ import keras
 from kerasdl.config import config_from_settings, load_config, parse_variants
 from kerasdl.data import load_dataset_for
 from kerasdl.errors import UserError
+from kerasdl.runlock import RunDirHeld, acquire, holder
 
 
 def load_run(run_dir):
@@ -21,17 +22,25 @@ def load_run(run_dir):
     Example:
         >>> config, dataset, model = load_run("saved_models/digits_cnn")
     """
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise UserError(f"Run directory {str(run_dir)!r} does not exist or is not a folder")
-    if not (run_dir / "config.yaml").exists():
-        raise UserError(f"{str(run_dir)!r} has no config.yaml; is it a kerasdl run directory?")
+    run_dir = _existing_run(run_dir)
     if not (run_dir / "model.keras").exists():
+        busy = holder(run_dir)
+        if busy:
+            raise UserError(f"{str(run_dir)!r} is still training ({busy}); wait for it to finish")
         raise UserError(
             f"{str(run_dir)!r} has no model.keras; the run has not finished (rerun `kerasdl train` to resume it)"
         )
     config = load_config(run_dir / "config.yaml")
     return config, load_dataset_for(config), load_keras_file(run_dir / "model.keras")
+
+
+def _existing_run(run_dir):
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"Run directory {str(run_dir)!r} does not exist or is not a folder")
+    if not (run_dir / "config.yaml").exists():
+        raise UserError(f"{str(run_dir)!r} has no config.yaml; is it a kerasdl run directory?")
+    return run_dir
 
 
 def load_keras_file(path):
@@ -79,10 +88,18 @@ def export_existing_run(run_dir, variants=None, int8_io=None, allow_flex=None, l
     changes = {key: value for key, value in changes.items() if value is not None}
     if "variants" in changes:
         parse_variants(changes["variants"])  # a bad name is an error before any loading
-    config, dataset, model = load_run(run_dir)
-    config = config_from_settings(config.preset, config.to_dict() | changes)
-    metrics_path = Path(run_dir) / "metrics.json"
-    if not metrics_path.exists():
-        raise UserError(f"{str(run_dir)!r} has no metrics.json; the run has not finished")
-    metrics = json.loads(metrics_path.read_text())
-    return export_run(run_dir, model, dataset, config, metrics, log=log)
+    try:
+        # Held for the whole export: a `train` there would write the same files.
+        lock = acquire(_existing_run(run_dir), "kerasdl export", log=log)
+    except RunDirHeld as busy:
+        raise UserError(
+            f"{str(run_dir)!r} is in use by {busy.holder}; export it when that command has finished"
+        ) from None
+    with lock:
+        config, dataset, model = load_run(run_dir)
+        config = config_from_settings(config.preset, config.to_dict() | changes)
+        metrics_path = Path(run_dir) / "metrics.json"
+        if not metrics_path.exists():
+            raise UserError(f"{str(run_dir)!r} has no metrics.json; the run has not finished")
+        metrics = json.loads(metrics_path.read_text())
+        return export_run(run_dir, model, dataset, config, metrics, log=log)

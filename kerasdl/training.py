@@ -14,7 +14,7 @@ import warnings
 import keras
 import yaml
 
-from kerasdl.callbacks import read_history, run_callbacks
+from kerasdl.callbacks import run_callbacks
 from kerasdl.config import Config, make_config
 from kerasdl.data import load_dataset_for
 from kerasdl.distribute import (
@@ -30,6 +30,7 @@ from kerasdl.errors import UserError
 from kerasdl.export import export_run
 from kerasdl.export.from_jax import export_from_jax
 from kerasdl.finetune import PHASE_MARKER, freeze_backbone, unfreeze_top, wants_fine_tuning
+from kerasdl.history import read_history, repair_history
 from kerasdl.jax_backend import JaxDevices, check_backend, on_jax
 from kerasdl.models import build_model
 from kerasdl.multi_worker import (
@@ -93,10 +94,20 @@ def train(preset, overrides=None, log=print):
     check_backend(config.backend)
     # The strategy first: a multi-worker one must start TensorFlow's runtime.
     strategy = resolve_strategy(config.strategy, log=log)
-    dataset = load_dataset_for(config)
     several_workers = in_multi_worker_mode(strategy)
     if several_workers:
         require_shared_run_dir(config)
+    # The run directory next, before the data: a directory another command
+    # holds stops this one at once. Only the chief writes (and locks) it.
+    plan = plan_run_dir(config, lock=not several_workers or is_chief())
+    try:
+        return _train(config, strategy, plan, several_workers, log)
+    finally:
+        plan.release()
+
+
+def _train(config, strategy, plan, several_workers, log):
+    dataset = load_dataset_for(config)
     jit, jit_reason = resolve_jit(config.jit_compile, strategy)
     probe = None if several_workers or on_jax() else _precision_probe(config, dataset, jit)
     global_batch = config.batch_size * strategy.num_replicas_in_sync
@@ -109,11 +120,11 @@ def train(preset, overrides=None, log=print):
     )
     for note in dataset.notes:
         log(note)
-    plan = plan_run_dir(config)
     if several_workers and not is_chief():
         return _train_as_worker(config, dataset, strategy, plan, choices, log)
     with lost_workers_explained() if several_workers else contextlib.nullcontext():
-        model, metrics, run_dir = _train_and_evaluate(config, dataset, strategy, plan, choices, log, _open(plan, log))
+        opened = _open(plan, config, log)
+        model, metrics, run_dir = _train_and_evaluate(config, dataset, strategy, plan, choices, log, opened)
     if several_workers:
         # The other workers have finished; the model's predict() would wait for them in a collective.
         model = _detached_copy(model, config)
@@ -176,11 +187,14 @@ def _train_as_worker(config, dataset, strategy, plan, choices, log):
     return RunResult(run_dir=plan.path, metrics=metrics, card={}, resumed=plan.resume)
 
 
-def _open(plan, log):
+def _open(plan, config, log):
     def open_planned():
+        run_dir = open_run_dir(plan, config)  # may move to another directory (see open_run_dir)
         if plan.note:
             log(plan.note)
-        return open_run_dir(plan)
+        if plan.resume:
+            repair_history(run_dir, log)
+        return run_dir
 
     return open_planned
 

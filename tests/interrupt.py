@@ -4,7 +4,7 @@ import signal
 import subprocess
 import time
 
-from kerasdl.callbacks import read_history
+from kerasdl.history import read_history
 
 
 def start_interruptible(command, cwd, env):

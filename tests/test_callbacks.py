@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from kerasdl.callbacks import AtomicBackupAndRestore, BestCheckpoint, NanGuard, best_so_far, read_history, run_callbacks
+from kerasdl.callbacks import AtomicBackupAndRestore, BestCheckpoint, NanGuard, run_callbacks
 from kerasdl.config import make_config
 from kerasdl.errors import RunFailed
 
@@ -17,16 +17,6 @@ def test_a_diverging_loss_stops_with_a_clear_message():
     inputs = np.array([[np.inf, 1.0]] * 4, dtype="float32")
     with pytest.raises(RunFailed, match=r"loss became NaN or infinite at epoch 1, batch 1; try a lower learning_rate"):
         _tiny_model().fit(inputs, np.zeros(4), epochs=1, verbose=0, callbacks=[NanGuard(learning_rate=0.5)])
-
-
-def test_history_keeps_the_last_row_of_a_redone_epoch(tmp_path):
-    (tmp_path / "history.csv").write_text(
-        "epoch,loss,val_accuracy,val_loss\n0,1.0,0.5,0.9\n1,0.8,0.6,0.7\n1,0.7,0.7,0.6\n2,0.6,0.65,0.65\n"
-    )
-    history = read_history(tmp_path / "history.csv")
-    assert history["loss"] == [1.0, 0.7, 0.6]
-    assert best_so_far(history, "val_loss") == 0.6 and best_so_far(history, "val_accuracy") == 0.7
-    assert best_so_far({}, "val_loss") is None
 
 
 def test_a_resumed_run_only_replaces_the_best_checkpoint_with_a_better_one(tmp_path):

@@ -15,10 +15,10 @@ import tensorflow as tf
 import yaml
 from interrupt import interrupt_after, start_interruptible
 
-from kerasdl.callbacks import read_history
 from kerasdl.cli import main
 from kerasdl.config import preset_names, read_preset
 from kerasdl.data import BUNDLED
+from kerasdl.history import parse_history, read_history
 from kerasdl.prediction import predict
 from kerasdl.training import train
 
@@ -128,9 +128,18 @@ def test_ctrl_c_then_the_same_command_resumes(tmp_path):
     assert "interrupted; run the same command again to resume" in stderr
     trained = len(read_history(history)["loss"])
     assert 3 <= trained < 120
+    # The history damaged as a crash and a second writer would leave it: a
+    # repeated header and a row cut short. The resume says so and goes on.
+    header = history.read_text().splitlines()[0]
+    with open(history, "a", newline="") as handle:
+        handle.write(f"{header}\r\n{trained},0.9")
 
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "resuming the interrupted run in saved_models/iris_ann" in done.stdout
+    assert f"kept its {trained} intact epoch rows and resumed; the damaged file is now history.damaged.csv" in (
+        done.stdout
+    )
+    assert not parse_history(history).problems
     assert len(read_history(history)["loss"]) == 120
     assert json.loads((history.parent / "metrics.json").read_text())["test"]["accuracy"] > 0.9

@@ -14,10 +14,10 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from kerasdl.callbacks import read_history
 from kerasdl.config import make_config
 from kerasdl.data import load_dataset
 from kerasdl.errors import UserError
+from kerasdl.history import read_history
 from kerasdl.jax_backend import JaxDevices, check_backend, jax_jit, jax_precision, select_backend
 from kerasdl.training import train
 

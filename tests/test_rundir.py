@@ -44,7 +44,9 @@ def test_a_run_from_before_a_new_key_existed_resumes_when_the_key_keeps_its_defa
     document = yaml.safe_load(saved.read_text())
     del document["backend"]  # written by a kerasdl without the key
     saved.write_text(yaml.safe_dump(document))
-    assert plan_run_dir(config).resume
+    plan = plan_run_dir(config)
+    assert plan.resume
+    plan.release()  # a plan holds the run's lock until released
     with pytest.raises(UserError, match=r"backend: 'auto' -> 'jax'"):
         plan_run_dir(make_config("iris_ann", {"backend": "jax"}))
 

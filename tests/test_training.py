@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 import kerasdl.training
-from kerasdl.callbacks import read_history
+from kerasdl.history import read_history
 from kerasdl.rundir import run_state
 from kerasdl.training import train
 
@@ -103,6 +103,7 @@ def test_run_directory_contents(iris_run):
         "labels.txt",
         "model_card.json",
         "report.md",
+        ".kerasdl.lock",  # the run's lock file: empty of meaning once no process holds it
     }
     assert not (run_dir / "checkpoints" / "backup").exists()  # removed once the run finished
     event_dirs = {path.parent.name for path in (run_dir / "logs").rglob("events.out.tfevents.*")}

@@ -11,12 +11,12 @@ import keras
 import numpy as np
 import pytest
 
-from kerasdl.callbacks import read_history
 from kerasdl.cli import main
 from kerasdl.config import make_config
 from kerasdl.data import load_dataset
 from kerasdl.errors import UserError
 from kerasdl.finetune import freeze_backbone, unfreeze_top, wants_fine_tuning
+from kerasdl.history import read_history
 from kerasdl.models import build_model
 from kerasdl.models.transfer import BACKBONES
 
