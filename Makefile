@@ -9,7 +9,7 @@ RUN_DIR ?= $(or $(shell ls -dt saved_models/$(PRESET) saved_models/$(PRESET)-[0-
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install train train-ann train-cnn train-rnn tensorboard export test test-fast \
+.PHONY: help install train train-ann train-cnn train-rnn tensorboard export test test-full test-fast \
 	bench bench-export bench-training bench-memory quality time-train clean distclean
 
 help: ## list the targets
@@ -44,11 +44,16 @@ export: $(INSTALLED) ## re-export and verify RUN_DIR (default: the newest run of
 
 # Two test processes, each test file in one (its fixtures are built once):
 # much of a test's time is single-threaded (imports, conversion, Python).
-test: $(INSTALLED) ## run the whole test suite, slow end-to-end tests included
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+test: $(INSTALLED) ## run the test suite, slow end-to-end tests included (full-length runs: make test-full)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not full"
+
+# Independent long runs, spread over two processes test by test (a preset's
+# runs stay in one: xdist_group).
+test-full: $(INSTALLED) ## full-length quality runs: presets over seeds, bfloat16, two workers/devices vs one (CI runs it)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -m full
 
 test-fast: $(INSTALLED) ## the test suite without the slow end-to-end tests
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow and not full"
 
 bench: bench-export bench-training bench-memory ## every benchmark below; results in bench/ (JSON and Markdown)
 

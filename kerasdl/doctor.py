@@ -3,21 +3,9 @@
 import os
 import platform
 
+from kerasdl.cpu import cpu_flags, describe_cpu, vector_extensions
 from kerasdl.errors import first_line
 from kerasdl.versions import library_versions
-
-
-def cpu_flags():
-    """Instruction-set flags that matter for training speed (Linux only)."""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return sorted(flags & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "fma"})
-    except OSError:
-        pass
-    return []
 
 
 def jax_line():
@@ -49,7 +37,12 @@ def report():
         tpu_name,
     )
 
-    lines = [f"machine: {platform.machine()}, {os.cpu_count()} CPU cores, flags: {', '.join(cpu_flags()) or 'unknown'}"]
+    lines = [
+        f"machine: {platform.machine()}, {os.cpu_count()} CPU cores; CPU: {describe_cpu()}",
+        f"vector extensions: {vector_extensions(cpu_flags())}",
+        "seeded runs repeat on CPUs with the same kernels and library versions; on other kernels a run may end "
+        "a few test examples apart",
+    ]
     gpus = tf.config.list_physical_devices("GPU")
     for gpu in gpus:
         details = tf.config.experimental.get_device_details(gpu)

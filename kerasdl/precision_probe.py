@@ -16,34 +16,13 @@ few seconds once, not every run.
 
 import json
 import os
-import platform
 import time
 from pathlib import Path
 
+from kerasdl.cpu import cpu_flags, cpu_model  # here too: the tests patch precision_probe.cpu_flags
+
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 SPEEDUP_NEEDED = 1.2  # below this the noise of a short probe could decide
-
-
-def cpu_flags():
-    """The CPU's feature flags (Linux), lower-case; empty where unknown."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
-
-
-def cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def bf16_decision(key="convnet", measure=None, cache_dir=None):

@@ -16,6 +16,7 @@ import yaml
 
 from kerasdl.callbacks import run_callbacks
 from kerasdl.config import Config, make_config
+from kerasdl.cpu import describe_cpu
 from kerasdl.data import load_dataset_for
 from kerasdl.distribute import (
     describe_strategy,
@@ -226,6 +227,8 @@ def _train_and_evaluate(config, dataset, strategy, plan, choices, log, open_dir)
             "steps_per_execution": f"{execution} ({execution_reason})",
             "global_batch_size": global_batch,
             "run_dir": str(plan.path),
+            # A seeded run repeats on CPUs with the same kernels (kerasdl/cpu.py).
+            "cpu": describe_cpu(),
         }
         if run_dir == plan.path and not plan.resume:  # the chief, or a single process
             _write_config(run_dir, config, resolved)

@@ -45,5 +45,5 @@ def _cpu_without_bf16_unless_probing(request, monkeypatch):
     few seconds per model). Tests about other things see a CPU without it, so
     they run float32 and do not pay for the probe; the probe's own tests and
     the end-to-end runs of the presets' defaults see the real CPU."""
-    if request.module.__name__.split(".")[-1] not in ("test_precision_probe", "test_end_to_end"):
+    if request.module.__name__.split(".")[-1] not in ("test_precision_probe", "test_end_to_end", "test_quality"):
         monkeypatch.setattr("kerasdl.precision_probe.cpu_flags", lambda: set())

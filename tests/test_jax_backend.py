@@ -99,7 +99,7 @@ def _train_on_jax(tmp_path, devices, *settings, preset="digits_cnn"):
     return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.slow
+@pytest.mark.full
 def test_two_virtual_devices_train_as_well_as_one_and_export_like_tensorflow(tmp_path):
     # Same global batch (32) on one device and on two.
     two = _train_on_jax(tmp_path, 2, "batch_size=16", "run_dir=two", "epochs=15", "variants=float32,int8")
@@ -143,29 +143,6 @@ def test_whole_batches_need_a_training_split_of_one_global_batch_and_a_validatio
         _steps_per_epoch(splits(105, 1), 32, devices)
 
 
-@pytest.mark.slow
-def test_a_text_model_trained_in_bfloat16_on_jax_serves_raw_text(tmp_path):
-    from sms_messages import messages
-
-    data = tmp_path / "sms.tsv"
-    data.write_text("".join(f"{label}\t{text}\n" for label, text in messages()))
-    settings = [f"data=text:{data}", "precision=mixed_bfloat16", "learning_rate=0.01", "sequence_length=8"]
-    settings += ["model.units=8", "model.embedding_dim=8", "epochs=20", "variants=float32", "run_dir=run"]
-    done = _train_on_jax(tmp_path, 2, *settings, preset="text_rnn")
-    assert done.returncode == 0, done.stderr
-    assert "mixed_bfloat16 (set by precision=)" in done.stdout
-    # Both backends' float32 copies of the bfloat16-trained model agree.
-    assert "TensorFlow's rebuild of the JAX-trained model: same class on 100.0%" in done.stdout
-    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test"]["accuracy"] >= 0.9
-
-    import tensorflow as tf
-
-    texts = ["WIN a FREE prize, call now!", "see you at lunch"]
-    serve_raw = tf.saved_model.load(str(tmp_path / "run" / "saved_model")).signatures["serve_raw"]
-    served = serve_raw(texts=tf.constant(texts))
-    assert served["probabilities"].numpy().argmax(axis=1).tolist() == [1, 0]  # labels sorted: ham, spam
-
-
 def test_in_a_jax_process_the_tpu_check_says_to_use_the_command(tmp_path):
     code = "import kerasdl; kerasdl.check_tpu_readiness('iris_ann')"
     env = os.environ | {"KERAS_BACKEND": "jax"}
@@ -180,14 +157,23 @@ def test_in_a_jax_process_the_tpu_check_says_to_use_the_command(tmp_path):
 
 
 @pytest.mark.slow
-def test_ctrl_c_on_two_devices_then_the_same_command_resumes(tmp_path):
+def test_ctrl_c_on_two_devices_resumes_and_a_bfloat16_text_model_serves_raw_text(tmp_path):
+    """text_rnn in mixed_bfloat16 on two devices: Ctrl-C, the same command
+    resumes, TensorFlow exports what JAX trained, and the SavedModel takes
+    raw strings. One run for all of it: every JAX process here pays for
+    JAX's and TensorFlow's start and for XLA's compiles."""
     from interrupt import interrupt_after, start_interruptible
+    from sms_messages import messages
 
+    data = tmp_path / "sms.tsv"
+    data.write_text("".join(f"{label}\t{text}\n" for label, text in messages()))
     env = os.environ | {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     env.pop("KERASDL_VERBOSE", None)
-    command = [sys.executable, "-m", "kerasdl", "train", "iris_ann", "backend=jax", "epochs=100", "early_stopping=0"]
-    command += ["verbose=0", "variants=float32"]
-    history = tmp_path / "saved_models" / "iris_ann" / "history.csv"
+    command = [sys.executable, "-m", "kerasdl", "train", "text_rnn", "backend=jax", f"data=text:{data}"]
+    command += ["precision=mixed_bfloat16", "learning_rate=0.01", "sequence_length=8", "model.units=8"]
+    command += ["model.embedding_dim=8", "epochs=100", "early_stopping=0", "verbose=0", "variants=float32"]
+    run_dir = tmp_path / "saved_models" / "text_rnn"
+    history = run_dir / "history.csv"
     process = start_interruptible(command, tmp_path, env)
     stderr = interrupt_after(process, history, 3)
     assert process.returncode == 130, stderr
@@ -195,7 +181,20 @@ def test_ctrl_c_on_two_devices_then_the_same_command_resumes(tmp_path):
 
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert "resuming the interrupted run in saved_models/iris_ann" in done.stdout
+    assert "resuming the interrupted run in saved_models/text_rnn" in done.stdout
     assert "JAX DataParallel (keras.distribution), 2 replicas" in done.stdout
+    assert "mixed_bfloat16 (set by precision=)" in done.stdout
     assert len(read_history(history)["loss"]) == 100
-    assert json.loads((history.parent / "metrics.json").read_text())["test"]["accuracy"] > 0.9
+    assert json.loads((run_dir / "metrics.json").read_text())["test"]["accuracy"] >= 0.9
+    # TensorFlow rebuilt the JAX-trained model (both backends' float32 copies agree) and exported it.
+    assert "TensorFlow's rebuild of the JAX-trained model: same class on 100.0%" in done.stdout
+    card = json.loads((run_dir / "model_card.json").read_text())
+    assert card["variants"]["float32"]["parity"]["top1_agreement"] == 1.0
+    assert not list(run_dir.glob(".jax-handoff-*"))
+
+    import tensorflow as tf
+
+    texts = ["WIN a FREE prize, call now!", "see you at lunch"]
+    serve_raw = tf.saved_model.load(str(run_dir / "saved_model")).signatures["serve_raw"]
+    served = serve_raw(texts=tf.constant(texts))
+    assert served["probabilities"].numpy().argmax(axis=1).tolist() == [1, 0]  # labels sorted: ham, spam

@@ -23,6 +23,16 @@ from kerasdl.models.transfer import BACKBONES
 SIZE = 32
 
 
+def _mobilenet():
+    backbone = keras.applications.MobileNetV3Small(
+        include_top=False, weights=None, input_shape=(SIZE, SIZE, 3), pooling="avg", include_preprocessing=True
+    )
+    for layer in backbone.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = 0.9  # MobileNetV3's 0.999 would leave the statistics unsettled after 100 steps
+    return backbone
+
+
 @pytest.fixture(scope="session")
 def saved_backbone(tmp_path_factory):
     """A MobileNetV3Small backbone (no top) pretrained on digits 0-4, saved as a .weights.h5 file.
@@ -38,16 +48,21 @@ def saved_backbone(tmp_path_factory):
     source = raw.target < 5
     images = np.repeat(raw.images[source][..., np.newaxis] * 255 / 16, 3, axis=-1).astype("float32")
     images = np.asarray(keras.ops.image.resize(images, (SIZE, SIZE)))
-    backbone = keras.applications.MobileNetV3Small(
-        include_top=False, weights=None, input_shape=(SIZE, SIZE, 3), pooling="avg", include_preprocessing=True
-    )
-    for layer in backbone.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.momentum = 0.9  # MobileNetV3's 0.999 would leave the statistics unsettled after 100 steps
+    backbone = _mobilenet()
     classifier = keras.Sequential([backbone, keras.layers.Dense(5, activation="softmax")])
     classifier.compile(keras.optimizers.Adam(0.003), "sparse_categorical_crossentropy")
     classifier.fit(images, raw.target[source], epochs=4, batch_size=32, verbose=0)
     path = tmp_path_factory.mktemp("backbones") / "mobilenet_v3_small.weights.h5"
+    backbone.save_weights(path)
+    return path, backbone.get_weights()
+
+
+@pytest.fixture
+def untrained_backbone(tmp_path):
+    """The same backbone's weights file, untrained: enough to test loading and freezing."""
+    keras.utils.set_random_seed(2)
+    backbone = _mobilenet()
+    path = tmp_path / "mobilenet_v3_small.weights.h5"
     backbone.save_weights(path)
     return path, backbone.get_weights()
 
@@ -93,8 +108,8 @@ def test_caffe_preprocessing_matches_keras_resnet50_preprocess_input():
     np.testing.assert_allclose(np.asarray(prepared), expected, atol=1e-3)
 
 
-def test_phases_freeze_then_unfreeze_the_top_without_batchnorm(saved_backbone):
-    path, saved = saved_backbone
+def test_phases_freeze_then_unfreeze_the_top_without_batchnorm(untrained_backbone):
+    path, saved = untrained_backbone
     model = build_model("transfer", _resized(load_dataset("digits").info), weights=str(path))
     backbone = model.get_layer("backbone")
     assert all(np.array_equal(a, b) for a, b in zip(backbone.get_weights(), saved, strict=True))
@@ -128,7 +143,7 @@ def test_imagenet_offline_says_what_to_do(monkeypatch):
         build_model("transfer", _resized(load_dataset("digits").info), weights="imagenet")
 
 
-@pytest.mark.slow
+@pytest.mark.full
 def test_transfer_fine_tuning_improves_on_the_frozen_phase_and_exports(saved_backbone, digit_folder, tmp_path, capsys):
     path, _ = saved_backbone
     run_dir = tmp_path / "run"
