@@ -100,8 +100,11 @@ def _train(args):
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     from kerasdl.config import BACKENDS, make_config, parse_overrides, read_preset
     from kerasdl.jax_backend import select_backend
+    from kerasdl.runlock import refused_train
 
     overrides = parse_overrides(args.overrides)
+    if overrides.get("run_dir"):
+        _refuse_if_held(overrides["run_dir"], refused_train)
     # Keras reads KERAS_BACKEND once, when it is imported, and make_config
     # imports it (model hyperparameters are checked against the builders).
     backend = overrides.get("backend") or read_preset(args.preset).get("backend", "auto")
@@ -148,7 +151,20 @@ def _evaluate(args):
     return 0
 
 
+def _refuse_if_held(path, message):
+    """A directory another command holds stops this one before TensorFlow
+    loads (seconds). Only the look: the lock the run takes later decides."""
+    from kerasdl.runlock import holder
+
+    busy = holder(path)
+    if busy:
+        raise UserError(message(path, busy))
+
+
 def _export(args):
+    from kerasdl.runlock import refused_export
+
+    _refuse_if_held(args.run_dir, refused_export)
     from kerasdl.jax_backend import select_backend
 
     select_backend("tensorflow")  # SavedModel and TFLite are TensorFlow's, whoever trained the run

@@ -27,7 +27,7 @@ import yaml
 
 from kerasdl.config import Config
 from kerasdl.errors import UserError
-from kerasdl.runlock import LOCK_FILE, RunDirHeld, acquire
+from kerasdl.runlock import LOCK_FILE, RunDirHeld, acquire, refused_train
 
 # Settings that may differ between the parts of one resumed run.
 _RESUMABLE_DIFFERENCES = {"overwrite", "verbose", "description", "run_dir"}
@@ -132,10 +132,7 @@ def _plan_candidate(path, config, explicit, lock):
         taken = acquire(path, f"kerasdl train {config.preset}")
     except RunDirHeld as busy:
         if explicit:
-            raise UserError(
-                f"run_dir {str(path)!r} is in use by {busy.holder}; wait for it to finish or stop it, "
-                "or choose another run_dir"
-            ) from None
+            raise UserError(refused_train(path, busy.holder)) from None
         return None, f"{path} is in use by {busy.holder}"
     try:
         plan, reason = _choose(path, run_state(path), config, explicit)  # nobody else can change it now

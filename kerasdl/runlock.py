@@ -104,6 +104,16 @@ def acquire(path, what, log=print):
     return RunLock(path, descriptor)
 
 
+def refused_train(path, holder):
+    """The one line for a `train` whose run_dir another command holds."""
+    return f"run_dir {str(path)!r} is in use by {holder}; wait for it to finish or stop it, or choose another run_dir"
+
+
+def refused_export(path, holder):
+    """The one line for an `export` of a directory another command holds."""
+    return f"{str(path)!r} is in use by {holder}; export it when that command has finished"
+
+
 def _holder(lock_file):
     """`PID 1234 (kerasdl train iris_ann)`, from what the holder wrote."""
     deadline = time.monotonic() + _PID_WAIT_S

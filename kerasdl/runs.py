@@ -9,7 +9,7 @@ import keras
 from kerasdl.config import config_from_settings, load_config, parse_variants
 from kerasdl.data import load_dataset_for
 from kerasdl.errors import UserError
-from kerasdl.runlock import RunDirHeld, acquire, holder
+from kerasdl.runlock import RunDirHeld, acquire, holder, refused_export
 
 
 def load_run(run_dir):
@@ -22,9 +22,13 @@ def load_run(run_dir):
     Example:
         >>> config, dataset, model = load_run("saved_models/digits_cnn")
     """
+    return _load_run(run_dir)
+
+
+def _load_run(run_dir, locked_here=False):
     run_dir = _existing_run(run_dir)
     if not (run_dir / "model.keras").exists():
-        busy = holder(run_dir)
+        busy = None if locked_here else holder(run_dir)
         if busy:
             raise UserError(f"{str(run_dir)!r} is still training ({busy}); wait for it to finish")
         raise UserError(
@@ -92,11 +96,9 @@ def export_existing_run(run_dir, variants=None, int8_io=None, allow_flex=None, l
         # Held for the whole export: a `train` there would write the same files.
         lock = acquire(_existing_run(run_dir), "kerasdl export", log=log)
     except RunDirHeld as busy:
-        raise UserError(
-            f"{str(run_dir)!r} is in use by {busy.holder}; export it when that command has finished"
-        ) from None
+        raise UserError(refused_export(run_dir, busy.holder)) from None
     with lock:
-        config, dataset, model = load_run(run_dir)
+        config, dataset, model = _load_run(run_dir, locked_here=True)
         config = config_from_settings(config.preset, config.to_dict() | changes)
         metrics_path = Path(run_dir) / "metrics.json"
         if not metrics_path.exists():

@@ -168,3 +168,18 @@ def test_two_trains_at_the_same_moment_then_a_third_and_an_export_beside_them(tm
     plan = plan_run_dir(make_config("iris_ann", {"epochs": "5000", "early_stopping": "0", "variants": "float32"}))
     assert plan.resume and str(plan.path) == "saved_models/iris_ann"
     plan.release()
+
+
+def test_the_lock_itself_refuses_an_export_and_an_evaluate_says_the_run_is_training(tmp_path):
+    """Past the command's early look (tested above with real processes), the
+    export's own lock refuses, and a run still training is named as such."""
+    from kerasdl.runs import evaluate_run, export_existing_run
+
+    _interrupted_run(tmp_path / "run", make_config("iris_ann"))
+    with acquire(tmp_path / "run", "kerasdl train iris_ann"):
+        with pytest.raises(UserError, match=f"is in use by PID {os.getpid()} .kerasdl train iris_ann.; export it when"):
+            export_existing_run(tmp_path / "run")
+        with pytest.raises(UserError, match=f"is still training .PID {os.getpid()} .kerasdl train iris_ann..; wait"):
+            evaluate_run(tmp_path / "run")
+    with pytest.raises(UserError, match="has no model.keras; the run has not finished"):
+        export_existing_run(tmp_path / "run")
