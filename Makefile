@@ -47,10 +47,11 @@ export: $(INSTALLED) ## re-export and verify RUN_DIR (default: the newest run of
 test: $(INSTALLED) ## run the test suite, slow end-to-end tests included (full-length runs: make test-full)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not full"
 
+# -rP shows what the passed runs measured (the means over seeds) in the log.
 # Independent long runs, spread over two processes test by test (a preset's
 # runs stay in one: xdist_group).
 test-full: $(INSTALLED) ## full-length quality runs: presets over seeds, bfloat16, two workers/devices vs one (CI runs it)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -m full
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -m full -rP
 
 test-fast: $(INSTALLED) ## the test suite without the slow end-to-end tests
 	$(BIN)/python -m pytest -m "not slow and not full"

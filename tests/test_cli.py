@@ -100,6 +100,7 @@ def test_doctor_reports_devices_choices_and_versions(capsys):
     assert "steps_per_execution=auto -> " in out
     assert "tensorflow 2.21" in out and "GPU:" in out and "TPU:" in out
     assert "JAX: 0." in out and "backend=jax would train on cpu, one device" in out
+    assert "oneDNN kernels: " in out and "vector extensions: " in out and "seeded runs repeat on CPUs" in out
 
 
 def test_evaluate_and_export_an_existing_run(iris_run, capsys, tmp_path):
@@ -122,7 +123,7 @@ def _kerasdl(*args, cwd):
 
 
 def test_the_command_shows_kerasdl_output_not_tensorflow_noise(tmp_path):
-    done = _kerasdl("train", "iris_ann", "epochs=2", "verbose=2", cwd=tmp_path)
+    done = _kerasdl("train", "iris_ann", "epochs=2", "verbose=2", "variants=float32", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "Test accuracy" in done.stdout and "saved_models/iris_ann" in done.stdout
     assert "tensorboard --logdir" in done.stdout and "builtin ops only" in done.stdout

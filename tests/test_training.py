@@ -82,6 +82,7 @@ def test_run_directory_contents(iris_run):
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert config["preset"] == "iris_ann" and config["seed"] == 42 and config["model.hidden_units"] == [16, 16]
     assert config["versions"]["tensorflow"].startswith("2.21")
+    assert "oneDNN kernels: " in config["resolved"]["cpu"]  # a seeded run repeats on the same kind of CPU
     # 105 training examples in batches of 16 make 7 steps: auto runs the whole epoch per execution.
     assert config["resolved"]["steps_per_execution"] == "7 (auto: 16, or one epoch's 7 steps if fewer)"
     metrics = json.loads((run_dir / "metrics.json").read_text())
