@@ -69,6 +69,7 @@ def test_jit_compile_auto_is_off_on_a_cpu_and_explicit_values_win():
         make_config("digits_cnn", {"jit_compile": "maybe"})
 
 
-def test_an_xla_run_says_so(in_tmp, capsys):
+def test_an_xla_run_says_so(in_tmp, capsys, monkeypatch):
+    monkeypatch.setattr(precision_probe, "cpu_flags", lambda: set())  # XLA is the point here, not the probe
     assert main(["train", "iris_ann", "epochs=1", "jit_compile=true", "variants=float32", "verbose=0"]) == 0
     assert "XLA on" in capsys.readouterr().out

@@ -194,8 +194,16 @@ def tiny_bert(tmp_path_factory):
     return save_tiny_bert_preset(directory, [text for _, text in SMS], num_layers=1, hidden_dim=8, sequence_length=16)
 
 
+# make test checks one preset per model family and kind of data; these repeat
+# one of them (another bundled table, another TFDS image set) and run in
+# make test-full, so every shipped preset is still checked.
+REPEATS = {"wine_ann", "iris_ann", "cnn_cifar10", "cnn_tf_flowers"}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("preset", preset_names())
+@pytest.mark.parametrize(
+    "preset", [pytest.param(name, marks=pytest.mark.full) if name in REPEATS else name for name in preset_names()]
+)
 def test_every_shipped_preset_is_ready(preset, offline_data, request):
     config = make_config(preset)
     overrides = dict(TINY[config.model])
