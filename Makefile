@@ -44,8 +44,8 @@ export: $(INSTALLED) ## re-export and verify RUN_DIR (default: the newest run of
 
 # Three test processes on two cores, each test file in one (its fixtures are
 # built once): much of a test's time is single-threaded (imports, conversion,
-# Python) or waits for a child process. Measured here: the tests took
-# 4 min 51-58 s with -n 2, 4 min 13 s with -n 3, 4 min 16 s with -n 4.
+# Python) or waits for a child process. Measured here, one suite: the tests
+# took 4 min 51-58 s with -n 2, 4 min 13 s with -n 3, 4 min 16 s with -n 4.
 test: $(INSTALLED) ## run the test suite, slow end-to-end tests included (full-length runs: make test-full)
 	$(BIN)/python -m pytest -n 3 --dist loadfile -m "not full"
 
