@@ -100,10 +100,12 @@ def _train(args):
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     from kerasdl.config import BACKENDS, make_config, parse_overrides, read_preset
     from kerasdl.jax_backend import select_backend
+    from kerasdl.multi_worker import is_chief
     from kerasdl.runlock import refused_train
 
     overrides = parse_overrides(args.overrides)
-    if overrides.get("run_dir"):
+    # A multi-worker run's other workers never hold the directory: the chief does.
+    if overrides.get("run_dir") and is_chief():
         _refuse_if_held(overrides["run_dir"], refused_train)
     # Keras reads KERAS_BACKEND once, when it is imported, and make_config
     # imports it (model hyperparameters are checked against the builders).

@@ -39,6 +39,10 @@ class History:
                 history.setdefault(key, []).append(float(cell))
         return history
 
+    def epochs_done(self):
+        """How many epochs the intact rows say were trained (the last epoch + 1)."""
+        return max(self.rows) + 1 if self.rows else 0
+
     def summary(self):
         shown = "; ".join(self.problems[:_PROBLEMS_SHOWN])
         more = len(self.problems) - _PROBLEMS_SHOWN
@@ -92,7 +96,7 @@ def _row_problem(cells, header):
         return "repeats the header" if cells == header else "is a second, different header"
     if len(cells) != len(header):
         return f"has {len(cells)} of the header's {len(header)} fields"
-    if not cells[0].strip().isdigit():
+    if not cells[0].strip().isdecimal():
         return f"has epoch {cells[0]!r}, not a whole number"
     for name, cell in zip(header[1:], cells[1:], strict=True):
         try:
@@ -100,6 +104,15 @@ def _row_problem(cells, header):
         except ValueError:
             return f"has {cell!r} for {name}, not a number"
     return ""
+
+
+def _free_name(path):
+    """`history.damaged.csv`, or `history.damaged-2.csv`, ... if an earlier repair kept one."""
+    candidate, number = path, 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+        number += 1
+    return candidate
 
 
 def read_history(path):
@@ -122,16 +135,18 @@ def repair_history(run_dir, log=print):
     history = parse_history(path)
     if not history.problems:
         return history
-    damaged = path.with_name(DAMAGED_COPY)
+    damaged = _free_name(path.with_name(DAMAGED_COPY))
+    staged = path.with_name(HISTORY_FILE + ".tmp")
     try:
-        os.replace(path, damaged)
+        # The clean copy first: if anything fails, history.csv is still there, as it was.
         if history.header:
-            staged = path.with_name(HISTORY_FILE + ".tmp")
             with open(staged, "w", newline="") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(history.header)
                 for epoch in sorted(history.rows):
                     writer.writerow(history.rows[epoch])
+        os.replace(path, damaged)
+        if history.header:
             os.replace(staged, path)
     except OSError as error:
         raise UserError(

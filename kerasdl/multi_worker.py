@@ -36,13 +36,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import tensorflow as tf
-
 from kerasdl.errors import RunFailed, UserError
 
 
 def in_multi_worker_mode(strategy):
     """True for a MultiWorkerMirroredStrategy that spans more than one process."""
+    import tensorflow as tf  # here, not at the top: the command asks is_chief() before TensorFlow loads
+
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and strategy.extended._in_multi_worker_mode()
 
 
@@ -100,6 +100,8 @@ def lost_workers_explained():
     """A worker that dies aborts the others' collectives within seconds
     ("Collective ops is aborted by: ... Connection reset by peer"); that
     becomes one line saying how to resume instead of a traceback."""
+    import tensorflow as tf
+
     try:
         yield
     except (tf.errors.UnavailableError, tf.errors.CancelledError, tf.errors.DeadlineExceededError) as error:
@@ -112,6 +114,7 @@ def lost_workers_explained():
 
 def install_keras_fixes():
     """Installs the two fixes this module's docstring describes (idempotent)."""
+    import tensorflow as tf
     from keras.src.backend.tensorflow import trainer
 
     if getattr(trainer.reduce_per_replica, "kerasdl_fix", False):

@@ -106,10 +106,11 @@ def plan_run_dir(config, lock=True):
     for path in candidates:
         plan, reason = _plan_candidate(path, config, explicit, lock)
         if plan is not None:
-            if passed_over and not plan.note:
-                plan.note = f"{passed_over[0]}; this run goes to {path}"
-            elif passed_over:
-                plan.note = f"{passed_over[0]}; {plan.note}"
+            if passed_over:
+                shown = "; ".join(passed_over[:3]) + (
+                    f"; and {len(passed_over) - 3} more" if len(passed_over) > 3 else ""
+                )
+                plan.note = f"{shown}; {plan.note or f'this run goes to {path}'}"
             return plan
         passed_over.append(reason)
     raise UserError(f"Too many finished or busy runs beside {base}; remove some or set run_dir")
@@ -136,7 +137,7 @@ def _plan_candidate(path, config, explicit, lock):
         return None, f"{path} is in use by {busy.holder}"
     try:
         plan, reason = _choose(path, run_state(path), config, explicit)  # nobody else can change it now
-    except UserError:
+    except BaseException:
         taken.release()
         raise
     if plan is None:

@@ -18,10 +18,13 @@ File systems without `flock` (some network mounts) cannot lock: the
 command then says so once and runs unlocked, as before.
 """
 
+import contextlib
 import errno
 import os
 import time
 from pathlib import Path
+
+from kerasdl.errors import UserError
 
 try:
     import fcntl
@@ -29,9 +32,13 @@ except ImportError:  # not POSIX: no locking, as before
     fcntl = None
 
 LOCK_FILE = ".kerasdl.lock"
+_HELD = (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
 # A holder writes its PID right after it takes the lock; a reader that
 # catches the moment in between waits this long for it.
 _PID_WAIT_S = 1.0
+# `holder()` holds a shared lock for an instant; a command that meets it
+# tries again for this long before it counts the directory as held.
+_RETRY_S = 0.3
 
 
 class RunDirHeld(Exception):
@@ -56,6 +63,8 @@ class RunLock:
 
     def release(self):
         if self._descriptor is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._descriptor, 0)  # no stale PID for the next reader
             os.close(self._descriptor)  # closing the file drops the flock
             self._descriptor = None
 
@@ -90,15 +99,27 @@ def acquire(path, what, log=print):
         return RunLock(path, None)
     # O_CREAT on an existing file writes nothing: a refused command leaves
     # the directory as it was.
-    descriptor = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        descriptor = os.open(path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as error:
-        os.close(descriptor)
-        if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-            raise RunDirHeld(path, _holder(path / LOCK_FILE)) from None
-        log(f"note: cannot lock {path} on this file system ({error.strerror}); do not run two commands on it at once")
-        return RunLock(path, None)
+        raise UserError(f"cannot write in {path} ({error.strerror}); choose a run directory you can write to") from None
+    deadline = time.monotonic() + _RETRY_S
+    while True:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except OSError as error:
+            if error.errno not in _HELD:
+                os.close(descriptor)
+                log(
+                    f"note: cannot lock {path} on this file system ({error.strerror}); do not run two commands "
+                    "on it at once"
+                )
+                return RunLock(path, None)
+            if time.monotonic() > deadline:
+                os.close(descriptor)
+                raise RunDirHeld(path, _holder(path / LOCK_FILE)) from None
+            time.sleep(0.05)
     os.ftruncate(descriptor, 0)
     os.write(descriptor, f"{os.getpid()}\n{what}\n".encode())
     return RunLock(path, descriptor)
@@ -122,12 +143,23 @@ def _holder(lock_file):
             lines = lock_file.read_text(errors="replace").splitlines()
         except OSError:
             lines = []
-        if lines and lines[0].strip().isdigit():
+        if lines and lines[0].strip().isdecimal() and _alive(int(lines[0])):
             doing = f" ({lines[1].strip()})" if len(lines) > 1 and lines[1].strip() else ""
             return f"PID {lines[0].strip()}{doing}"
         if time.monotonic() > deadline:
             return "another kerasdl process"
         time.sleep(0.05)
+
+
+def _alive(pid):
+    """A PID left by a killed holder, read before the new holder wrote its own, is not the holder."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        pass  # another user's process, or a PID this system cannot check
+    return True
 
 
 def holder(path):
@@ -146,7 +178,7 @@ def holder(path):
     try:
         fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except OSError as error:
-        if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+        if error.errno in _HELD:
             return _holder(Path(path) / LOCK_FILE)
         return None
     finally:

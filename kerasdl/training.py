@@ -31,7 +31,7 @@ from kerasdl.errors import UserError
 from kerasdl.export import export_run
 from kerasdl.export.from_jax import export_from_jax
 from kerasdl.finetune import PHASE_MARKER, freeze_backbone, unfreeze_top, wants_fine_tuning
-from kerasdl.history import read_history, repair_history
+from kerasdl.history import parse_history, read_history, repair_history
 from kerasdl.jax_backend import JaxDevices, check_backend, on_jax
 from kerasdl.models import build_model
 from kerasdl.multi_worker import (
@@ -299,7 +299,7 @@ def _fit_phases(model, dataset, config, run_dir, strategy, log, jit=False, execu
         # Phase 2 starts from phase 1's best weights, however far an early stop let it run.
         load_best(model, run_dir)
         marker.parent.mkdir(exist_ok=True)
-        marker.write_text(f"{len(read_history(run_dir / 'history.csv').get('loss', []))}\n")
+        marker.write_text(f"{parse_history(run_dir / 'history.csv').epochs_done()}\n")
         # Phase 1's backup holds another optimizer and epoch; phase 2 backs up afresh.
         _remove_backup(run_dir)
     start = int(marker.read_text())

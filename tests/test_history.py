@@ -92,3 +92,14 @@ def test_a_history_that_cannot_be_set_aside_is_one_line_saying_what_to_do(tmp_pa
     monkeypatch.setattr("kerasdl.history.os.replace", refuse)
     with pytest.raises(UserError, match=r"cannot be replaced \(Permission denied\); move it out of the run directory"):
         repair_history(tmp_path, log=print)
+
+
+def test_each_repair_keeps_its_damaged_copy_and_odd_digits_are_damage_not_a_crash(tmp_path):
+    path = tmp_path / "history.csv"
+    path.write_text(HEADER + _rows(0) + "\u00b2,0.5,1,0.4,1\r\n")  # a superscript two is a digit, not a number
+    assert parse_history(path).problems == ["line 3 has epoch '\u00b2', not a whole number"]
+    repair_history(tmp_path, log=lambda line: None)
+    path.write_text(path.read_text() + HEADER)
+    repair_history(tmp_path, log=lambda line: None)
+    assert (tmp_path / "history.damaged.csv").exists() and (tmp_path / "history.damaged-2.csv").exists()
+    assert parse_history(path).epochs_done() == 1 and not parse_history(path).problems

@@ -183,3 +183,37 @@ def test_the_lock_itself_refuses_an_export_and_an_evaluate_says_the_run_is_train
             evaluate_run(tmp_path / "run")
     with pytest.raises(UserError, match="has no model.keras; the run has not finished"):
         export_existing_run(tmp_path / "run")
+
+
+def test_a_folder_the_lock_file_cannot_be_written_in_is_one_line(tmp_path, monkeypatch):
+    def refuse(*args):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("kerasdl.runlock.os.open", refuse)
+    with pytest.raises(UserError, match=r"cannot write in .* \(Permission denied\); choose a run directory you can"):
+        acquire(tmp_path, "kerasdl export")
+
+
+def test_a_pid_left_by_a_dead_holder_is_not_named(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / LOCK_FILE).write_text(f"{dead.pid}\nkerasdl train iris_ann\n")
+    from kerasdl.runlock import _holder
+
+    assert _holder(tmp_path / LOCK_FILE) == "another kerasdl process"
+
+
+def test_only_a_process_that_would_hold_the_directory_is_refused_early(tmp_path, monkeypatch, capsys):
+    """A multi-worker run's other workers write elsewhere: the chief's lock must not stop them."""
+    import json
+
+    from kerasdl.cli import main
+
+    bad_strategy = ["train", "iris_ann", f"run_dir={tmp_path}", "strategy=nope"]  # fails after the early look
+    with acquire(tmp_path, "kerasdl train iris_ann"):
+        assert main(bad_strategy) == 2
+        assert "is in use by PID" in capsys.readouterr().err
+        cluster = {"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 1}}
+        monkeypatch.setenv("TF_CONFIG", json.dumps(cluster))
+        assert main(bad_strategy) == 2
+        assert "strategy='nope' is out of range" in capsys.readouterr().err
