@@ -26,3 +26,9 @@ def first_line(error):
     """An exception's first line of text (its type's name if it has none), for one-line messages."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def first_few(phrases, shown=3):
+    """`"a; b; c; and 2 more"`: a list of phrases that still fits one line."""
+    more = len(phrases) - shown
+    return "; ".join(phrases[:shown]) + (f"; and {more} more" if more > 0 else "")

@@ -15,12 +15,10 @@ import dataclasses
 import os
 from pathlib import Path
 
-from kerasdl.errors import UserError
+from kerasdl.errors import UserError, first_few
 
 HISTORY_FILE = "history.csv"
 DAMAGED_COPY = "history.damaged.csv"
-# A one-line message names this many problems, then counts the rest.
-_PROBLEMS_SHOWN = 3
 
 
 @dataclasses.dataclass
@@ -44,9 +42,7 @@ class History:
         return max(self.rows) + 1 if self.rows else 0
 
     def summary(self):
-        shown = "; ".join(self.problems[:_PROBLEMS_SHOWN])
-        more = len(self.problems) - _PROBLEMS_SHOWN
-        return shown + (f"; and {more} more" if more > 0 else "")
+        return first_few(self.problems)
 
 
 def parse_history(path):
@@ -134,7 +130,7 @@ def repair_history(run_dir, log=print):
     path = Path(run_dir) / HISTORY_FILE
     history = parse_history(path)
     if not history.problems:
-        return history
+        return
     damaged = _free_name(path.with_name(DAMAGED_COPY))
     staged = path.with_name(HISTORY_FILE + ".tmp")
     try:
@@ -158,4 +154,3 @@ def repair_history(run_dir, log=print):
         f"note: {path} was damaged ({history.summary()}); kept its {kept} intact epoch row{'s' if kept != 1 else ''} "
         f"and resumed; the damaged file is now {damaged.name}"
     )
-    return parse_history(path)

@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 
 from kerasdl.config import Config
-from kerasdl.errors import UserError
+from kerasdl.errors import UserError, first_few
 from kerasdl.runlock import LOCK_FILE, RunDirHeld, acquire, refused_train
 
 # Settings that may differ between the parts of one resumed run.
@@ -39,10 +39,9 @@ class RunPlan:
     resume: bool = False
     replace: bool = False
     note: str = ""
-    # The run's lock: taken while planning for a folder that exists, by
+    # The run's lock: taken while planning for a folder that may be live, by
     # open_run_dir for a new one; None while not taken (or not wanted).
     lock: object = None
-    locking: bool = True
 
     def release(self):
         if self.lock is not None:
@@ -107,10 +106,7 @@ def plan_run_dir(config, lock=True):
         plan, reason = _plan_candidate(path, config, explicit, lock)
         if plan is not None:
             if passed_over:
-                shown = "; ".join(passed_over[:3]) + (
-                    f"; and {len(passed_over) - 3} more" if len(passed_over) > 3 else ""
-                )
-                plan.note = f"{shown}; {plan.note or f'this run goes to {path}'}"
+                plan.note = f"{first_few(passed_over)}; {plan.note or f'this run goes to {path}'}"
             return plan
         passed_over.append(reason)
     raise UserError(f"Too many finished or busy runs beside {base}; remove some or set run_dir")
@@ -125,10 +121,7 @@ def _plan_candidate(path, config, explicit, lock):
     may_be_live = state == "interrupted" or (state == "finished" and config.overwrite)
     may_be_starting = state == "empty" and (path / LOCK_FILE).exists()
     if not lock or not (may_be_live or may_be_starting):
-        plan, reason = _choose(path, state, config, explicit)
-        if plan is not None:
-            plan.locking = lock
-        return plan, reason
+        return _choose(path, state, config, explicit)
     try:
         taken = acquire(path, f"kerasdl train {config.preset}")
     except RunDirHeld as busy:
@@ -197,7 +190,7 @@ def open_run_dir(plan, config=None):
     if plan.replace:
         _empty(plan.path)
     plan.path.mkdir(parents=True, exist_ok=True)
-    if plan.lock is not None or not plan.locking or config is None:
+    if plan.lock is not None or config is None:  # locked while planning, or not to be locked here
         return plan.path
     try:
         plan.lock = acquire(plan.path, f"kerasdl train {config.preset}")

@@ -46,15 +46,13 @@ class RunDirHeld(Exception):
 
     def __init__(self, path, holder):
         super().__init__(f"{path} is in use by {holder}")
-        self.path = path
         self.holder = holder
 
 
 class RunLock:
     """An exclusive lock on one run directory; `release()` (or the process's end) lets go."""
 
-    def __init__(self, path, descriptor):
-        self.path = Path(path)
+    def __init__(self, descriptor):
         self._descriptor = descriptor
 
     @property
@@ -96,7 +94,7 @@ def acquire(path, what, log=print):
     """
     path = Path(path)
     if fcntl is None:
-        return RunLock(path, None)
+        return RunLock(None)
     # O_CREAT on an existing file writes nothing: a refused command leaves
     # the directory as it was.
     try:
@@ -115,14 +113,14 @@ def acquire(path, what, log=print):
                     f"note: cannot lock {path} on this file system ({error.strerror}); do not run two commands "
                     "on it at once"
                 )
-                return RunLock(path, None)
+                return RunLock(None)
             if time.monotonic() > deadline:
                 os.close(descriptor)
                 raise RunDirHeld(path, _holder(path / LOCK_FILE)) from None
             time.sleep(0.05)
     os.ftruncate(descriptor, 0)
     os.write(descriptor, f"{os.getpid()}\n{what}\n".encode())
-    return RunLock(path, descriptor)
+    return RunLock(descriptor)
 
 
 def refused_train(path, holder):

@@ -12,6 +12,9 @@ the n test examples measured. A bar allows two of those standard errors.
 import math
 
 QUALITY_BAR = {"digits_cnn": 0.99, "breast_cancer_ann": 0.96, "digits_rnn": 0.97}
+# Largest accuracy loss (points) and smallest top-1 agreement per quantized
+# variant; README's bar names the CNN and the MLP.
+VARIANT_BAR = {"float16": (0.5, 0.99), "dynamic": (0.5, 0.99), "int8": (1.0, 0.99)}
 
 
 def sampling_margin(accuracy, examples):
@@ -22,3 +25,17 @@ def sampling_margin(accuracy, examples):
         0.0105
     """
     return 2 * math.sqrt(accuracy * (1 - accuracy) / examples)
+
+
+def check_every_variant(result, variant_bars=True):
+    """All four TFLite variants shipped, builtins only, float32 exact; the
+    quantized ones within `VARIANT_BAR` when `variant_bars`."""
+    variants = result.card["variants"]
+    accuracy = result.metrics["test"]["accuracy"]
+    assert set(variants) == {"float32", "float16", "dynamic", "int8"}
+    assert all(entry.get("builtins_only") for entry in variants.values())  # none left out, an LSTM's included
+    assert variants["float32"]["parity"]["top1_agreement"] == 1.0
+    if variant_bars:
+        for name, (points, agreement) in VARIANT_BAR.items():
+            assert variants[name]["parity"]["top1_agreement"] >= agreement
+            assert variants[name]["parity"]["accuracy"] >= accuracy - points / 100

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from interrupt import interrupt_after, start_interruptible
-from quality_bars import QUALITY_BAR, sampling_margin
+from quality_bars import QUALITY_BAR, check_every_variant, sampling_margin
 
 from kerasdl.cli import main
 from kerasdl.config import preset_names, read_preset
@@ -23,9 +23,6 @@ from kerasdl.data import BUNDLED
 from kerasdl.history import parse_history, read_history
 from kerasdl.prediction import predict
 from kerasdl.training import train
-
-# Largest accuracy loss (points) and smallest top-1 agreement per quantized variant.
-VARIANT_BAR = {"float16": (0.5, 0.99), "dynamic": (0.5, 0.99), "int8": (1.0, 0.99)}
 
 
 @pytest.mark.slow
@@ -42,11 +39,7 @@ def test_the_default_preset_trains_exports_and_predicts_at_the_quality_bar(tmp_p
     print(f"digits_cnn: test accuracy {accuracy:.4f}, {len(result.metrics['history']['loss'])} epochs")
     assert accuracy >= QUALITY_BAR["digits_cnn"] - sampling_margin(QUALITY_BAR["digits_cnn"], parity["examples"])
     assert parity["top1_agreement"] == 1.0 and parity["accuracy"] == pytest.approx(accuracy, abs=1e-6)
-    assert set(variants) == {"float32", "float16", "dynamic", "int8"}
-    assert all(entry.get("builtins_only") for entry in variants.values())  # none left out
-    for name, (points, agreement) in VARIANT_BAR.items():
-        assert variants[name]["parity"]["top1_agreement"] >= agreement
-        assert variants[name]["parity"]["accuracy"] >= accuracy - points / 100
+    check_every_variant(result)
     assert variants["int8"]["size_vs_float32"] <= 0.3 and variants["float16"]["size_vs_float32"] <= 0.55
     _check_photos_of_test_digits(result, tmp_path)
 
@@ -68,9 +61,9 @@ def _check_photos_of_test_digits(result, tmp_path):
 
 
 # Presets on bundled data; image_cnn needs a folder and is tested in test_images.py.
-FULL_LENGTH = set(QUALITY_BAR)  # here and in tests/test_quality.py
+# The QUALITY_BAR presets train full length, above and in tests/test_quality.py.
 OTHER_PRESETS = sorted(
-    name for name in preset_names() if read_preset(name)["data"] in BUNDLED and name not in FULL_LENGTH
+    name for name in preset_names() if read_preset(name)["data"] in BUNDLED and name not in QUALITY_BAR
 )
 
 

@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 import yaml
-from quality_bars import QUALITY_BAR, sampling_margin
+from quality_bars import QUALITY_BAR, check_every_variant, sampling_margin
 
 from kerasdl.training import train
 
@@ -20,8 +20,6 @@ from kerasdl.training import train
 # (tests/test_end_to_end.py); here, the other two presets' seed 42 exports
 # all four variants too, and the other seeds float32 only.
 SEEDS = {"digits_cnn": [1, 2, 3, 4, 5, 6, 7, 8], "breast_cancer_ann": [42, 1, 2, 3, 4, 5], "digits_rnn": [42, 1, 2, 3]}
-# Largest accuracy loss (points) and smallest top-1 agreement per quantized variant (the MLP's bar).
-VARIANT_BAR = {"float16": (0.5, 0.99), "dynamic": (0.5, 0.99), "int8": (1.0, 0.99)}
 
 
 def _train(preset, tmp_path, **settings):
@@ -43,7 +41,7 @@ def test_the_defaults_reach_the_bar_on_average_over_seeds(tmp_path, preset):
         for seed in SEEDS[preset]
     ]
     if SEEDS[preset][0] == 42:
-        _check_every_variant(preset, results[0])
+        check_every_variant(results[0], variant_bars=preset == "breast_cancer_ann")
     accuracies = [result.metrics["test"]["accuracy"] for result in results]
     examples = sum(result.card["variants"]["float32"]["parity"]["examples"] for result in results)
     mean, bar = float(np.mean(accuracies)), QUALITY_BAR[preset]
@@ -51,18 +49,6 @@ def test_the_defaults_reach_the_bar_on_average_over_seeds(tmp_path, preset):
     print(f"{preset}: mean test accuracy {mean:.4f} over seeds {list(SEEDS[preset])}: {accuracies}")
     print(f"{preset}: bar {bar} - {margin:.4f} (two standard errors over {examples} test examples)")
     assert mean >= bar - margin
-
-
-def _check_every_variant(preset, result):
-    variants = result.card["variants"]
-    accuracy = result.metrics["test"]["accuracy"]
-    assert set(variants) == {"float32", "float16", "dynamic", "int8"}
-    assert all(entry.get("builtins_only") for entry in variants.values())  # none left out, the LSTM's included
-    assert variants["float32"]["parity"]["top1_agreement"] == 1.0
-    if preset == "breast_cancer_ann":  # the bar names the CNN (make test) and the MLP
-        for name, (points, agreement) in VARIANT_BAR.items():
-            assert variants[name]["parity"]["top1_agreement"] >= agreement
-            assert variants[name]["parity"]["accuracy"] >= accuracy - points / 100
 
 
 @pytest.mark.full
