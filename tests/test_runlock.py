@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+from interrupt import start_interruptible
 
 from kerasdl.config import make_config
 from kerasdl.errors import UserError
@@ -123,10 +124,9 @@ def test_two_trains_at_the_same_moment_then_a_third_and_an_export_beside_them(tm
     env = {key: value for key, value in os.environ.items() if key != "KERASDL_VERBOSE"} | {"PYTHONUNBUFFERED": "1"}
     settings = ["epochs=5000", "early_stopping=0", "verbose=0", "variants=float32"]  # stopped long before the end
     train = [sys.executable, "-m", "kerasdl", "train", "iris_ann", *settings]
-    runs = [
-        subprocess.Popen(train, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]
+    # Started as from a terminal: one of them gets a Ctrl-C below, which a
+    # suite run in the background would otherwise pass on as ignored.
+    runs = [start_interruptible(train, tmp_path, env) for _ in range(2)]
     directories = [tmp_path / "saved_models" / name for name in ("iris_ann", "iris_ann-2")]
     deadline = time.monotonic() + 300
     while not all(parse_history(path / "history.csv").rows for path in directories):
