@@ -56,10 +56,10 @@ def test_rnns_convert_to_builtin_ops_with_parity(digits, cell, bidirectional):
 
 @pytest.mark.parametrize("bidirectional", [True, False])
 def test_fused_lstm_is_smaller_stateful_and_reset_by_the_runner(tmp_path, digits, bidirectional):
-    model = _fitted("rnn", digits, units=32, bidirectional=bidirectional)
+    model = _fitted("rnn", digits, units=8, bidirectional=bidirectional)
     # int8 once: its fused bidirectional conversion alone took 20 s here.
     variants = "float32" if bidirectional else "float32,int8"
-    config = make_config("digits_rnn", {"variants": variants, "fused_lstm": "true", "model.units": "32"})
+    config = make_config("digits_rnn", {"variants": variants, "fused_lstm": "true", "model.units": "8"})
     card = export_run(tmp_path, model, digits, config, {"test": {"accuracy": 0.5}}, log=print)
     fused = card["variants"]["float32"]
     assert "UNIDIRECTIONAL_SEQUENCE_LSTM" in fused["ops"] and fused["recurrent_layers"] == "fused"

@@ -195,9 +195,10 @@ def tiny_bert(tmp_path_factory):
 
 
 # make test checks one preset per model family and kind of data; these repeat
-# one of them (another bundled table, another TFDS image set) and run in
-# make test-full, so every shipped preset is still checked.
-REPEATS = {"wine_ann", "iris_ann", "cnn_cifar10", "cnn_tf_flowers"}
+# one of them (another bundled table; a TFDS image or text set, whose model is
+# the one digits_cnn or text_rnn builds, and whose loading test_tfds.py covers)
+# and run in make test-full, so every shipped preset is still checked.
+REPEATS = {"wine_ann", "iris_ann", "cnn_cifar10", "cnn_tf_flowers", "cnn_mnist", "rnn_imdb"}
 
 
 @pytest.mark.slow
