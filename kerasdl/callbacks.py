@@ -122,7 +122,7 @@ def run_callbacks(run_dir, config):
         ),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
     ]
-    if config.reduce_lr:
+    if config.lr_schedule == "plateau" and config.reduce_lr:
         callbacks.append(
             keras.callbacks.ReduceLROnPlateau(
                 monitor=config.monitor,

@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 
 from kerasdl.errors import UserError
+from kerasdl.schedule import SCHEDULES
 
 BACKENDS = ("auto", "tensorflow", "jax")
 STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "multi_worker", "tpu")
@@ -38,11 +39,16 @@ class Config:
         epochs: maximum number of epochs (early stopping may end sooner).
         batch_size: examples per replica per step; the global batch is this
             times the number of replicas.
-        learning_rate: Adam's learning rate.
+        learning_rate: Adam's learning rate (the peak, under `cosine`).
+        lr_schedule: how the learning rate moves (`kerasdl/schedule.py`):
+            `cosine` (a short warmup, then cosine decay to 0 at the last of
+            `epochs`), `plateau` (halved after `reduce_lr` epochs without
+            improving) or `constant`.
         early_stopping: epochs without `monitor` improving before training
             stops; 0 turns early stopping off.
-        reduce_lr: epochs without `monitor` improving before the learning
-            rate halves (down to 1% of its start); 0 keeps it constant.
+        reduce_lr: under `lr_schedule=plateau`, epochs without `monitor`
+            improving before the learning rate halves (down to 1% of its
+            start); 0 keeps it constant.
         monitor: validation metric that picks the best checkpoint.
         validation_fraction: share of all examples held out for validation.
         test_fraction: share of all examples held out for the final test.
@@ -72,7 +78,10 @@ class Config:
             and zero point).
         allow_flex: let TFLite use TensorFlow (Flex) ops; a phone app then
             needs the Flex delegate. Off: builtin ops only.
-        image_size: side of the square that `images:` data is resized to.
+        image_size: side of the square that image data is resized to:
+            `auto` (the images' largest side, at most 32: a folder of 28x28
+            digits trains at 28, nothing small is upscaled, photos shrink
+            to 32) or an integer.
         label: label column of `csv:` data (name or 0-based index); empty
             picks a column named label, target, class or species, else the
             last one.
@@ -102,6 +111,7 @@ class Config:
     epochs: int = 20
     batch_size: int = 32
     learning_rate: float = 1e-3
+    lr_schedule: str = "cosine"
     early_stopping: int = 10
     reduce_lr: int = 0
     monitor: str = "val_loss"
@@ -120,7 +130,7 @@ class Config:
     int8_io: str = "float"
     allow_flex: bool = False
     fused_lstm: bool = False
-    image_size: int = 32
+    image_size: str = "auto"
     label: str = ""
     text_column: str = ""
     vocabulary_size: int = 20000
@@ -174,8 +184,12 @@ _CHECKS = {
         "auto or an integer >= 1",
     ),
     "monitor": (lambda v: v in MONITORS, "one of: " + ", ".join(MONITORS)),
+    "lr_schedule": (lambda v: v in SCHEDULES, "one of: " + ", ".join(SCHEDULES)),
     "int8_io": (lambda v: v in INT8_IO, "one of: " + ", ".join(INT8_IO)),
-    "image_size": (lambda v: 8 <= v <= 1024, "an integer in [8, 1024]"),
+    "image_size": (
+        lambda v: v == "auto" or (v.isascii() and v.isdigit() and 8 <= int(v) <= 1024),
+        "auto or an integer in [8, 1024]",
+    ),
     "vocabulary_size": (lambda v: 3 <= v <= 1_000_000, "an integer in [3, 1000000]"),
     "sequence_length": (lambda v: 1 <= v <= 4096, "an integer in [1, 4096]"),
     "fine_tune_epochs": (lambda v: v >= 0, "an integer >= 0 (0 skips the second phase)"),

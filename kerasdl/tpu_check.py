@@ -70,7 +70,9 @@ def check_tpu_readiness(config, log=print):
             _without_cudnn(model)
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=re.escape(_XLA_OFF_WARNING))
-                compile_model(model, config, jit_compile=True)
+                # With the run's learning-rate schedule: its step is part of the compiled graph.
+                steps_per_epoch = -(-len(labels) // config.batch_size)
+                compile_model(model, config, jit_compile=True, steps_per_epoch=steps_per_epoch)
             start = time.perf_counter()
             problems = check_model(model, features[: config.batch_size], labels[: config.batch_size])
             seconds = time.perf_counter() - start

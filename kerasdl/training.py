@@ -14,6 +14,7 @@ import warnings
 import keras
 import yaml
 
+from kerasdl import schedule
 from kerasdl.callbacks import run_callbacks
 from kerasdl.config import Config, make_config
 from kerasdl.cpu import describe_cpu
@@ -57,17 +58,22 @@ class RunResult:
     resumed: bool
 
 
-def compile_model(model, config, learning_rate=None, jit_compile=False, steps_per_execution=1):
-    """Compiles for classification: Adam at `learning_rate` (default
-    `config.learning_rate`), sparse categorical cross-entropy on the softmax
-    outputs, accuracy; XLA if `jit_compile`; `steps_per_execution` training
-    steps per call into the graph.
+# Fewer training steps than this in a whole run gets a note: presets sized for
+# folders of thousands (image_cnn: batch 128, 12 epochs) take few on a small one.
+FEW_STEPS = 100
+
+
+def compile_model(model, config, learning_rate=None, jit_compile=False, steps_per_execution=1, steps_per_epoch=None):
+    """Compiles for classification: Adam at `learning_rate` (default: the
+    config's rate and schedule over `steps_per_epoch`, `kerasdl.schedule`),
+    sparse categorical cross-entropy on the softmax outputs, accuracy; XLA if
+    `jit_compile`; `steps_per_execution` training steps per call into the graph.
 
     Example:
-        >>> compile_model(model, make_config("iris_ann"))
+        >>> compile_model(model, make_config("iris_ann"), steps_per_epoch=7)
     """
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate or config.learning_rate),
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate or schedule.learning_rate(config, steps_per_epoch)),
         loss=keras.losses.SparseCategoricalCrossentropy(),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=jit_compile,
@@ -118,9 +124,16 @@ def _train(config, strategy, plan, several_workers, log):
         jit_reason,
         *resolve_precision(config.precision, strategy, probe),
         *resolve_steps_per_execution(config.steps_per_execution, steps_per_epoch, strategy),
+        steps_per_epoch,
     )
     for note in dataset.notes:
         log(note)
+    if steps_per_epoch * config.epochs < FEW_STEPS:
+        log(
+            f"note: this run trains only {steps_per_epoch * config.epochs} steps ({steps_per_epoch} per epoch: "
+            f"{len(dataset.arrays('train')[1])} training examples in batches of {global_batch}, "
+            f"{config.epochs} epochs); a small data set learns more with a smaller batch_size or more epochs"
+        )
     if several_workers and not is_chief():
         return _train_as_worker(config, dataset, strategy, plan, choices, log)
     with lost_workers_explained() if several_workers else contextlib.nullcontext():
@@ -207,7 +220,7 @@ def _train_and_evaluate(config, dataset, strategy, plan, choices, log, open_dir)
 
     Returns `(model, metrics, run_dir)`; the chief writes `config.yaml` for a new run.
     """
-    jit, jit_reason, precision, reason, execution, execution_reason = choices
+    jit, jit_reason, precision, reason, execution, execution_reason, steps_per_epoch = choices
     replicas = strategy.num_replicas_in_sync
     global_batch = config.batch_size * replicas
 
@@ -216,7 +229,9 @@ def _train_and_evaluate(config, dataset, strategy, plan, choices, log, open_dir)
         with strategy.scope():
             model = build_model(config.model, dataset.info, **config.model_params)
             freeze_backbone(model, config)
-            compile_model(model, config, jit_compile=jit, steps_per_execution=execution)
+            compile_model(
+                model, config, jit_compile=jit, steps_per_execution=execution, steps_per_epoch=steps_per_epoch
+            )
 
         run_dir = open_dir()
         resolved = {
@@ -226,6 +241,7 @@ def _train_and_evaluate(config, dataset, strategy, plan, choices, log, open_dir)
             "jit_compile": f"{str(jit).lower()} ({jit_reason})",
             "steps_per_execution": f"{execution} ({execution_reason})",
             "global_batch_size": global_batch,
+            "learning_rate": schedule.describe(config, steps_per_epoch),
             "run_dir": str(plan.path),
             # A seeded run repeats on CPUs with the same kernels (kerasdl/cpu.py).
             "cpu": describe_cpu(),
@@ -235,7 +251,8 @@ def _train_and_evaluate(config, dataset, strategy, plan, choices, log, open_dir)
         log(
             f"Training {config.preset}: {config.model} on {config.data}; {resolved['strategy']}; "
             f"{resolved['precision']}; XLA {'on' if jit else 'off'}; global batch {global_batch}; "
-            f"{execution} step{'s' if execution != 1 else ''} per execution"
+            f"{execution} step{'s' if execution != 1 else ''} per execution; "
+            f"learning rate {resolved['learning_rate']}"
         )
 
         fitted = run_dir / "checkpoints" / "fit_complete"

@@ -73,3 +73,13 @@ def test_saved_config_rebuilds_the_same_config(tmp_path):
     document = {"preset": config.preset} | config.to_dict() | {"versions": {"keras": "3"}, "resolved": {}}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(document))
     assert load_config(tmp_path / "config.yaml") == config
+
+
+def test_importing_the_command_and_its_config_loads_neither_keras_nor_tensorflow():
+    """The command sets KERAS_BACKEND from the settings before Keras loads, so the
+    modules it imports first (config, and what config imports) must not import it."""
+    import subprocess
+    import sys
+
+    code = "import sys, kerasdl.cli, kerasdl.config; print({'keras', 'tensorflow'} & {*sys.modules})"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "set()\n"

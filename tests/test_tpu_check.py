@@ -147,7 +147,11 @@ def test_a_gpu_lstm_on_cudnn_is_checked_on_its_xla_path():
 
 TINY = {
     "ann": {"model.hidden_units": "4"},
-    "cnn": {"model.filters": "4", "model.dense_units": "4"},
+    "cnn": {
+        "model.filters": "4",
+        "model.dense_units": "4",
+        "batch_size": "16",
+    },  # the test folder has 33 training images
     "rnn": {"model.units": "4", "model.embedding_dim": "4", "sequence_length": "16", "vocabulary_size": "200"},
     "transfer": {"image_size": "16"},  # model.weights: a tiny saved backbone, see below
     "bert": {"sequence_length": "16"},

@@ -15,7 +15,7 @@ def load_dataset(
     seed=42,
     validation_fraction=0.1,
     test_fraction=0.2,
-    image_size=32,
+    image_size="auto",
     label="",
     text_column="",
     vocabulary_size=20000,
@@ -34,7 +34,8 @@ def load_dataset(
         seed: seeds the stratified splits.
         validation_fraction: share of all examples for validation.
         test_fraction: share of all examples for the test split.
-        image_size: side of the square `images:` are resized to.
+        image_size: side of the square images are resized to, or "auto"
+            (`dataset.image_side`).
         label: the label column of `csv:` and `text:` tables; empty picks one.
         text_column: the text column of a `text:` table; empty picks one.
         vocabulary_size: most token ids of text data.

@@ -203,3 +203,24 @@ def first_few(items, count=5):
     """`"3, 9, 12 and 4 more"`: enough of a list to find the problem, not all of it."""
     shown = ", ".join(str(item) for item in items[:count])
     return shown + (f" and {len(items) - count} more" if len(items) > count else "")
+
+
+# Where `image_size=auto` stops following the images: small images keep their
+# size, larger ones (photos) shrink to this, the cost the CNN presets are sized for.
+AUTO_IMAGE_SIDE_MAX = 32
+
+
+def image_side(image_size, largest_side):
+    """The side images are resized to: `image_size` ("auto" or a number as
+    text), where auto is the images' `largest_side` (None when unknown),
+    at most `AUTO_IMAGE_SIDE_MAX` and at least 8.
+
+    Example:
+        >>> image_side("auto", 28), image_side("auto", 500), image_side("64", 28)
+        (28, 32, 64)
+    """
+    if str(image_size) != "auto":
+        return int(image_size)
+    if largest_side is None:
+        return AUTO_IMAGE_SIDE_MAX
+    return max(8, min(AUTO_IMAGE_SIDE_MAX, int(largest_side)))

@@ -14,7 +14,7 @@ import os
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from kerasdl.data.dataset import DataInfo, Dataset, normalisation_stats, split_stratified
+from kerasdl.data.dataset import DataInfo, Dataset, image_side, normalisation_stats, split_stratified
 from kerasdl.data.text import vectorised_dataset
 from kerasdl.errors import UserError
 
@@ -24,7 +24,7 @@ def load_tfds(
     seed,
     validation_fraction,
     test_fraction,
-    image_size=32,
+    image_size="auto",
     vocabulary_size=20000,
     sequence_length=64,
     wordpiece="",
@@ -38,7 +38,8 @@ def load_tfds(
             validation split (of the train split if TFDS has a test split,
             else of everything).
         test_fraction: share for the test split when TFDS has none.
-        image_size: side of the square images are resized to.
+        image_size: side of the square images are resized to, or "auto"
+            (the data set's image size if fixed, at most 32; else 32).
         vocabulary_size: most token ids, for a text dataset.
         sequence_length: token ids per text, for a text dataset.
         wordpiece: a keras-hub BERT preset to tokenise text with, if any.
@@ -87,7 +88,9 @@ def load_tfds(
         splits = _complete_splits(arrays, seed, validation_fraction, test_fraction)
         return vectorised_dataset(spec, splits, class_names, vocabulary_size, sequence_length, wordpiece=wordpiece)
     channels = 1 if features[input_key].shape[-1] == 1 else 3
-    shape = (image_size, image_size, channels)
+    known_sides = [side for side in features[input_key].shape[:2] if side]
+    side = image_side(image_size, max(known_sides) if len(known_sides) == 2 else None)
+    shape = (side, side, channels)
     arrays = {split: _images(examples, input_key, label_key, shape) for split, examples in loaded.items()}
     splits = _complete_splits(arrays, seed, validation_fraction, test_fraction)
     mean, variance = normalisation_stats(splits["train"][0])
