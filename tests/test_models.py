@@ -51,6 +51,34 @@ def test_cnn_architecture_on_8x8_grey(digits):
     assert model.count_params() == 99754
 
 
+def test_cnn_shifts_images_only_while_training_and_sets_its_batch_norm_momentum(digits):
+    model = build_model("cnn", digits, shift=0.25, bn_momentum=0.9)
+    assert model.get_layer("block1_bn1").momentum == 0.9
+    batch = np.tile(np.arange(64, dtype="float32").reshape(1, 8, 8, 1) % 16, (4, 1, 1, 1))
+    shifted = model.get_layer("shift")(batch, training=True)
+    assert not np.allclose(shifted, batch) and np.allclose(model.get_layer("shift")(batch, training=False), batch)
+    np.testing.assert_array_equal(model(batch, training=False), model(batch, training=False))
+
+
+def test_random_shift_moves_each_image_by_whole_pixels_and_repeats_the_edges():
+    from kerasdl.models.layers import RandomShift
+
+    images = np.arange(4 * 8 * 8 * 2, dtype="float32").reshape(4, 8, 8, 2)  # every value once
+    shifted = np.asarray(RandomShift(0.25, seed=3)(images, training=True))
+    index = np.arange(8)
+    found = set()
+    for image, out in zip(images, shifted, strict=True):
+        offsets = [
+            (dy, dx)
+            for dy in range(-2, 3)
+            for dx in range(-2, 3)  # reach: 0.25 x 8 = 2 pixels
+            if np.array_equal(out, image[np.clip(index + dy, 0, 7)][:, np.clip(index + dx, 0, 7)])
+        ]
+        assert len(offsets) == 1
+        found.add(offsets[0])
+    assert len(found) > 1  # the images moved independently
+
+
 def test_cnn_works_for_larger_colour_images(digits):
     from dataclasses import replace
 
@@ -92,6 +120,8 @@ def test_stacked_rnn(digits):
         ("cnn", {"kernel_size": 0}, "model.kernel_size=0 is out of range; allowed: an integer >= 1"),
         ("cnn", {"dense_units": -1}, "model.dense_units=-1 is out of range; allowed: an integer >= 0"),
         ("cnn", {"convs_per_block": 0}, "model.convs_per_block=0 is out of range"),
+        ("cnn", {"shift": 0.5}, "model.shift=0.5 is out of range; allowed: a number in [0, 0.5)"),
+        ("cnn", {"bn_momentum": 1.0}, "model.bn_momentum=1.0 is out of range"),
         ("rnn", {"units": 0}, "model.units=0 is out of range"),
     ],
 )

@@ -45,6 +45,46 @@ def token_inputs(info, embedding_dim):
     return inputs, embedded
 
 
+@keras.saving.register_keras_serializable(package="kerasdl")
+class RandomShift(keras.layers.Layer):
+    """Moves each training image by a random whole number of pixels, up to
+    `factor` of its height and width, repeating the edge pixels; at inference
+    it passes images through, so the exported model does not shift.
+
+    Keras's RandomTranslation does this with an op XLA cannot compile
+    (ImageProjectiveTransform): Keras then turns XLA off, and a TPU cannot
+    run the model (the TPU readiness check said so). Here a shift is two
+    one-hot matrix products, which every backend and XLA compile.
+    """
+
+    def __init__(self, factor, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=False):
+        if not training:
+            return inputs
+        batch = keras.ops.shape(inputs)[0]
+        rows = self._pickers(batch, inputs.shape[1])  # rows[b, i, j] = 1: output row i is input row j
+        columns = self._pickers(batch, inputs.shape[2])
+        shifted = keras.ops.einsum("bij,bjwc->biwc", rows, inputs)
+        return keras.ops.einsum("bkw,biwc->bikc", columns, shifted)
+
+    def _pickers(self, batch, size):
+        reach = max(1, round(self.factor * size))
+        offset = keras.random.randint((batch, 1), -reach, reach + 1, seed=self.seed_generator)
+        source = keras.ops.clip(keras.ops.arange(size)[None, :] + offset, 0, size - 1)
+        return keras.ops.one_hot(source, size, dtype=self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor, "seed": self.seed}
+
+
 def classifier_head(x, num_classes):
     """Softmax over the classes, kept in float32 under mixed precision."""
     return keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
