@@ -160,6 +160,11 @@ class Config:
         return flat
 
 
+# What a run directory written before a key existed meant by it: runs started
+# before lr_schedule halved on a plateau when reduce_lr was set (constant when
+# not), which `plateau` still does. Other new keys meant their default.
+LEGACY_VALUES = {"lr_schedule": "plateau"}
+
 # Keys a user may set, with their types; `preset` is chosen by name instead.
 _SETTABLE = {f.name: f.type for f in dataclasses.fields(Config)}
 for _name in ("preset", "model_params"):
@@ -359,4 +364,4 @@ def load_config(path):
         raise UserError(f"{path} names no preset; is it a kerasdl run directory?")
     for informational in ("versions", "resolved"):
         saved.pop(informational, None)
-    return config_from_settings(preset, saved)
+    return config_from_settings(preset, LEGACY_VALUES | saved)

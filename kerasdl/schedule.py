@@ -23,7 +23,7 @@ def learning_rate(config, steps_per_epoch=None):
     """Adam's learning rate for `config`: a float, or a Keras schedule over the
     planned steps when `lr_schedule=cosine` and `steps_per_epoch` is known
     (a copy compiled only to evaluate or probe passes None: constant)."""
-    if config.lr_schedule != "cosine" or not steps_per_epoch:
+    if not steps_per_epoch or config.lr_schedule != "cosine":
         return config.learning_rate
     import keras
 
@@ -44,7 +44,7 @@ def describe(config, steps_per_epoch):
         total, warmup = _plan(config, steps_per_epoch)
         return (
             f"{config.learning_rate:g} after a {warmup}-step warmup, cosine decay to 0 over "
-            f"{config.epochs} epochs ({total} steps)"
+            f"{config.epochs} epoch{'s' * (config.epochs != 1)} ({total} steps)"
         )
     if config.lr_schedule == "plateau" and config.reduce_lr:
         return (

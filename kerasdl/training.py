@@ -128,6 +128,11 @@ def _train(config, strategy, plan, several_workers, log):
     )
     for note in dataset.notes:
         log(note)
+    if config.reduce_lr and config.lr_schedule != "plateau":
+        log(
+            f"note: reduce_lr={config.reduce_lr} applies to lr_schedule=plateau; this run's {config.lr_schedule} "
+            "schedule does not use it"
+        )
     if steps_per_epoch * config.epochs < FEW_STEPS:
         log(
             f"note: this run trains only {steps_per_epoch * config.epochs} steps ({steps_per_epoch} per epoch: "

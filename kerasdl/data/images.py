@@ -94,12 +94,17 @@ def load_image_folder(directory, seed, validation_fraction, test_fraction, image
     return Dataset(info=info, splits=splits, notes=notes)
 
 
-def _prepared(decoded, shape, chunk=256):
+# Values (height x width x channels) prepared in one call: 64 MB as float32,
+# thousands of small images at once, one 12-megapixel photo at a time.
+PREPARE_BUDGET = 2**24
+
+
+def _prepared(decoded, shape):
     """Every decoded image through `prepare_images`, batched by decoded shape.
 
     One call per image cost 8 s for 8,000 28x28 PNGs here (eager ops one at a
-    time), one call per chunk of same-sized images 0.5 s; chunks bound the
-    memory a folder of large photos takes at once.
+    time), one call per chunk of same-sized images 0.5 s; chunks of at most
+    `PREPARE_BUDGET` values bound the memory a folder of large photos takes.
     """
     import tensorflow as tf
 
@@ -109,7 +114,8 @@ def _prepared(decoded, shape, chunk=256):
     by_shape = {}
     for index, image in enumerate(decoded):
         by_shape.setdefault(tuple(image.shape), []).append(index)
-    for indices in by_shape.values():
+    for decoded_shape, indices in by_shape.items():
+        chunk = max(1, PREPARE_BUDGET // int(np.prod(decoded_shape)))
         for start in range(0, len(indices), chunk):
             part = indices[start : start + chunk]
             batch = tf.stack([decoded[index] for index in part])
