@@ -105,6 +105,9 @@ def test_cnn_converts_with_parity(digits):
     assert parity.top1_agreement == 1.0 and parity.max_abs_diff < 1e-5
     probabilities = tflite_predict(flatbuffer, digits.arrays("test")[0][:3])
     np.testing.assert_allclose(probabilities, model.predict(digits.arrays("test")[0][:3], verbose=0), atol=1e-5)
+    # The parity check runs on every core; what it measures must be what one thread computes.
+    inputs = digits.arrays("test")[0]
+    np.testing.assert_array_equal(tflite_predict(flatbuffer, inputs, num_threads=2), tflite_predict(flatbuffer, inputs))
 
 
 @pytest.mark.parametrize("ops, named", [(["ADD", "FlexErf"], "FlexErf"), (["WHILE", "ADD"], "WHILE")])

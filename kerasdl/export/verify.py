@@ -94,8 +94,8 @@ def tflite_predict(model_content, inputs, num_threads=1, xnnpack=True):
 
 # The parity run is the whole test split in one batch, split over every core:
 # four image_cnn variants' parity runs took 2.4 s instead of 3.0 s (two
-# cores, under cProfile). LiteRT splits a layer's outputs between threads,
-# each output still summed by one, so the figures are those of one thread.
+# cores, under cProfile). The outputs are those of one thread, bit for bit:
+# seen for the four variants on 2,000 digits, and tested (test_export.py).
 PARITY_THREADS = os.cpu_count() or 1
 
 
