@@ -59,7 +59,7 @@ class RunResult:
 
 
 # Fewer training steps than this in a whole run gets a note: presets sized for
-# folders of thousands (image_cnn: batch 128, 12 epochs) take few on a small one.
+# folders of thousands (image_cnn: batch 64, 24 epochs) take few on a small one.
 FEW_STEPS = 100
 
 
