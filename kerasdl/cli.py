@@ -113,15 +113,16 @@ def _train(args):
     if backend in BACKENDS:  # anything else: make_config says what is allowed
         select_backend(backend)
     config = make_config(args.preset, overrides)
+    from kerasdl import tasks
     from kerasdl.export.report import text_table
     from kerasdl.training import train
 
     result = train(config)
     test = result.metrics["test"]
+    task = tasks.get(config.task)
+    measure, figures = task.headline(test)
     if not result.card:  # a worker other than the chief: the chief exports
-        print(
-            f"Test accuracy   {test['accuracy']:.2%} (loss {test['loss']:.4f}); the chief exports to {result.run_dir}"
-        )
+        print(f"{'Test ' + measure:<15} {figures}; the chief exports to {result.run_dir}")
         return 0
     float32 = result.card["variants"]["float32"]
     shipped = [name for name, entry in result.card["variants"].items() if "file" in entry]
@@ -132,11 +133,11 @@ def _train(args):
     print(text_table(result.card))
     print()
     examples = float32["parity"]["examples"]
-    print(f"Test accuracy   {test['accuracy']:.2%} (loss {test['loss']:.4f}) on {examples} held-out examples")
+    print(f"{'Test ' + measure:<15} {figures} on {examples} held-out examples")
     print(f"Run directory   {result.run_dir}")
     print(
         f"TFLite model    {result.run_dir / float32['file']} ({float32['size_bytes'] / 1024:.1f} KiB, "
-        f"builtin ops only, agrees with Keras on {float32['parity']['top1_agreement']:.1%} of the test split); "
+        f"builtin ops only, {task.agreement(float32['parity'])}); "
         f"variants: {', '.join(shipped)}"
     )
     print(f"TensorBoard     {tensorboard} --logdir {result.run_dir}   (all runs: make tensorboard)")
@@ -183,12 +184,14 @@ def _export(args):
 
 
 def _predict(args):
-    from kerasdl.prediction import predict
+    from kerasdl import tasks
+    from kerasdl.prediction import load_card, predict
 
     if args.top < 1:
         raise UserError(f"--top must be >= 1, got {args.top}")
-    for source, ranked in predict(args.run_dir, args.inputs, top=args.top, variant=args.variant):
-        print(f"{source}: " + ", ".join(f"{label} ({probability:.3f})" for label, probability in ranked))
+    task = tasks.for_card(load_card(Path(args.run_dir)))
+    for source, result in predict(args.run_dir, args.inputs, top=args.top, variant=args.variant):
+        print(f"{source}: {task.format_prediction(result)}")
     return 0
 
 

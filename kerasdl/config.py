@@ -16,6 +16,7 @@ import yaml
 
 from kerasdl.errors import UserError
 from kerasdl.schedule import SCHEDULES
+from kerasdl.tasks import task_for
 
 BACKENDS = ("auto", "tensorflow", "jax")
 STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "multi_worker", "tpu")
@@ -34,6 +35,9 @@ class Config:
         preset: name of the preset the run started from.
         description: one line shown by `kerasdl presets`.
         data: data spec, for example `digits` or `breast_cancer`.
+        task: what the model learns (`kerasdl/tasks/`): `classify`; empty
+            means the task of the model family. A family that cannot do the
+            task named is refused.
         model: model family: `ann`, `bert`, `cnn`, `rnn` or `transfer`.
         model_params: hyperparameters for the family's build function.
         epochs: maximum number of epochs (early stopping may end sooner).
@@ -106,6 +110,7 @@ class Config:
     preset: str
     description: str = ""
     data: str = "digits"
+    task: str = ""
     model: str = "cnn"
     model_params: dict = dataclasses.field(default_factory=dict)
     epochs: int = 20
@@ -277,6 +282,7 @@ def config_from_settings(preset, settings):
         else:
             setattr(config, key, _check(key, _coerce(key, value, _SETTABLE[key])))
     config.model_params = _model_params(config.model, model_values)
+    config.task = task_for(config.model, config.task)
     return config
 
 
@@ -365,6 +371,11 @@ def as_read_now(saved, preset):
                 settings[key] = _coerce(key, value, _SETTABLE[key])
             except UserError:
                 pass
+    if not settings["task"]:  # written before tasks: the model family's task
+        try:
+            settings["task"] = task_for(settings["model"])
+        except UserError:
+            pass
     return settings
 
 

@@ -13,23 +13,26 @@ from pathlib import Path
 
 import numpy as np
 
+from kerasdl import tasks
 from kerasdl.data.images import IMAGE_SUFFIXES
 from kerasdl.errors import UserError
 
 
 def predict(run_dir, inputs, top=3, variant="float32"):
-    """Classifies raw inputs with one of the run's TFLite variants.
+    """Runs one of the run's TFLite variants on raw inputs; the run's task
+    (`kerasdl.tasks`) says what comes back.
 
     Args:
         run_dir: a finished run directory.
         inputs: image paths, `.npy` paths, `.csv` paths, or literal CSV rows
             such as `"5.1,3.5,1.4,0.2"`; for a text model, literal texts or
             `.txt` files.
-        top: how many classes to report per example.
+        top: a classifier: how many classes to report per example.
         variant: `float32`, `float16`, `dynamic` or `int8`, as exported.
 
     Returns:
-        A list of `(source, [(label, probability), ...])`, best first.
+        A list of `(source, result)`; a classifier's result is
+        `[(label, probability), ...]`, best first.
 
     Example:
         >>> predict("saved_models/iris_ann", ["5.1,3.5,1.4,0.2"])[0][1][0][0]
@@ -38,7 +41,8 @@ def predict(run_dir, inputs, top=3, variant="float32"):
     from kerasdl.export.verify import TFLiteRunner
 
     run_dir = Path(run_dir)
-    card = _load_card(run_dir)
+    card = load_card(run_dir)
+    task = tasks.for_card(card)
     entry = _variant_entry(card, variant)
     spec = card["input"]
     if not inputs:
@@ -49,14 +53,9 @@ def predict(run_dir, inputs, top=3, variant="float32"):
         batch, sources = _read_all(inputs, spec)
     if entry["input"].get("preprocessing") == "standardise":
         batch = standardise(batch, spec["normalisation_inside_model"])
-    runner = TFLiteRunner(_read_model(run_dir / entry["file"]), xnnpack=entry.get("xnnpack", True))
-    probabilities = runner(batch)
-    labels = card["labels"]
-    results = []
-    for source, row in zip(sources, probabilities, strict=True):
-        best = np.argsort(row)[::-1][: max(1, min(top, len(labels)))]
-        results.append((source, [(labels[i], float(row[i])) for i in best]))
-    return results
+    runner = TFLiteRunner(_read_model(run_dir / entry["file"]), xnnpack=entry.get("xnnpack", True), output=task.OUTPUT)
+    rendered = task.render(runner(batch), card, top=top, sources=sources)
+    return list(zip(sources, rendered, strict=True))
 
 
 def standardise(features, normalisation):
@@ -144,7 +143,8 @@ def _short(text, width=40):
     return flat if len(flat) <= width else flat[: width - 3] + "..."
 
 
-def _load_card(run_dir):
+def load_card(run_dir):
+    """A finished run's `model_card.json`, as a dict."""
     if not run_dir.is_dir():
         raise UserError(f"Run directory {str(run_dir)!r} does not exist")
     card_path = run_dir / "model_card.json"

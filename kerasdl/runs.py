@@ -1,14 +1,12 @@
 """Working with a finished run directory: load, re-evaluate, re-export."""
 
 import json
-import warnings
 from pathlib import Path
-
-import keras
 
 from kerasdl.config import config_from_settings, load_config, parse_variants
 from kerasdl.data import load_dataset_for
 from kerasdl.errors import UserError
+from kerasdl.keras_file import load_keras_file
 from kerasdl.runlock import RunDirHeld, acquire, holder, refused_export
 
 
@@ -47,18 +45,6 @@ def _existing_run(run_dir):
     return run_dir
 
 
-def load_keras_file(path):
-    """A `.keras` model file, loaded with `safe_mode=True`; a `UserError` if it cannot be."""
-    try:
-        with warnings.catch_warnings():
-            # keras-hub task models (BERT) override compile(), so Keras skips
-            # restoring the compile config and says so; kerasdl compiles itself.
-            warnings.filterwarnings("ignore", message=r"`compile\(\)` was not called as part of model loading")
-            return keras.saving.load_model(path, safe_mode=True)
-    except (OSError, ValueError) as error:
-        raise UserError(f"Cannot load {path}: {str(error).splitlines()[0]}") from None
-
-
 def evaluate_run(run_dir):
     """Re-evaluates a run's `model.keras` on its test split.
 
@@ -69,11 +55,13 @@ def evaluate_run(run_dir):
     config, dataset, model = load_run(run_dir)
     from kerasdl.training import compile_model
 
+    from kerasdl import tasks
+
     compile_model(model, config)
-    now = model.evaluate(dataset.pipeline("test", 256), return_dict=True, verbose=0)
+    now = tasks.get(config.task).score(model, dataset.pipeline("test", 256))
     metrics_path = Path(run_dir) / "metrics.json"
     recorded = json.loads(metrics_path.read_text())["test"] if metrics_path.exists() else None
-    return {name: float(value) for name, value in now.items()}, recorded
+    return now, recorded
 
 
 def export_existing_run(run_dir, variants=None, int8_io=None, allow_flex=None, log=print):

@@ -70,7 +70,7 @@ def wordpiece_vocabulary(preset):
         preset: a preset name (e.g. `bert_tiny_en_uncased`, downloaded once)
             or a local preset directory.
     """
-    from kerasdl.models.bert import load_preset
+    from kerasdl.hub_preset import load_preset
 
     tokenizer = load_preset("BertTokenizer", preset)
     return list(tokenizer.get_vocabulary()), "wordpiece" if tokenizer.lowercase else "wordpiece_cased"

@@ -14,7 +14,7 @@ import warnings
 import keras
 import yaml
 
-from kerasdl import schedule
+from kerasdl import schedule, tasks
 from kerasdl.callbacks import run_callbacks
 from kerasdl.config import Config, make_config
 from kerasdl.cpu import describe_cpu
@@ -64,18 +64,17 @@ FEW_STEPS = 100
 
 
 def compile_model(model, config, learning_rate=None, jit_compile=False, steps_per_execution=1, steps_per_epoch=None):
-    """Compiles for classification: Adam at `learning_rate` (default: the
+    """Compiles for the config's task: Adam at `learning_rate` (default: the
     config's rate and schedule over `steps_per_epoch`, `kerasdl.schedule`),
-    sparse categorical cross-entropy on the softmax outputs, accuracy; XLA if
-    `jit_compile`; `steps_per_execution` training steps per call into the graph.
+    the task's loss and metrics (`kerasdl.tasks`); XLA if `jit_compile`;
+    `steps_per_execution` training steps per call into the graph.
 
     Example:
         >>> compile_model(model, make_config("iris_ann"), steps_per_epoch=7)
     """
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate or schedule.learning_rate(config, steps_per_epoch)),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        **tasks.get(config.task).compile_arguments(config, model),
         jit_compile=jit_compile,
         steps_per_execution=steps_per_execution,
     )
@@ -282,10 +281,10 @@ def _train_and_evaluate(config, dataset, strategy, plan, choices, log, open_dir)
             # device takes; this copy is also what gets exported.
             model = _detached_copy(model, config)
             replicas, test_batch = 1, config.batch_size
-        test = model.evaluate(dataset.pipeline("test", test_batch, replicas=replicas), return_dict=True, verbose=0)
+        test = tasks.get(config.task).score(model, dataset.pipeline("test", test_batch, replicas=replicas))
 
     metrics = {
-        "test": {name: float(value) for name, value in test.items()},
+        "test": test,
         "history": read_history(run_dir / "history.csv"),
     }
     return model, metrics, run_dir

@@ -16,15 +16,16 @@ from kerasdl.export import export_run
 from kerasdl.export.portable import portable_copy
 from kerasdl.export.tflite import check_builtin_only, convert_to_tflite
 from kerasdl.export.variants import VARIANT_FILES
-from kerasdl.export.verify import MIN_AGREEMENT, measure_parity, parity_problem, tflite_predict
+from kerasdl.tasks import classify
+from kerasdl.export.verify import measure_parity, tflite_predict
 from kerasdl.models import build_model
 
 
 def _float32_parity(model, flatbuffer, dataset):
     """Parity on the whole test split; a float32 problem is a test failure."""
     inputs, labels = dataset.arrays("test")
-    parity = measure_parity(model.predict(inputs, verbose=0), flatbuffer, inputs, labels)
-    assert parity_problem("float32", parity) is None
+    parity = measure_parity(classify, model.predict(inputs, verbose=0), flatbuffer, inputs, labels)
+    assert classify.parity_problem("float32", parity) is None
     return parity
 
 
@@ -121,8 +122,8 @@ def test_a_parity_mismatch_fails(digits):
     other = _fitted("ann", digits, hidden_units=(8,), activation="tanh")
     flatbuffer, _ = convert_to_tflite(other, digits.info, digits.arrays("test")[0][:8])
     inputs, labels = digits.arrays("test")
-    parity = measure_parity(model.predict(inputs, verbose=0), flatbuffer, inputs, labels)
-    assert parity_problem("float32", parity) is not None  # a different network is caught
+    parity = measure_parity(classify, model.predict(inputs, verbose=0), flatbuffer, inputs, labels)
+    assert classify.parity_problem("float32", parity) is not None  # a different network is caught
 
 
 def test_export_writes_a_consistent_bundle(tmp_path, digits):
@@ -213,7 +214,7 @@ def test_tabular_int8_takes_standardised_features(tmp_path):
 
 
 def test_a_variant_below_the_bar_is_left_out_with_a_warning(tmp_path, digits, monkeypatch):
-    monkeypatch.setitem(MIN_AGREEMENT, "float16", 1.01)
+    monkeypatch.setitem(classify.MIN_AGREEMENT, "float16", 1.01)
     model = _fitted("ann", digits, hidden_units=(8,))
     warnings = []
     config = make_config("digits_cnn", {"model": "ann", "variants": "float16"})
@@ -241,7 +242,7 @@ def test_a_failed_export_leaves_the_earlier_one_untouched(tmp_path, digits, monk
     before = {path.name: path.stat().st_mtime_ns for path in tmp_path.iterdir()}
     tflite_bytes = (tmp_path / "model.tflite").read_bytes()
 
-    monkeypatch.setattr(kerasdl.export.variants, "parity_problem", lambda variant, parity: "made to fail")
+    monkeypatch.setattr(classify, "parity_problem", lambda variant, parity: "made to fail")
     with pytest.raises(RunFailed, match="disagrees with the Keras model: made to fail"):
         export_run(tmp_path, _fitted("ann", digits, hidden_units=(4,)), digits, config, {"test": {}})
     assert {path.name: path.stat().st_mtime_ns for path in tmp_path.iterdir()} == before

@@ -4,6 +4,7 @@ import datetime
 
 import numpy as np
 
+from kerasdl import tasks
 from kerasdl.tokenize import TOKENISATION_RULES
 
 VOCABULARY_FILE = "vocab.txt"
@@ -20,11 +21,13 @@ def model_card(model, info, config, metrics, variants, versions):
         variants: per TFLite variant, its file, size, ops and parity.
         versions: library versions that produced the files.
     """
+    task = tasks.get(config.task)
     return {
         "name": config.preset,
         "description": config.description,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "task": f"{info.kind} classification",
+        "task": config.task,
+        "task_description": task.description(info),
         "data": config.data,
         "model": {
             "family": config.model,
@@ -33,12 +36,7 @@ def model_card(model, info, config, metrics, variants, versions):
             "training_precision": model.dtype_policy.name,
         },
         "input": input_entry(info),
-        "output": {
-            "name": "probabilities",
-            "shape": [1, info.num_classes],
-            "dtype": "float32",
-            "meaning": "softmax probabilities; index i is line i of labels.txt",
-        },
+        "output": task.card_output(info),
         "labels": list(info.class_names),
         "metrics": {"test": metrics["test"]},
         "variants": variants,

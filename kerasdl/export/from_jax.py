@@ -83,7 +83,7 @@ def _export_in_tensorflow(run_dir, handoff):
     from kerasdl.config import load_config
     from kerasdl.data import load_dataset_for
     from kerasdl.export import export_run
-    from kerasdl.runs import load_keras_file
+    from kerasdl.keras_file import load_keras_file
 
     if keras.backend.backend() != "tensorflow":
         raise RunFailed(f"the export process runs Keras on {keras.backend.backend()}, not tensorflow")

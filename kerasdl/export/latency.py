@@ -10,7 +10,7 @@ from kerasdl.export.verify import TFLiteRunner
 THREADS = (1, 2)
 
 
-def tflite_latency(model_content, example, threads=THREADS, runs=200, warmup=20, xnnpack=True):
+def tflite_latency(model_content, example, threads=THREADS, runs=200, warmup=20, xnnpack=True, output="probabilities"):
     """Median and 90th-percentile milliseconds of one `invoke` on one example.
 
     Args:
@@ -20,13 +20,14 @@ def tflite_latency(model_content, example, threads=THREADS, runs=200, warmup=20,
         threads: LiteRT CPU thread counts to measure.
         runs: timed invocations per thread count, after `warmup` untimed ones.
         xnnpack: run with LiteRT's default XNNPACK delegate, as a phone would.
+        output: the signature output the model computes (the task's `OUTPUT`).
 
     Returns:
         `{"1_thread": {"median_ms": ..., "p90_ms": ...}, "2_threads": {...}}`.
     """
     results = {}
     for count in threads:
-        runner = TFLiteRunner(model_content, num_threads=count, xnnpack=xnnpack)
+        runner = TFLiteRunner(model_content, num_threads=count, xnnpack=xnnpack, output=output)
         invoke = functools.partial(runner.invoke, runner.quantize(example))
         results[f"{count}_thread{'s' if count > 1 else ''}"] = _time(invoke, runs, warmup)
     return results

@@ -1,29 +1,32 @@
-"""The per-variant table: printed by `kerasdl export`, written to report.md."""
+"""The per-variant table: printed by `kerasdl export`, written to report.md.
+The parity columns are the task's (`kerasdl.tasks`)."""
 
-COLUMNS = (
-    "variant",
-    "file",
-    "size",
-    "vs float32",
-    "top-1 agreement",
-    "max abs diff",
-    "test accuracy",
-    "ms, 1 thread (median/p90)",
-    "ms, 2 threads",
-    "builtins only",
-)
+from kerasdl import tasks
+
+
+def columns(task):
+    return (
+        "variant",
+        "file",
+        "size",
+        "vs float32",
+        *task.PARITY_COLUMNS,
+        "ms, 1 thread (median/p90)",
+        "ms, 2 threads",
+        "builtins only",
+    )
 
 
 def variant_rows(card):
-    """One row of strings per variant, in `COLUMNS` order."""
+    """One row of strings per variant, in `columns(task)` order."""
+    task = tasks.for_card(card)
+    width = len(columns(task))
     rows = []
     for name, entry in card["variants"].items():
-        parity = entry["parity"]
+        parity = entry.get("parity")
         if "rejected" in entry:
-            rows.append(
-                [name, "left out: " + entry["rejected"], "", "", f"{parity['top1_agreement']:.2%}"]
-                + [""] * (len(COLUMNS) - 5)
-            )
+            cells = task.parity_cells(parity) if parity else []
+            rows.append([name, "left out: " + entry["rejected"], "", "", *cells] + [""] * (width - 4 - len(cells)))
             continue
         latency = entry["latency_ms"]
         rows.append(
@@ -32,9 +35,7 @@ def variant_rows(card):
                 entry["file"],
                 f"{entry['size_bytes'] / 1024:.1f} KiB",
                 f"{entry.get('size_vs_float32', 1.0):.3f}x",
-                f"{parity['top1_agreement']:.2%}",
-                f"{parity['max_abs_diff']:.2g}",
-                f"{parity['accuracy']:.2%}",
+                *task.parity_cells(parity),
                 f"{latency['1_thread']['median_ms']:.3f}/{latency['1_thread']['p90_ms']:.3f}",
                 f"{latency['2_threads']['median_ms']:.3f}/{latency['2_threads']['p90_ms']:.3f}",
                 "yes" if entry["builtins_only"] else "no (Flex)",
@@ -45,8 +46,8 @@ def variant_rows(card):
 
 def text_table(card):
     """The table as aligned plain text for the terminal."""
-    rows = [list(COLUMNS)] + variant_rows(card)
-    widths = [max(len(row[index]) for row in rows) for index in range(len(COLUMNS))]
+    rows = [list(columns(tasks.for_card(card)))] + variant_rows(card)
+    widths = [max(len(row[index]) for row in rows) for index in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     keras = card.get("keras_latency_ms")
     if keras:
@@ -57,17 +58,19 @@ def text_table(card):
 def markdown_report(card):
     """report.md: what was exported and how well each variant matches Keras."""
     test = card["metrics"]["test"]
+    task = tasks.for_card(card)
+    heading = columns(task)
     lines = [
         f"# {card['name']}: export report",
         "",
-        f"Keras model: test accuracy {test.get('accuracy', float('nan')):.2%} on "
+        f"Keras model: test {' '.join(task.headline(test))} on "
         f"{card['variants']['float32']['parity']['examples']} held-out examples; "
         f"input `{card['input']['name']}` {card['input']['shape']} float32 in {card['input']['value_range']}.",
         "Every variant was run with the LiteRT interpreter on the whole test split and compared with the "
         "Keras model computing in float32; latency is one example per call.",
         "",
-        "| " + " | ".join(COLUMNS) + " |",
-        "|" + "---|" * len(COLUMNS),
+        "| " + " | ".join(heading) + " |",
+        "|" + "---|" * len(heading),
     ]
     lines += ["| " + " | ".join(row) + " |" for row in variant_rows(card)]
     keras = card.get("keras_latency_ms")

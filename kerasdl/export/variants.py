@@ -18,7 +18,8 @@ from kerasdl.export.latency import tflite_latency
 from kerasdl.export.portable import portable_copy
 from kerasdl.export.savedmodel import write_saved_model
 from kerasdl.export.tflite import convert_variant, flex_ops
-from kerasdl.export.verify import TFLiteRunner, measure_parity, parity_problem
+from kerasdl import tasks
+from kerasdl.export.verify import TFLiteRunner, measure_parity
 
 VARIANT_FILES = {
     "float32": "model.tflite",
@@ -72,9 +73,10 @@ def export_variant(variant, model, dataset, config, expected, staging, raw_sourc
         token_input=dataset.info.kind == "text",
     )
     prepared = prepare(test_inputs)
+    task = tasks.get(config.task)
     try:
-        parity, xnnpack = _measure(expected, flatbuffer, prepared, test_labels)
-        problem = parity_problem(variant, parity)
+        parity, xnnpack = _measure(task, expected, flatbuffer, prepared, test_labels)
+        problem = task.parity_problem(variant, parity)
     except RuntimeError as error:
         parity, problem = None, f"LiteRT cannot run it: {str(error).strip().splitlines()[0][:200]}"
     if problem and variant == "float32":
@@ -85,17 +87,17 @@ def export_variant(variant, model, dataset, config, expected, staging, raw_sourc
     if flex_ops(ops):
         log(f"warning: {variant} uses TensorFlow ops ({', '.join(flex_ops(ops))}); a phone app needs the Flex delegate")
     (staging / VARIANT_FILES[variant]).write_bytes(flatbuffer)
-    runner = TFLiteRunner(flatbuffer, xnnpack=xnnpack)
+    runner = TFLiteRunner(flatbuffer, xnnpack=xnnpack, output=task.OUTPUT)
     entry = {
         "file": VARIANT_FILES[variant],
         "size_bytes": len(flatbuffer),
         "input": _tensor_entry(runner.input_details, runner.input_name, prepare is not _unchanged),
-        "output": _tensor_entry(runner.output_details, "probabilities", None),
+        "output": _tensor_entry(runner.output_details, task.OUTPUT, None),
         "ops": ops,
         "recurrent_layers": recurrent,
         "builtins_only": not flex_ops(ops),
         "parity": parity.as_dict() | {"compared_with": "the Keras model, computing in float32"},
-        "latency_ms": tflite_latency(flatbuffer, prepared[:1], xnnpack=xnnpack),
+        "latency_ms": tflite_latency(flatbuffer, prepared[:1], xnnpack=xnnpack, output=task.OUTPUT),
         "xnnpack": xnnpack,
     }
     if not xnnpack:
@@ -112,7 +114,7 @@ def export_variant(variant, model, dataset, config, expected, staging, raw_sourc
     return entry
 
 
-def _measure(expected, flatbuffer, inputs, labels):
+def _measure(task, expected, flatbuffer, inputs, labels):
     """Parity as a phone runs the model: with XNNPACK, else with the plain builtin kernels.
 
     XNNPACK cannot prepare some op combinations that the builtin kernels run
@@ -121,9 +123,9 @@ def _measure(expected, flatbuffer, inputs, labels):
     delegate off and the card says so.
     """
     try:
-        return measure_parity(expected, flatbuffer, inputs, labels), True
+        return measure_parity(task, expected, flatbuffer, inputs, labels), True
     except RuntimeError:
-        return measure_parity(expected, flatbuffer, inputs, labels, xnnpack=False), False
+        return measure_parity(task, expected, flatbuffer, inputs, labels, xnnpack=False), False
 
 
 def _unchanged(inputs):

@@ -12,11 +12,10 @@ the padding mask (`ids != 0`, `[PAD]` being id 0) are computed inside. That
 keeps the TFLite model to one input a phone app can fill from `vocab.txt`.
 """
 
-from pathlib import Path
-
 import keras
 
 from kerasdl.errors import UserError
+from kerasdl.hub_preset import load_preset
 from kerasdl.models.layers import check_fraction
 
 
@@ -58,27 +57,3 @@ def build_bert(info, preset="bert_tiny_en_uncased", dropout=0.1):
     }
     probabilities = classifier(features)
     return keras.Model(token_ids, probabilities, name="bert")
-
-
-def load_preset(kind, preset):
-    """`keras_hub.models.<kind>.from_preset(preset)` with one-line errors.
-
-    Args:
-        kind: `BertBackbone` or `BertTokenizer`.
-        preset: a preset name (needs the network once) or a local directory.
-    """
-    import keras_hub
-
-    local = Path(preset).expanduser()
-    if ("/" in preset or preset.startswith(".")) and not local.is_dir():
-        raise UserError(f"model.preset={preset!r} is not a directory (a keras-hub preset saved with save_to_preset)")
-    try:
-        return getattr(keras_hub.models, kind).from_preset(str(local) if local.is_dir() else preset)
-    except Exception as error:  # downloads and foreign presets fail in many ways
-        detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-        if local.is_dir():
-            raise UserError(f"Cannot load a {kind} from {preset!r}: {detail}") from None
-        raise UserError(
-            f"The keras-hub preset {preset!r} could not be loaded ({detail}); it needs a one-time download from "
-            "Kaggle, or pass model.preset=DIR of a preset saved locally"
-        ) from None
