@@ -8,7 +8,16 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["kerasdl", "kerasdl.*"]),
-    package_data={"kerasdl": ["presets/*.yaml"]},
+    package_data={
+        "kerasdl": [
+            "presets/*.yaml",
+            # The bundled `nuclei` segmentation set (load_dataset("nuclei")).
+            "data/nuclei/README.md",
+            "data/nuclei/classes.txt",
+            "data/nuclei/images/*.png",
+            "data/nuclei/masks/*.png",
+        ]
+    },
     install_requires=[
         # `tensorflow`, not `tensorflow-cpu` beside it: the two collide.
         "tensorflow>=2.21,<2.22",

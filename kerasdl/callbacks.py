@@ -13,6 +13,7 @@ import threading
 
 import keras
 
+from kerasdl import tasks
 from kerasdl.errors import RunFailed
 from kerasdl.history import read_history
 
@@ -93,12 +94,14 @@ def best_so_far(history, monitor):
     return max(values) if "accuracy" in monitor else min(values)
 
 
-def run_callbacks(run_dir, config):
+def run_callbacks(run_dir, config, dataset=None):
     """The callbacks of one run in `run_dir`, ready for `fit()`.
 
     Args:
         run_dir: the run directory (a `Path`).
         config: the run's `Config` (`monitor`, `early_stopping`, ...).
+        dataset: the run's `Dataset`, for the task's TensorBoard samples
+            (`sample_callbacks`); None shows scalars only.
 
     Returns:
         A list of callbacks. The best-model checkpoint starts from the best
@@ -138,4 +141,6 @@ def run_callbacks(run_dir, config):
         )
     callbacks.append(AtomicBackupAndRestore(str(checkpoints / "backup"), delete_checkpoint=False))
     callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs")))
+    if dataset is not None:
+        callbacks += tasks.get(config.task).sample_callbacks(run_dir / "logs", dataset)
     return callbacks

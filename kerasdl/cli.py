@@ -49,6 +49,12 @@ def build_parser():
     predict.add_argument("inputs", nargs="+", metavar="INPUT", help="image, .npy, .csv, or a CSV row like 1.0,2.5")
     predict.add_argument("--top", type=int, default=3, help="classes to show per input (default 3)")
     predict.add_argument("--variant", default="float32", help="TFLite variant to run (default float32)")
+    predict.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="where a segmenter writes its masks and overlays (default: beside each photo)",
+    )
 
     commands.add_parser("presets", help="list the presets")
     doctor = commands.add_parser("doctor", help="devices, what auto picks, versions; --preset: TPU readiness")
@@ -190,7 +196,7 @@ def _predict(args):
     if args.top < 1:
         raise UserError(f"--top must be >= 1, got {args.top}")
     task = tasks.for_card(load_card(Path(args.run_dir)))
-    for source, result in predict(args.run_dir, args.inputs, top=args.top, variant=args.variant):
+    for source, result in predict(args.run_dir, args.inputs, top=args.top, variant=args.variant, out_dir=args.out):
         print(f"{source}: {task.format_prediction(result)}")
     return 0
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from kerasdl import tasks
 from kerasdl.errors import UserError
 from kerasdl.schedule import SCHEDULES
 from kerasdl.tasks import task_for
@@ -35,10 +36,12 @@ class Config:
         preset: name of the preset the run started from.
         description: one line shown by `kerasdl presets`.
         data: data spec, for example `digits` or `breast_cancer`.
-        task: what the model learns (`kerasdl/tasks/`): `classify`; empty
-            means the task of the model family. A family that cannot do the
-            task named is refused.
-        model: model family: `ann`, `bert`, `cnn`, `rnn` or `transfer`.
+        task: what the model learns (`kerasdl/tasks/`): `classify` or
+            `segment`; empty means the task of the model family. A family
+            that cannot do the task named is refused.
+        loss: the task's loss; empty means its default. `classify`: `ce`
+            (cross-entropy); `segment`: `ce`, `dice` or `ce+dice`.
+        model: model family: `ann`, `bert`, `cnn`, `rnn`, `transfer` or `unet`.
         model_params: hyperparameters for the family's build function.
         epochs: maximum number of epochs (early stopping may end sooner).
         batch_size: examples per replica per step; the global batch is this
@@ -111,6 +114,7 @@ class Config:
     description: str = ""
     data: str = "digits"
     task: str = ""
+    loss: str = ""
     model: str = "cnn"
     model_params: dict = dataclasses.field(default_factory=dict)
     epochs: int = 20
@@ -283,6 +287,9 @@ def config_from_settings(preset, settings):
             setattr(config, key, _check(key, _coerce(key, value, _SETTABLE[key])))
     config.model_params = _model_params(config.model, model_values)
     config.task = task_for(config.model, config.task)
+    losses = tasks.get(config.task).LOSSES
+    if config.loss and config.loss not in losses:
+        raise UserError(f"loss={config.loss!r} is not a loss of task={config.task}; allowed: {', '.join(losses)}")
     return config
 
 

@@ -18,7 +18,7 @@ from kerasdl.data.images import IMAGE_SUFFIXES
 from kerasdl.errors import UserError
 
 
-def predict(run_dir, inputs, top=3, variant="float32"):
+def predict(run_dir, inputs, top=3, variant="float32", out_dir=None):
     """Runs one of the run's TFLite variants on raw inputs; the run's task
     (`kerasdl.tasks`) says what comes back.
 
@@ -29,10 +29,13 @@ def predict(run_dir, inputs, top=3, variant="float32"):
             `.txt` files.
         top: a classifier: how many classes to report per example.
         variant: `float32`, `float16`, `dynamic` or `int8`, as exported.
+        out_dir: a segmenter: where its mask and overlay PNGs go (default:
+            beside each photo).
 
     Returns:
         A list of `(source, result)`; a classifier's result is
-        `[(label, probability), ...]`, best first.
+        `[(label, probability), ...]`, best first; a segmenter's the paths
+        it wrote and each class's share of the pixels.
 
     Example:
         >>> predict("saved_models/iris_ann", ["5.1,3.5,1.4,0.2"])[0][1][0][0]
@@ -54,7 +57,7 @@ def predict(run_dir, inputs, top=3, variant="float32"):
     if entry["input"].get("preprocessing") == "standardise":
         batch = standardise(batch, spec["normalisation_inside_model"])
     runner = TFLiteRunner(_read_model(run_dir / entry["file"]), xnnpack=entry.get("xnnpack", True), output=task.OUTPUT)
-    rendered = task.render(runner(batch), card, top=top, sources=sources)
+    rendered = task.render(runner(batch), card, top=top, sources=sources, out_dir=out_dir)
     return list(zip(sources, rendered, strict=True))
 
 

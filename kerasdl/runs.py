@@ -53,12 +53,11 @@ def evaluate_run(run_dir):
         (None if the file is missing).
     """
     config, dataset, model = load_run(run_dir)
+    from kerasdl import tasks
     from kerasdl.training import compile_model
 
-    from kerasdl import tasks
-
     compile_model(model, config)
-    now = tasks.get(config.task).score(model, dataset.pipeline("test", 256))
+    now = tasks.get(config.task).score(model, dataset.pipeline("test", 256), dataset.info)
     metrics_path = Path(run_dir) / "metrics.json"
     recorded = json.loads(metrics_path.read_text())["test"] if metrics_path.exists() else None
     return now, recorded

@@ -55,11 +55,11 @@ def check_tpu_readiness(config, log=print):
     dataset = load_dataset_for(config)
     for note in dataset.notes:
         log(note)
-    features, labels = dataset.arrays("train")
-    if len(labels) < config.batch_size:
+    train_size = dataset.size("train")
+    if train_size < config.batch_size:
         # A TPU needs every batch full (drop_remainder), so such a split trains on nothing.
         problems = [
-            f"the train split has {len(labels)} examples, fewer than one batch of batch_size={config.batch_size}; "
+            f"the train split has {train_size} examples, fewer than one batch of batch_size={config.batch_size}; "
             "a TPU drops incomplete batches, so nothing would train: lower batch_size or add data"
         ]
     else:
@@ -71,10 +71,10 @@ def check_tpu_readiness(config, log=print):
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=re.escape(_XLA_OFF_WARNING))
                 # With the run's learning-rate schedule: its step is part of the compiled graph.
-                steps_per_epoch = -(-len(labels) // config.batch_size)
+                steps_per_epoch = -(-train_size // config.batch_size)
                 compile_model(model, config, jit_compile=True, steps_per_epoch=steps_per_epoch)
             start = time.perf_counter()
-            problems = check_model(model, features[: config.batch_size], labels[: config.batch_size])
+            problems = check_model(model, *dataset.sample("train", config.batch_size))
             seconds = time.perf_counter() - start
     for problem in problems:
         log(f"TPU problem: {problem}")

@@ -135,7 +135,7 @@ def _train(config, strategy, plan, several_workers, log):
     if steps_per_epoch * config.epochs < FEW_STEPS:
         log(
             f"note: this run trains only {steps_per_epoch * config.epochs} steps ({steps_per_epoch} per epoch: "
-            f"{len(dataset.arrays('train')[1])} training examples in batches of {global_batch}, "
+            f"{dataset.size('train')} training examples in batches of {global_batch}, "
             f"{config.epochs} epochs); a small data set learns more with a smaller batch_size or more epochs"
         )
     if several_workers and not is_chief():
@@ -160,7 +160,7 @@ def _train(config, strategy, plan, several_workers, log):
 def _steps_per_epoch(dataset, global_batch, strategy):
     """Training steps in one epoch; where batches must be whole and even, a
     split too small for that is a `UserError`."""
-    train_size = len(dataset.arrays("train")[1])
+    train_size = dataset.size("train")
     if not needs_even_batches(strategy):
         return math.ceil(train_size / global_batch)
     replicas = strategy.num_replicas_in_sync
@@ -169,7 +169,7 @@ def _steps_per_epoch(dataset, global_batch, strategy):
             f"the training split has {train_size} examples, fewer than one global batch of {global_batch} "
             f"({replicas} devices x batch_size); every batch must be whole here, so lower batch_size"
         )
-    validation_size = len(dataset.arrays("validation")[1])
+    validation_size = dataset.size("validation")
     if validation_size < replicas:
         raise UserError(
             f"the validation split has {validation_size} examples, fewer than the {replicas} devices that "
@@ -281,7 +281,9 @@ def _train_and_evaluate(config, dataset, strategy, plan, choices, log, open_dir)
             # device takes; this copy is also what gets exported.
             model = _detached_copy(model, config)
             replicas, test_batch = 1, config.batch_size
-        test = tasks.get(config.task).score(model, dataset.pipeline("test", test_batch, replicas=replicas))
+        test = tasks.get(config.task).score(
+            model, dataset.pipeline("test", test_batch, replicas=replicas), dataset.info
+        )
 
     metrics = {
         "test": test,
@@ -306,7 +308,7 @@ def _fit_phases(model, dataset, config, run_dir, strategy, log, jit=False, execu
                 validation_data=dataset.pipeline("validation", global_batch, replicas=replicas, even=even),
                 initial_epoch=initial_epoch,
                 epochs=epochs,
-                callbacks=run_callbacks(run_dir, config),
+                callbacks=run_callbacks(run_dir, config, dataset),
                 shuffle=False,  # the pipeline shuffles, seeded
                 verbose=config.verbose,
             )
@@ -344,7 +346,7 @@ def _precision_probe(config, dataset, jit):
         compile_model(model, config, jit_compile=jit)
         return model
 
-    features, labels = (array[: config.batch_size] for array in dataset.arrays("train"))
+    features, labels = dataset.sample("train", config.batch_size)
     params = ",".join(f"{key}={value}" for key, value in sorted(config.model_params.items()))
     key = f"{config.model}({params}) on {dataset.info.input_shape}, batch {len(labels)}, XLA {jit}"
     return key, lambda: time_train_steps(build, features, labels)

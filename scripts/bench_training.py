@@ -67,7 +67,8 @@ from kerasdl.precision_probe import cpu_model, time_train_steps  # noqa: E402
 from kerasdl.training import compile_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-ADAM = types.SimpleNamespace(learning_rate=1e-3, lr_schedule="constant", task="classify")  # what compile_model reads of a Config
+# What compile_model reads of a Config.
+ADAM = types.SimpleNamespace(learning_rate=1e-3, lr_schedule="constant", task="classify")
 KERAS_IO = "keras.io recipe"
 KERASDL = "kerasdl"
 IN_MEMORY = "in-memory batches"

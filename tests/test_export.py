@@ -16,9 +16,9 @@ from kerasdl.export import export_run
 from kerasdl.export.portable import portable_copy
 from kerasdl.export.tflite import check_builtin_only, convert_to_tflite
 from kerasdl.export.variants import VARIANT_FILES
-from kerasdl.tasks import classify
 from kerasdl.export.verify import measure_parity, tflite_predict
 from kerasdl.models import build_model
+from kerasdl.tasks import classify
 
 
 def _float32_parity(model, flatbuffer, dataset):

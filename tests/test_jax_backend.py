@@ -132,7 +132,7 @@ def test_whole_batches_need_a_training_split_of_one_global_batch_and_a_validatio
 
     def splits(train, validation):
         sizes = {"train": train, "validation": validation}
-        return SimpleNamespace(arrays=lambda split: (None, range(sizes[split])))
+        return SimpleNamespace(size=lambda split: sizes[split])
 
     devices = SimpleNamespace(even_batches=True, num_replicas_in_sync=2)
     assert _steps_per_epoch(splits(105, 15), 32, devices) == 3  # the partial fourth batch is dropped

@@ -28,7 +28,7 @@ def _check_classifier(model, info):
 
 
 def test_every_family_is_a_builder():
-    assert set(builders()) == {"ann", "bert", "cnn", "rnn", "transfer"}
+    assert set(builders()) == {"ann", "bert", "cnn", "rnn", "transfer", "unet"}
 
 
 def test_ann_architecture(iris):

@@ -1,13 +1,19 @@
 """Data sources: each turns a data spec into a `Dataset` of seeded splits."""
 
+from importlib import resources
+
 from kerasdl.data.bundled import BUNDLED, load_bundled
 from kerasdl.data.csv_table import load_csv_table
 from kerasdl.data.dataset import DataInfo, Dataset
 from kerasdl.data.images import load_image_folder
+from kerasdl.data.masks import load_mask_folder
 from kerasdl.data.text import load_text
 from kerasdl.errors import UserError
 
-__all__ = ["DataInfo", "Dataset", "load_dataset", "load_dataset_for", "BUNDLED"]
+__all__ = ["DataInfo", "Dataset", "load_dataset", "load_dataset_for", "BUNDLED", "NUCLEI"]
+
+# The segmentation set that ships inside the package (kerasdl/data/nuclei/).
+NUCLEI = "nuclei"
 
 
 def load_dataset(
@@ -21,16 +27,21 @@ def load_dataset(
     vocabulary_size=20000,
     sequence_length=64,
     wordpiece="",
+    augment=True,
 ):
     """Loads the data named by `spec` as train/validation/test splits.
 
     Args:
         spec: `digits`, `breast_cancer`, `wine` or `iris` (bundled with
-            scikit-learn, offline), `images:DIR` (one sub-folder of images
-            per class), `csv:FILE` (numeric features and a label column),
-            `text:FILE` (TSV/CSV of labels and texts) or `text:DIR` (a
-            sub-folder of .txt files per class), or `tfds:NAME[:CONFIG]`
-            (TensorFlow Datasets: images or texts).
+            scikit-learn, offline), `nuclei` (bundled with kerasdl, offline:
+            64 real 64x64 fluorescence tiles of cell nuclei and their
+            nucleus/background masks, `kerasdl/data/nuclei/README.md`),
+            `images:DIR` (one sub-folder of images per class), `masks:DIR`
+            (images in `DIR/images` and their segmentation masks in
+            `DIR/masks`, streamed from disk), `csv:FILE` (numeric features
+            and a label column), `text:FILE` (TSV/CSV of labels and texts)
+            or `text:DIR` (a sub-folder of .txt files per class), or
+            `tfds:NAME[:CONFIG]` (TensorFlow Datasets: images or texts).
         seed: seeds the stratified splits.
         validation_fraction: share of all examples for validation.
         test_fraction: share of all examples for the test split.
@@ -42,6 +53,8 @@ def load_dataset(
         sequence_length: token ids per text.
         wordpiece: tokenise text with this keras-hub BERT preset's WordPiece
             tokeniser instead of a word vocabulary of the training split.
+        augment: `masks:` and `nuclei` data: training batches get random
+            flips, rotations and zooms, the same for an image and its mask.
 
     Returns:
         A `Dataset`.
@@ -52,8 +65,19 @@ def load_dataset(
     """
     if spec in BUNDLED:
         return load_bundled(spec, seed, validation_fraction, test_fraction)
+    if spec == NUCLEI:
+        # An installed package is a folder on disk, so the paths stay valid
+        # while the splits stream from them.
+        folder = str(resources.files("kerasdl.data") / NUCLEI)
+        dataset = load_mask_folder(folder, seed, validation_fraction, test_fraction, image_size, augment=augment)
+        dataset.info.name = NUCLEI
+        return dataset
     if spec.startswith("images:"):
         return load_image_folder(spec[len("images:") :], seed, validation_fraction, test_fraction, image_size)
+    if spec.startswith("masks:"):
+        return load_mask_folder(
+            spec[len("masks:") :], seed, validation_fraction, test_fraction, image_size, augment=augment
+        )
     if spec.startswith("csv:"):
         return load_csv_table(spec[len("csv:") :], seed, validation_fraction, test_fraction, label)
     if spec.startswith("text:"):
@@ -75,8 +99,8 @@ def load_dataset(
             spec, seed, validation_fraction, test_fraction, image_size, vocabulary_size, sequence_length, wordpiece
         )
     raise UserError(
-        f"Unknown dataset {spec!r}; choose one of: {', '.join(BUNDLED)}, images:DIR, csv:FILE, text:FILE, text:DIR, "
-        "tfds:NAME"
+        f"Unknown dataset {spec!r}; choose one of: {', '.join(BUNDLED)}, {NUCLEI}, images:DIR, masks:DIR, csv:FILE, "
+        "text:FILE, text:DIR, tfds:NAME"
     )
 
 

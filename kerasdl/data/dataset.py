@@ -76,6 +76,20 @@ class Dataset:
     def arrays(self, split):
         return self.splits[split]
 
+    def size(self, split):
+        """Examples in `split`."""
+        return len(self.splits[split][1])
+
+    def sample(self, split, count, seed=None):
+        """At most `count` examples of `split` as arrays: the first ones, or
+        a random choice seeded by `seed` (int8 calibration, the precision
+        probe). A source that streams from disk reads only those."""
+        features, labels = self.arrays(split)
+        if seed is None:
+            return features[:count], labels[:count]
+        chosen = seeded_choice(len(labels), count, seed)
+        return features[chosen], labels[chosen]
+
     def pipeline(self, split, batch_size, shuffle=False, seed=0, replicas=1, even=False):
         """A batched `tf.data.Dataset` of `(inputs, labels)` for `split`.
 
@@ -123,6 +137,11 @@ class Dataset:
         whole = len(labels) % batch_size == 0
         data = data.batch(batch_size, drop_remainder=whole or (even and shuffle))
         return untuned(data.prefetch(PREFETCH_BATCHES))
+
+
+def seeded_choice(size, count, seed):
+    """`min(count, size)` distinct indices below `size`, seeded."""
+    return np.random.default_rng(seed).choice(size, min(count, size), replace=False)
 
 
 def untuned(data):

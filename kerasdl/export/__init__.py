@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kerasdl import tasks
 from kerasdl.export.card import VOCABULARY_FILE, labels_text, model_card
 from kerasdl.export.fused import write_conversion_source
 from kerasdl.export.latency import keras_latency
@@ -55,7 +56,7 @@ def export_run(run_dir, model, dataset, config, metrics, log=print):
         # Served models compute in float32 on any device; the parity checks
         # compare TFLite with that same float32 Keras computation.
         reference = portable_copy(model)
-        write_saved_model(reference, dataset.info, staging / "saved_model")
+        write_saved_model(reference, dataset.info, staging / "saved_model", task=tasks.get(config.task))
         test_inputs, _ = dataset.arrays("test")
         expected = np.asarray(reference.predict(test_inputs, verbose=0, batch_size=256), dtype=np.float32)
         raw_source = staging / "source-raw"

@@ -4,13 +4,15 @@ import keras
 import tensorflow as tf
 
 from kerasdl.preprocess import prepare_images
+from kerasdl.tasks import classify
 from kerasdl.tokenize import vectorizer
 
 
-def write_saved_model(model, info, path, raw_signature=True):
+def write_saved_model(model, info, path, raw_signature=True, task=None):
     """Writes `model` as a SavedModel for TensorFlow Serving and friends.
 
-    Signatures (outputs are `probabilities` in both):
+    Signatures (outputs are `probabilities` in both; `serve_raw` adds what
+    the task's `serve_raw_outputs` adds, a segmenter's `mask`):
 
     - `serving_default`: the tensor the TFLite model takes, named after the
       data (`pixels`, `features` or `token_ids`): float32 raw values in the
@@ -27,7 +29,9 @@ def write_saved_model(model, info, path, raw_signature=True):
         path: destination folder (must not exist).
         raw_signature: add `serve_raw` (the TFLite converter's source needs
             only `serving_default`).
+        task: the run's task module (`kerasdl.tasks`); None is `classify`.
     """
+    task = task or classify
     archive = keras.export.ExportArchive()
     archive.track(model)
     spec = tf.TensorSpec(shape=(None, *info.input_shape), dtype=info.input_dtype, name=info.input_name)
@@ -42,7 +46,7 @@ def write_saved_model(model, info, path, raw_signature=True):
 
             def serve_raw(images):
                 pixels = prepare_images(images, info.input_shape, info.value_range)
-                return {"probabilities": model(pixels, training=False)}
+                return task.serve_raw_outputs(model(pixels, training=False), images)
 
         elif info.kind == "text":
             tokenize = vectorizer(info.tokenizer, info.vocabulary, info.input_shape[0])

@@ -13,12 +13,12 @@ tells the phone app to standardise with the mean and variance it lists.
 import keras
 import numpy as np
 
+from kerasdl import tasks
 from kerasdl.errors import RunFailed
 from kerasdl.export.latency import tflite_latency
 from kerasdl.export.portable import portable_copy
 from kerasdl.export.savedmodel import write_saved_model
 from kerasdl.export.tflite import convert_variant, flex_ops
-from kerasdl import tasks
 from kerasdl.export.verify import TFLiteRunner, measure_parity
 
 VARIANT_FILES = {
@@ -142,9 +142,7 @@ def _standardised_head(model):
 
 def _calibration(dataset, prepare, seed):
     """A seeded sample of the training split, prepared as the model takes it."""
-    features = dataset.arrays("train")[0]
-    count = min(CALIBRATION_EXAMPLES, len(features))
-    chosen = prepare(features[np.random.default_rng(seed).choice(len(features), count, replace=False)])
+    chosen = prepare(dataset.sample("train", CALIBRATION_EXAMPLES, seed)[0])
 
     def examples():
         for example in chosen:

@@ -8,6 +8,7 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from kerasdl.errors import UserError
 
+
 class TFLiteRunner:
     """One TFLite model behind its `serving_default` signature, float in, float out.
 

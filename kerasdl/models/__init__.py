@@ -8,20 +8,29 @@ def builders():
     from kerasdl.models.cnn import build_cnn
     from kerasdl.models.rnn import build_rnn
     from kerasdl.models.transfer import build_transfer
+    from kerasdl.models.unet import build_unet
 
-    return {"ann": build_ann, "bert": build_bert, "cnn": build_cnn, "rnn": build_rnn, "transfer": build_transfer}
+    return {
+        "ann": build_ann,
+        "bert": build_bert,
+        "cnn": build_cnn,
+        "rnn": build_rnn,
+        "transfer": build_transfer,
+        "unet": build_unet,
+    }
 
 
 def build_model(family, info, **hyperparameters):
     """Builds the model of `family` for the data described by `info`.
 
     Args:
-        family: `ann`, `bert`, `cnn`, `rnn` or `transfer`.
+        family: `ann`, `bert`, `cnn`, `rnn`, `transfer` or `unet`.
         info: the data's `DataInfo`.
         **hyperparameters: keyword arguments of the family's build function.
 
     Returns:
-        An uncompiled `keras.Model` from raw inputs to class probabilities.
+        An uncompiled `keras.Model` from raw inputs to class probabilities
+        (per pixel for `unet`).
 
     Example:
         >>> model = build_model("cnn", load_dataset("digits").info, filters=(16, 32))

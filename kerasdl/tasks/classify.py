@@ -4,15 +4,18 @@ What the rest of kerasdl asks of a task (each task module answers the same):
 
 - `MODEL_FAMILIES`, `OUTPUT`: the families whose models do this task, and the
   name of the one output of the served model;
-- `compile_arguments(config, model)`: loss and metrics;
-- `score(model, batches)`: the test metrics for `metrics.json`;
+- `LOSSES`, `compile_arguments(config, model)`: the losses `loss=` may
+  name (the first is the default), and the loss and metrics;
+- `score(model, batches, info)`: the test metrics for `metrics.json`;
 - `parity(expected, actual, labels)`, `parity_problem(variant, parity)`: how
   a TFLite variant compares with the Keras model, and whether it ships;
   `PARITY_COLUMNS`, `parity_cells(parity)`: that comparison in the report;
 - `card_output(info)`, `description(info)`: what the model card says;
 - `headline(test)`, `agreement(parity)`: the lines `kerasdl train` prints;
-- `render(outputs, card, top)`, `format_prediction(result)`: what
-  `kerasdl predict` returns and prints.
+- `render(outputs, card, top, sources, out_dir)`, `format_prediction(result)`:
+  what `kerasdl predict` returns (and writes) and prints;
+- `sample_callbacks(log_dir, dataset)`: what TensorBoard shows each epoch
+  besides the scalars.
 """
 
 import dataclasses
@@ -21,6 +24,7 @@ import numpy as np
 
 MODEL_FAMILIES = ("ann", "bert", "cnn", "rnn", "transfer")
 OUTPUT = "probabilities"
+LOSSES = ("ce",)
 
 # Smallest top-1 agreement with the Keras model for a variant to be shipped.
 # float32 changes the arithmetic order, not the maths: it must agree fully and
@@ -39,7 +43,7 @@ def compile_arguments(config, model):
     }
 
 
-def score(model, batches):
+def score(model, batches, info):
     """The compiled loss and accuracy on the test batches."""
     return {name: float(value) for name, value in model.evaluate(batches, return_dict=True, verbose=0).items()}
 
@@ -110,6 +114,11 @@ def card_output(info):
     }
 
 
+def serve_raw_outputs(probabilities, images):
+    """The SavedModel's `serve_raw` outputs: the probabilities alone."""
+    return {OUTPUT: probabilities}
+
+
 def render(outputs, card, top=3, sources=(), out_dir=None):
     """Per example, its `top` classes as `[(label, probability), ...]`, best first."""
     labels = card["labels"]
@@ -118,6 +127,11 @@ def render(outputs, card, top=3, sources=(), out_dir=None):
         best = np.argsort(row)[::-1][: max(1, min(top, len(labels)))]
         ranked.append([(labels[i], float(row[i])) for i in best])
     return ranked
+
+
+def sample_callbacks(log_dir, dataset):
+    """None: the scalars say what a classifier does."""
+    return []
 
 
 def format_prediction(ranked):

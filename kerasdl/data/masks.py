@@ -1,0 +1,472 @@
+"""`masks:DIR`: images and their segmentation masks, streamed from disk.
+
+`DIR/images/` holds the images (JPEG, PNG, BMP or GIF, grey or colour, any
+size) and `DIR/masks/` one mask per image with the same file stem
+(`images/0001.jpg` and `masks/0001.png`). A mask is a single-channel PNG,
+grey or palette, whose pixel values are class indices. Masks saved as 0/255
+(no other value in any mask) are binary: classes 0 and 1. Otherwise 255
+means "ignore this pixel" (the Pascal VOC convention) and stays 255 in the
+labels; losses and metrics skip it (`IGNORE_INDEX`). `DIR/classes.txt`, one
+name a line, names the classes; else they are `class_0`, `class_1`, ...
+
+Every file is checked when the data loads (a missing mask, a size that
+differs from its image, a colour mask or a class index classes.txt does not
+name is a one-line `UserError`; an unreadable file is skipped with its pair
+and reported in `notes`), then the splits stream from disk through
+`tf.data`: a folder of thousands of photos trains in little memory.
+"""
+
+import concurrent.futures
+import dataclasses
+import os
+from pathlib import Path
+
+import numpy as np
+
+from kerasdl.data.dataset import PREFETCH_BATCHES, DataInfo, Dataset, first_few, seeded_choice, untuned
+from kerasdl.data.images import IMAGE_SUFFIXES
+from kerasdl.errors import UserError
+
+# Pascal VOC marks object borders and unlabelled pixels with 255; losses and
+# metrics must leave those pixels out.
+IGNORE_INDEX = 255
+MASK_SUFFIXES = (".png", ".bmp", ".gif")
+LOSSY_SUFFIXES = (".jpg", ".jpeg")
+# Modes whose pixel values are the indices themselves ("1" is 0/1).
+INDEX_MODES = ("L", "P", "1")
+
+# Where `image_size=auto` stops following the images. Segmentation labels
+# every pixel, so the 32 that suits classification would blur away object
+# boundaries; 128 keeps them while a U-Net's batch still trains on a CPU or
+# a small GPU. Sides are multiples of 16 so that four 2x downsamplings and
+# the matching upsamplings give back the same shapes for skip connections.
+AUTO_SIDE_MAX = 128
+SIDE_MULTIPLE = 16
+
+# Training images read for the normalisation's mean and variance. They only
+# set the scale of the inputs: a few hundred images pin each channel's mean
+# and variance well, while reading all of a large folder would decode every
+# photo once more before training starts.
+STATS_SAMPLE = 256
+
+# Augmentation strengths, mild enough that objects stay recognisable.
+ROTATION_FACTOR = 0.03  # of a full turn: up to about 11 degrees either way
+ZOOM_FACTOR = 0.15  # zoom in (a crop) or out by up to 15%
+
+
+def segmentation_side(image_size, largest_side):
+    """The side images and masks are resized to: `image_size` ("auto" or a
+    number as text), where auto is the images' `largest_side` rounded down
+    to a multiple of 16, between 16 and 128.
+
+    Example:
+        >>> segmentation_side("auto", 500), segmentation_side("auto", 40), segmentation_side("96", 500)
+        (128, 32, 96)
+    """
+    if str(image_size) != "auto":
+        return int(image_size)
+    return max(SIDE_MULTIPLE, min(AUTO_SIDE_MAX, int(largest_side)) // SIDE_MULTIPLE * SIDE_MULTIPLE)
+
+
+def load_mask_folder(directory, seed, validation_fraction, test_fraction, image_size="auto", augment=True):
+    """Loads `directory/images` and `directory/masks` as seeded random splits.
+
+    Args:
+        directory: the folder with `images/`, `masks/` and optionally
+            `classes.txt`.
+        seed: seeds the splits (random, not stratified: a mask holds many
+            classes).
+        validation_fraction: share of all pairs for validation.
+        test_fraction: share of all pairs for the test split.
+        image_size: side of the square images and masks are resized to, or
+            "auto" (`segmentation_side`).
+        augment: training batches get random flips, rotations and zooms,
+            the same for an image and its mask.
+
+    Returns:
+        A `MaskDataset` whose `notes` list the skipped files, if any.
+
+    Example:
+        >>> load_mask_folder("streets", seed=42, validation_fraction=0.1, test_fraction=0.2).info.input_shape
+        (128, 128, 3)
+    """
+    root = Path(directory)
+    if not root.is_dir():
+        raise UserError(
+            f"Segmentation folder {str(root)!r} does not exist; pass data=masks:DIR with DIR/images and DIR/masks"
+        )
+    image_files, mask_files = _pairs(root)
+    class_names = _read_class_names(root / "classes.txt")
+    shapes, unreadable_images = _image_shapes(image_files)
+    masks, unreadable_masks = _scan_masks(mask_files)
+    unreadable = set(unreadable_images) | set(unreadable_masks)
+    keep = [index for index in range(len(image_files)) if index not in unreadable]
+    if not keep:
+        raise UserError(f"No readable image and mask pair in {str(root)!r}")
+    for index in keep:
+        (height, width, _), (mode, size, _) = shapes[index], masks[index]
+        if mode not in INDEX_MODES:
+            raise _mask_mode_error(mask_files[index], root, mode)
+        if size != (width, height):
+            raise UserError(
+                f"Mask {_relative(mask_files[index], root)} is {size[0]}x{size[1]} but its image "
+                f"{_relative(image_files[index], root)} is {width}x{height}; a mask must have its image's size"
+            )
+    present = np.any([masks[index][2] for index in keep], axis=0)
+    binary = _is_binary(present, class_names)
+    scanned = [(mask_files[index], masks[index][2]) for index in keep]
+    class_names = _classes(present, binary, class_names, scanned, root)
+
+    channels = 1 if all(shapes[index][2] <= 2 for index in keep) else 3
+    side = segmentation_side(image_size, max(max(shapes[index][:2]) for index in keep))
+    image_paths = np.asarray([str(image_files[index]) for index in keep])
+    mask_paths = np.asarray([str(mask_files[index]) for index in keep])
+    splits = _split(image_paths, mask_paths, seed, validation_fraction, test_fraction)
+    info = DataInfo(
+        name=f"masks:{directory}",
+        kind="image",
+        input_shape=(side, side, channels),
+        class_names=class_names,
+        value_range=(0.0, 255.0),
+        mean=np.zeros(channels, dtype="float32"),
+        variance=np.ones(channels, dtype="float32"),
+    )
+    notes = []
+    if unreadable:
+        files = [image_files[index] for index in unreadable_images] + [mask_files[index] for index in unreadable_masks]
+        names = first_few([_relative(path, root) for path in files])
+        notes.append(f"skipped {len(files)} unreadable image or mask file(s), each with its pair: {names}")
+    dataset = MaskDataset(info=info, splits=splits, notes=notes, augment=augment, binary=binary)
+    info.mean, info.variance = dataset.statistics("train", STATS_SAMPLE, seed)
+    return dataset
+
+
+@dataclasses.dataclass
+class MaskDataset(Dataset):
+    """Segmentation splits held as file paths and streamed through `tf.data`.
+
+    `splits[name]` is `(image_paths, mask_paths)`. `pipeline()` reads,
+    resizes and batches them as training goes; `arrays()` loads one split
+    into memory (the test split, int8 calibration).
+
+    Args:
+        augment: training pipelines (`shuffle=True` on `train`) get random
+            flips, rotations and zooms, one transform for image and mask.
+        binary: the masks are 0/255, read as classes 0 and 1.
+    """
+
+    augment: bool = True
+    binary: bool = False
+    loaded: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+    def size(self, split):
+        """Examples in `split`, counted from its file list without reading any."""
+        return len(self.splits[split][1])
+
+    def arrays(self, split):
+        """`split` in memory, cached: float32 images `(N, S, S, C)` of raw
+        0-255 values and uint8 masks `(N, S, S)` of class indices."""
+        if split not in self.loaded:
+            batches = list(self.pipeline(split, 64).as_numpy_iterator())
+            side, _, channels = self.info.input_shape
+            images = np.zeros((0, side, side, channels), dtype="float32")
+            masks = np.zeros((0, side, side), dtype="uint8")
+            self.loaded[split] = (
+                np.concatenate([images, *(batch[0] for batch in batches)]),
+                np.concatenate([masks, *(batch[1] for batch in batches)]),
+            )
+        return self.loaded[split]
+
+    def sample(self, split, count, seed=None):
+        """At most `count` examples of `split`, reading only those files
+        (see `Dataset.sample`)."""
+        if split in self.loaded:
+            return super().sample(split, count, seed)
+        image_paths, mask_paths = self.splits[split]
+        chosen = np.arange(min(count, len(mask_paths))) if seed is None else seeded_choice(len(mask_paths), count, seed)
+        part = dataclasses.replace(self, splits={split: (image_paths[chosen], mask_paths[chosen])}, loaded={})
+        return part.arrays(split)
+
+    def pipeline(self, split, batch_size, shuffle=False, seed=0, replicas=1, even=False):
+        """A batched `tf.data.Dataset` of `(images, masks)` read from disk.
+
+        Args:
+            split: `train`, `validation` or `test`.
+            batch_size: the global batch size (per replica x replicas).
+            shuffle: reshuffle the files every epoch; on `train`, also
+                augment if the dataset does.
+            seed: seeds the shuffle and the augmentation so runs repeat.
+            replicas: replicas the batches are split across.
+            even: every batch must split evenly across the replicas (see
+                `Dataset.pipeline`).
+
+        Returns:
+            A prefetched `tf.data.Dataset` of float32 images `(batch, S, S,
+            C)`, raw 0-255, and uint8 masks `(batch, S, S)`.
+
+        Example:
+            >>> images, masks = next(iter(load_dataset("masks:streets").pipeline("train", 8)))
+        """
+        import tensorflow as tf
+
+        image_paths, mask_paths = self.splits[split]
+        if even and not shuffle:
+            keep = len(mask_paths) // replicas * replicas
+            image_paths, mask_paths = image_paths[:keep], mask_paths[:keep]
+        count = len(mask_paths)
+        if replicas > 1 and count < batch_size:
+            # A first batch that divides among the replicas (see Dataset.pipeline).
+            batch_size = max(replicas, count // replicas * replicas)
+        data = tf.data.Dataset.from_tensor_slices((image_paths, mask_paths))
+        if shuffle:
+            # Only the paths are shuffled, so the buffer holds the whole split.
+            data = data.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+        data = data.map(self._reader(), num_parallel_calls=_threads(), deterministic=True)
+        whole = count % batch_size == 0
+        data = data.batch(batch_size, drop_remainder=whole or (even and shuffle))
+        if shuffle and split == "train" and self.augment:
+            # One call at a time: the layers draw from a seed state, so the
+            # order of the batches fixes their transforms and runs repeat.
+            data = data.map(augmenter(seed))
+        return untuned(data.prefetch(PREFETCH_BATCHES))
+
+    def statistics(self, split, sample, seed):
+        """Per-channel mean and variance of `split`, from at most `sample`
+        images chosen with `seed`."""
+        import tensorflow as tf
+
+        image_paths, mask_paths = self.splits[split]
+        chosen = np.sort(np.random.default_rng(seed).permutation(len(image_paths))[:sample])
+        data = tf.data.Dataset.from_tensor_slices((image_paths[chosen], mask_paths[chosen]))
+        data = untuned(data.map(self._reader(), num_parallel_calls=_threads()).batch(64))
+        channels = self.info.input_shape[-1]
+        total, squares, count = np.zeros(channels), np.zeros(channels), 0
+        for images, _ in data.as_numpy_iterator():
+            pixels = images.reshape(-1, channels).astype("float64")
+            total, squares, count = total + pixels.sum(0), squares + (pixels**2).sum(0), count + len(pixels)
+        mean = total / count
+        return mean.astype("float32"), np.maximum(squares / count - mean**2, 0).astype("float32")
+
+    def _reader(self):
+        """`(image path, mask path) -> (image, mask)`, resized to the input shape."""
+        import tensorflow as tf
+
+        from kerasdl.preprocess import prepare_images
+
+        shape = self.info.input_shape
+        binary = self.binary
+
+        def read(image_path, mask_path):
+            image = tf.io.decode_image(tf.io.read_file(image_path), expand_animations=False)
+            # The one definition of image preprocessing, as serve_raw uses it.
+            image = prepare_images(image[tf.newaxis], shape, (0.0, 255.0))[0]
+            # PIL, because TensorFlow expands palette PNGs to their colours
+            # and the class indices are lost.
+            mask = tf.numpy_function(read_mask, [mask_path], tf.uint8, stateful=False)
+            mask = tf.ensure_shape(mask, (None, None))[..., tf.newaxis]
+            if binary:
+                mask = tf.where(mask == IGNORE_INDEX, tf.ones_like(mask), mask)
+            mask = tf.image.resize(mask, shape[:2], method="nearest")
+            return image, tf.ensure_shape(mask[..., 0], shape[:2])
+
+        return read
+
+
+def read_mask(path):
+    """A mask file's class indices as a uint8 `(height, width)` array."""
+    from PIL import Image
+
+    with Image.open(path if isinstance(path, str) else path.decode()) as mask:
+        return np.asarray(mask, dtype="uint8")
+
+
+def augmenter(seed):
+    """A batch map `(images, masks) -> (images, masks)` that flips, rotates
+    and zooms each image and its mask alike.
+
+    Keras's image layers move `segmentation_masks` with the image's
+    transform; RandomRotation and RandomZoom resample masks with nearest
+    interpolation, so no index is blended into another, and RandomFlip only
+    reorders pixels. Regions a transform uncovers are filled by reflection
+    in both, so they stay labelled alike. (RandomCrop is not used: it
+    resizes masks bilinearly.)
+
+    Example:
+        >>> data = data.batch(8).map(augmenter(seed=42))
+    """
+    import keras
+    import tensorflow as tf
+
+    layers = [
+        # Left-right only: a scene upside down is rarely a scene.
+        keras.layers.RandomFlip("horizontal", seed=seed),
+        keras.layers.RandomRotation(ROTATION_FACTOR, fill_mode="reflect", seed=seed + 1),
+        keras.layers.RandomZoom((-ZOOM_FACTOR, ZOOM_FACTOR), fill_mode="reflect", seed=seed + 2),
+    ]
+
+    def augment(images, masks):
+        data = {"images": images, "segmentation_masks": masks[..., tf.newaxis]}
+        for layer in layers:
+            data = layer(data, training=True)
+        masks = tf.cast(tf.round(data["segmentation_masks"][..., 0]), tf.uint8)
+        return tf.cast(data["images"], tf.float32), masks
+
+    return augment
+
+
+def _threads():
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def _relative(path, root):
+    return str(Path(path).relative_to(root))
+
+
+def _files(folder, suffixes):
+    # Hidden files are left out: macOS writes `._0001.png` beside `0001.png`.
+    return sorted(
+        path for path in folder.iterdir() if path.suffix.lower() in suffixes and not path.name.startswith(".")
+    )
+
+
+def _pairs(root):
+    """Image and mask paths in the same order, matched by file stem."""
+    folders = {name: root / name for name in ("images", "masks")}
+    for folder in folders.values():
+        if not folder.is_dir():
+            raise UserError(
+                f"{str(folder)!r} does not exist; masks:DIR needs DIR/images and DIR/masks with one mask per image"
+            )
+    images = _files(folders["images"], IMAGE_SUFFIXES)
+    if not images:
+        raise UserError(f"No images in {str(folders['images'])!r} ({', '.join(IMAGE_SUFFIXES)})")
+    lossy = _files(folders["masks"], LOSSY_SUFFIXES)
+    if lossy:
+        raise UserError(
+            f"Mask {_relative(lossy[0], root)} is a JPEG, whose compression changes class indices; save masks as PNG"
+        )
+    masks = _files(folders["masks"], MASK_SUFFIXES)
+    if not masks:
+        raise UserError(f"No masks in {str(folders['masks'])!r} ({', '.join(MASK_SUFFIXES)})")
+    by_stem = {}
+    for kind, paths in (("images", images), ("masks", masks)):
+        stems = {}
+        for path in paths:
+            if path.stem in stems:
+                raise UserError(
+                    f"{_relative(stems[path.stem], root)} and {_relative(path, root)} share a name; "
+                    f"every file in {kind}/ needs its own stem to match its pair"
+                )
+            stems[path.stem] = path
+        by_stem[kind] = stems
+    lonely_images = [path for stem, path in by_stem["images"].items() if stem not in by_stem["masks"]]
+    if lonely_images:
+        raise UserError(
+            f"Image {_relative(lonely_images[0], root)} has no mask masks/{lonely_images[0].stem}.png"
+            + (f" ({len(lonely_images)} images have none)" if len(lonely_images) > 1 else "")
+        )
+    lonely_masks = [path for stem, path in by_stem["masks"].items() if stem not in by_stem["images"]]
+    if lonely_masks:
+        raise UserError(
+            f"Mask {_relative(lonely_masks[0], root)} has no image images/{lonely_masks[0].stem}.*"
+            + (f" ({len(lonely_masks)} masks have none)" if len(lonely_masks) > 1 else "")
+        )
+    return images, [by_stem["masks"][path.stem] for path in images]
+
+
+def _read_class_names(path):
+    if not path.is_file():
+        return None
+    names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    if not 2 <= len(names) <= IGNORE_INDEX:
+        raise UserError(f"{str(path)!r} names {len(names)} classes; name 2 to {IGNORE_INDEX}, one a line")
+    return names
+
+
+def _image_shapes(paths):
+    """`(height, width, channels)` of each image, decoded by TensorFlow as
+    the pipeline will, and the indices of those it cannot read."""
+    import tensorflow as tf
+
+    def shape(index, path):
+        image = tf.io.decode_image(tf.io.read_file(path), expand_animations=False)
+        return index, tf.shape(image)
+
+    data = tf.data.Dataset.from_tensor_slices((np.arange(len(paths)), [str(path) for path in paths]))
+    data = untuned(data.map(shape, num_parallel_calls=_threads()).ignore_errors())
+    shapes = {int(index): tuple(int(side) for side in shape) for index, shape in data.as_numpy_iterator()}
+    return shapes, sorted(set(range(len(paths))) - set(shapes))
+
+
+def _scan_masks(paths):
+    """`(mode, (width, height), values present)` of each mask, and the
+    indices of those PIL cannot read."""
+    from PIL import Image
+
+    def scan(path):
+        try:
+            with Image.open(path) as mask:
+                mode, size = mask.mode, mask.size
+                if mode not in INDEX_MODES:
+                    return mode, size, np.zeros(256, dtype=bool)
+                counts = np.bincount(np.asarray(mask, dtype="uint8").ravel(), minlength=256)
+                return mode, size, counts > 0
+        except (OSError, SyntaxError, ValueError):
+            return None
+
+    with concurrent.futures.ThreadPoolExecutor(_threads()) as pool:
+        scanned = list(pool.map(scan, paths))
+    return scanned, [index for index, result in enumerate(scanned) if result is None]
+
+
+def _mask_mode_error(path, root, mode):
+    if mode in ("RGB", "RGBA", "CMYK", "YCbCr", "HSV", "LAB"):
+        return UserError(
+            f"Mask {_relative(path, root)} is a colour ({mode}) image; masks must be single-channel grey or palette "
+            "PNGs whose pixel values are class indices (convert colour-coded masks to indices first)"
+        )
+    return UserError(
+        f"Mask {_relative(path, root)} has PIL mode {mode}; masks must be 8-bit single-channel grey or palette PNGs "
+        "whose pixel values are class indices"
+    )
+
+
+def _is_binary(present, class_names):
+    """0/255 masks and no classes.txt naming other than two classes."""
+    values = set(np.flatnonzero(present))
+    return IGNORE_INDEX in values and values <= {0, IGNORE_INDEX} and (class_names is None or len(class_names) == 2)
+
+
+def _classes(present, binary, class_names, masks, root):
+    """Class names, checking every index the masks hold against classes.txt."""
+    if binary:
+        return class_names or ["class_0", "class_1"]
+    indices = [value for value in np.flatnonzero(present) if value != IGNORE_INDEX]
+    if class_names is None:
+        count = max(indices, default=0) + 1
+        if count < 2:
+            raise UserError(f"Every mask in {str(root / 'masks')!r} is class 0 alone; there is nothing to segment")
+        return [f"class_{index}" for index in range(count)]
+    for path, values in masks:
+        beyond = [value for value in np.flatnonzero(values) if len(class_names) <= value != IGNORE_INDEX]
+        if beyond:
+            raise UserError(
+                f"Mask {_relative(path, root)} holds class index {beyond[0]}, but classes.txt names "
+                f"{len(class_names)} classes (0-{len(class_names) - 1}; {IGNORE_INDEX} means ignore)"
+            )
+    return class_names
+
+
+def _split(image_paths, mask_paths, seed, validation_fraction, test_fraction):
+    """Seeded random train/validation/test splits, at least one pair in each."""
+    count = len(mask_paths)
+    test = max(1, round(test_fraction * count))
+    validation = max(1, round(validation_fraction * count))
+    if count - test - validation < 1:
+        raise UserError(
+            f"{count} image and mask pair(s) cannot fill train, validation and test "
+            f"(validation_fraction={validation_fraction:g}, test_fraction={test_fraction:g}); add images"
+        )
+    order = np.random.default_rng(seed).permutation(count)
+    parts = {"train": order[test + validation :], "validation": order[test : test + validation], "test": order[:test]}
+    return {name: (image_paths[np.sort(part)], mask_paths[np.sort(part)]) for name, part in parts.items()}
