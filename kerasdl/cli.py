@@ -154,10 +154,25 @@ def _evaluate(args):
     from kerasdl.runs import evaluate_run
 
     now, recorded = evaluate_run(args.run_dir)
+    recorded, now = _flat(recorded or {}), _flat(now)
+    width = max(10, *(len(name) for name in now))
     for name, value in now.items():
-        before = f"  (recorded: {recorded[name]:.4f})" if recorded and name in recorded else ""
-        print(f"test {name:<10} {value:.4f}{before}")
+        if value is None:  # a class absent from the test split and its predictions
+            continue
+        before = f"  (recorded: {recorded[name]:.4f})" if recorded.get(name) is not None else ""
+        print(f"test {name:<{width}} {value:.4f}{before}")
     return 0
+
+
+def _flat(metrics):
+    """`{"iou": {"cell": 0.9}}` -> `{"iou[cell]": 0.9}`: per-class figures one a line."""
+    flat = {}
+    for name, value in metrics.items():
+        if isinstance(value, dict):
+            flat |= {f"{name}[{key}]": inner for key, inner in value.items()}
+        else:
+            flat[name] = value
+    return flat
 
 
 def _refuse_if_held(path, message):

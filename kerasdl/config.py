@@ -41,6 +41,9 @@ class Config:
             that cannot do the task named is refused.
         loss: the task's loss; empty means its default. `classify`: `ce`
             (cross-entropy); `segment`: `ce`, `dice` or `ce+dice`.
+        class_weights: `segment`: comma-separated weights, one per class in
+            labels.txt order, multiplying each pixel's cross-entropy by its
+            true class's weight (for rare classes); empty weighs all alike.
         model: model family: `ann`, `bert`, `cnn`, `rnn`, `transfer` or `unet`.
         model_params: hyperparameters for the family's build function.
         epochs: maximum number of epochs (early stopping may end sooner).
@@ -115,6 +118,7 @@ class Config:
     data: str = "digits"
     task: str = ""
     loss: str = ""
+    class_weights: str = ""
     model: str = "cnn"
     model_params: dict = dataclasses.field(default_factory=dict)
     epochs: int = 20
@@ -290,7 +294,22 @@ def config_from_settings(preset, settings):
     losses = tasks.get(config.task).LOSSES
     if config.loss and config.loss not in losses:
         raise UserError(f"loss={config.loss!r} is not a loss of task={config.task}; allowed: {', '.join(losses)}")
+    if config.class_weights and config.task != "segment":
+        raise UserError(f"class_weights applies to task=segment; this run's task is {config.task}")
+    parse_class_weights(config.class_weights)
     return config
+
+
+def parse_class_weights(text):
+    """`"1,5"` -> `(1.0, 5.0)`; empty -> `()`. Each weight a number > 0."""
+    items = [item.strip() for item in str(text).split(",") if item.strip()]
+    try:
+        weights = tuple(float(item) for item in items)
+    except ValueError:
+        weights = ()
+    if len(weights) != len(items) or any(not 0 < weight < 1e6 for weight in weights):
+        raise UserError(f"class_weights={text!r} must be comma-separated numbers > 0, one per class (e.g. 1,5)")
+    return weights
 
 
 def model_param_defaults(family):

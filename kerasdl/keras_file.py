@@ -8,13 +8,16 @@ import warnings
 
 import keras
 
+from kerasdl import tasks
 from kerasdl.errors import UserError
 
 
 def load_keras_file(path):
     """A `.keras` model file, loaded with `safe_mode=True`; a `UserError` if it cannot be.
 
-    kerasdl's own layers (`RandomShift`) and keras-hub's must be registered
+    The tasks' own losses and metrics are passed by name
+    (`kerasdl.tasks.keras_objects`). kerasdl's own layers (`RandomShift`) and
+    keras-hub's must be registered
     first: both callers read the run's config.yaml before, which imports the
     model families, and its dataset, which imports keras-hub for BERT.
 
@@ -32,6 +35,6 @@ def load_keras_file(path):
             # keras-hub task models (BERT) override compile(), so Keras skips
             # restoring the compile config and says so; kerasdl compiles itself.
             warnings.filterwarnings("ignore", message=r"`compile\(\)` was not called as part of model loading")
-            return keras.saving.load_model(path, safe_mode=True)
+            return keras.saving.load_model(path, safe_mode=True, custom_objects=tasks.keras_objects())
     except (OSError, ValueError) as error:
         raise UserError(f"Cannot load {path}: {str(error).splitlines()[0]}") from None

@@ -83,8 +83,8 @@ def test_masks_resize_to_nearest_indices_and_colour_stays_colour(tmp_path, image
     assert set(np.unique(masks)) == {0, 3, 7}  # no blend of two indices
 
 
-def test_auto_size_follows_the_images_in_multiples_of_16_up_to_128(tmp_path):
-    assert [segmentation_side("auto", side) for side in (8, 40, 127, 512)] == [16, 32, 112, 128]
+def test_auto_size_follows_the_images_in_multiples_of_16_up_to_512(tmp_path):
+    assert [segmentation_side("auto", side) for side in (8, 40, 127, 512, 1000)] == [16, 32, 112, 512, 512]
     assert segmentation_side("100", 512) == 100
     dataset = load_dataset(f"masks:{_folder(tmp_path / 'data', _masks(10, side=40))}")
     assert dataset.info.input_shape == (32, 32, 1)

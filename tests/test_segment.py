@@ -96,3 +96,20 @@ def test_unet_runs_segment_and_other_pairings_are_refused():
         make_config("unet_segment", {"task": "classify"})
     with pytest.raises(UserError, match=r"loss='dice' is not a loss of task=classify; allowed: ce"):
         make_config("iris_ann", {"loss": "dice"})
+
+
+def test_class_weights_count_a_rare_class_more_and_are_checked():
+    from kerasdl.tasks.segment_losses import SegmentationLoss
+
+    predicted = _probabilities(PREDICTED)[np.newaxis]
+    truth = TRUTH[np.newaxis]
+    # Class 0's pixels: 2 right (0.9), 1 wrong (0.1); class 1's: 3 right, 1 wrong. Weights 1 and 3.
+    right, wrong = -np.log(0.9), -np.log(0.1)
+    expected = (2 * right + wrong + 3 * (3 * right + wrong)) / (3 + 3 * 4)
+    weighted = SegmentationLoss(2, "ce", class_weights=(1.0, 3.0))
+    assert float(weighted(truth, predicted)) == pytest.approx(expected, rel=1e-5)
+    assert make_config("unet_segment", {"class_weights": "1,3"}).class_weights == "1,3"
+    with pytest.raises(UserError, match=r"class_weights='1,x' must be comma-separated numbers > 0"):
+        make_config("unet_segment", {"class_weights": "1,x"})
+    with pytest.raises(UserError, match=r"class_weights applies to task=segment"):
+        make_config("iris_ann", {"class_weights": "1,2,3"})

@@ -64,7 +64,7 @@ def test_the_run_scores_by_iou_and_the_card_says_how_to_read_a_mask(segment_run)
 def test_every_shipped_variant_is_builtin_and_agrees_pixel_by_pixel(segment_run):
     variants = segment_run.card["variants"]
     float32 = variants["float32"]
-    assert float32["builtins_only"] and "TRANSPOSE_CONV" in float32["ops"]
+    assert float32["builtins_only"] and {"TRANSPOSE_CONV", "ARG_MAX"} <= set(float32["ops"])
     assert float32["parity"]["pixel_agreement"] >= 0.999
     int8 = variants["int8"]
     if "rejected" not in int8:  # shipped: it passed the bar
@@ -131,3 +131,20 @@ def test_an_interrupted_segmentation_run_resumes(blobs, tmp_path, monkeypatch):
     result = train("unet_segment", settings, log=lines.append)
     assert result.resumed and any("resuming the interrupted run" in line for line in lines)
     assert len(result.metrics["history"]["loss"]) == 3
+
+
+def test_evaluate_reloads_the_saved_model_and_prints_each_class(segment_run, capsys):
+    assert main(["evaluate", str(segment_run.run_dir)]) == 0
+    printed = capsys.readouterr().out
+    assert "test mean_iou" in printed and "iou[class_1]" in printed and "(recorded:" in printed
+
+
+def test_every_tflite_model_also_returns_the_uint8_mask(segment_run, blobs):
+    from kerasdl.export.verify import TFLiteRunner
+
+    content = (segment_run.run_dir / "model.tflite").read_bytes()
+    photo = np.asarray(Image.open(blobs / "images" / "001.png"), dtype=np.float32)[np.newaxis, ..., np.newaxis]
+    probabilities = TFLiteRunner(content)(photo)
+    mask = TFLiteRunner(content, output="mask").invoke(photo)
+    assert mask.dtype == np.uint8 and mask.shape == (1, 32, 32)
+    np.testing.assert_array_equal(mask, probabilities.argmax(-1))

@@ -60,7 +60,9 @@ def export_run(run_dir, model, dataset, config, metrics, log=print):
         test_inputs, _ = dataset.arrays("test")
         expected = np.asarray(reference.predict(test_inputs, verbose=0, batch_size=256), dtype=np.float32)
         raw_source = staging / "source-raw"
-        recurrent = write_conversion_source(model, dataset.info, raw_source, test_inputs[:16], config.fused_lstm)
+        recurrent = write_conversion_source(
+            model, dataset.info, raw_source, test_inputs[:16], config.fused_lstm, task=tasks.get(config.task)
+        )
         if config.fused_lstm and recurrent != "fused":
             log("warning: fused_lstm=true, but this model cannot be fused (GRU or unmapped layers); exported unrolled")
         variants = {}

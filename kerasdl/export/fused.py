@@ -32,7 +32,7 @@ FUSED_OPS = {"UNIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_LSTM"}
 _PASS_THROUGH = (keras.layers.Dropout, keras.layers.InputLayer)
 
 
-def write_conversion_source(model, info, path, sample, fused_lstm=False):
+def write_conversion_source(model, info, path, sample, fused_lstm=False, task=None):
     """Writes the SavedModel the TFLite converter reads: float32, builtin-ready.
 
     Args:
@@ -41,6 +41,8 @@ def write_conversion_source(model, info, path, sample, fused_lstm=False):
         path: destination folder.
         sample: a few inputs, to check a fused twin against the model.
         fused_lstm: try the fused-LSTM twin first.
+        task: the run's task module, whose `serving_outputs` the TFLite
+            model computes; None is `classify`.
 
     Returns:
         How recurrent layers were made convertible: `fused` (stateful LSTM
@@ -53,7 +55,7 @@ def write_conversion_source(model, info, path, sample, fused_lstm=False):
         serve = tf.function(lambda inputs: {"probabilities": twin(inputs, training=False)})
         tf.saved_model.save(twin, str(path), signatures={"serving_default": serve.get_concrete_function(spec)})
         return "fused"
-    write_saved_model(portable_copy(model, unroll=True), info, path, raw_signature=False)
+    write_saved_model(portable_copy(model, unroll=True), info, path, raw_signature=False, task=task)
     return "unrolled" if has_rnn(model) else "none"
 
 

@@ -11,8 +11,8 @@ from kerasdl.tokenize import vectorizer
 def write_saved_model(model, info, path, raw_signature=True, task=None):
     """Writes `model` as a SavedModel for TensorFlow Serving and friends.
 
-    Signatures (outputs are `probabilities` in both; `serve_raw` adds what
-    the task's `serve_raw_outputs` adds, a segmenter's `mask`):
+    Signatures (outputs are `probabilities` in both, and what the task adds:
+    a segmenter's `mask`, see `serving_outputs` and `serve_raw_outputs`):
 
     - `serving_default`: the tensor the TFLite model takes, named after the
       data (`pixels`, `features` or `token_ids`): float32 raw values in the
@@ -37,7 +37,7 @@ def write_saved_model(model, info, path, raw_signature=True, task=None):
     spec = tf.TensorSpec(shape=(None, *info.input_shape), dtype=info.input_dtype, name=info.input_name)
 
     def serve(inputs):
-        return {"probabilities": model(inputs, training=False)}
+        return task.serving_outputs(model(inputs, training=False))
 
     archive.add_endpoint(name="serving_default", fn=serve, input_signature=[spec])
     if raw_signature:

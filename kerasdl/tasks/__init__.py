@@ -53,3 +53,12 @@ def for_card(card):
     tasks existed said "image classification" (and the like) there."""
     name = card.get("task", "")
     return tasks().get(name, classify)
+
+
+def keras_objects():
+    """The Keras objects the tasks compile with (losses, metrics), by the
+    names a saved `.keras` file records, for loading one."""
+    objects = {}
+    for task in tasks().values():
+        objects |= task.keras_objects()
+    return objects

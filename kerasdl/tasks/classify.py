@@ -6,6 +6,7 @@ What the rest of kerasdl asks of a task (each task module answers the same):
   name of the one output of the served model;
 - `LOSSES`, `compile_arguments(config, model)`: the losses `loss=` may
   name (the first is the default), and the loss and metrics;
+- `keras_objects()`: its own losses and metrics, for loading a saved model;
 - `score(model, batches, info)`: the test metrics for `metrics.json`;
 - `parity(expected, actual, labels)`, `parity_problem(variant, parity)`: how
   a TFLite variant compares with the Keras model, and whether it ships;
@@ -41,6 +42,11 @@ def compile_arguments(config, model):
         "loss": keras.losses.SparseCategoricalCrossentropy(),
         "metrics": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     }
+
+
+def keras_objects():
+    """None of kerasdl's own: classifiers compile with Keras's loss and metric."""
+    return {}
 
 
 def score(model, batches, info):
@@ -112,6 +118,11 @@ def card_output(info):
         "dtype": "float32",
         "meaning": "softmax probabilities; index i is line i of labels.txt",
     }
+
+
+def serving_outputs(probabilities):
+    """What the SavedModel's `serving_default` and the TFLite model return."""
+    return {OUTPUT: probabilities}
 
 
 def serve_raw_outputs(probabilities, images):

@@ -28,20 +28,35 @@ MAX_MEAN_IOU_LOSS = 0.01
 
 
 def compile_arguments(config, model):
-    """`config.loss` (cross-entropy by default) over the counted pixels;
-    mean IoU and pixel accuracy, both ignoring 255."""
+    """`config.loss` (cross-entropy by default) over the counted pixels,
+    weighted by `config.class_weights`; mean IoU and pixel accuracy, both
+    ignoring 255."""
     import keras
 
+    from kerasdl.config import parse_class_weights
+    from kerasdl.errors import UserError
     from kerasdl.tasks.segment_losses import PixelAccuracy, SegmentationLoss
 
     classes = model.output_shape[-1]
+    weights = parse_class_weights(config.class_weights)
+    if weights and len(weights) != classes:
+        raise UserError(
+            f"class_weights={config.class_weights!r} gives {len(weights)} weights; the data has {classes} classes"
+        )
     return {
-        "loss": SegmentationLoss(classes, config.loss or "ce"),
+        "loss": SegmentationLoss(classes, config.loss or "ce", class_weights=weights or None),
         "metrics": [
             keras.metrics.MeanIoU(classes, name="mean_iou", sparse_y_pred=False, ignore_class=IGNORE_INDEX),
             PixelAccuracy(),
         ],
     }
+
+
+def keras_objects():
+    """The loss and metric a saved segmentation model's compile config names."""
+    from kerasdl.tasks.segment_losses import PixelAccuracy, SegmentationLoss
+
+    return {"kerasdl>SegmentationLoss": SegmentationLoss, "kerasdl>PixelAccuracy": PixelAccuracy}
 
 
 def confusion(truth, predicted, classes):
@@ -170,7 +185,23 @@ def card_output(info):
             "per-pixel softmax probabilities; channel i is line i of labels.txt. The class mask is the "
             "argmax over the last axis; resize it to the photo with nearest-neighbour sampling"
         ),
+        "mask": {
+            "name": "mask",
+            "shape": [1, height, width],
+            "dtype": "uint8",
+            "meaning": "the class index of each pixel (the argmax of probabilities), a second output of every model",
+        },
     }
+
+
+def serving_outputs(probabilities):
+    """What `serving_default` and the TFLite models return: the probabilities
+    and `mask`, their argmax as uint8 class indices (TFLite's ARG_MAX and
+    CAST), the output a phone app usually wants: a quarter of the bytes of
+    one class's probabilities, and no argmax loop to write."""
+    import tensorflow as tf
+
+    return {OUTPUT: probabilities, "mask": tf.cast(tf.argmax(probabilities, axis=-1), tf.uint8)}
 
 
 def serve_raw_outputs(probabilities, images):

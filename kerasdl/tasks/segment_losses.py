@@ -28,21 +28,28 @@ class SegmentationLoss(keras.losses.Loss):
     Args:
         num_classes: channels of the model's output.
         kind: `ce`, `dice` or `ce+dice`.
+        class_weights: a weight per class multiplying each pixel's
+            cross-entropy by its true class's (rare classes count more);
+            the mean is then over the weights, as Keras's `class_weight`
+            averages. None weighs all alike.
     """
 
-    def __init__(self, num_classes, kind="ce", name="segmentation_loss", **kwargs):
+    def __init__(self, num_classes, kind="ce", class_weights=None, name="segmentation_loss", **kwargs):
         super().__init__(name=name, **kwargs)
         self.num_classes = num_classes
         self.kind = kind
+        self.class_weights = list(class_weights) if class_weights else None
 
     def call(self, y_true, y_pred):
         y_pred = ops.cast(y_pred, "float32")
         valid, targets = _valid_and_targets(y_true)
-        counted = ops.maximum(ops.sum(valid, axis=(1, 2)), 1.0)
         loss = 0.0
         if "ce" in self.kind.split("+"):
             pixels = ops.sparse_categorical_crossentropy(targets, y_pred)
-            loss = loss + ops.sum(pixels * valid, axis=(1, 2)) / counted
+            weights = valid
+            if self.class_weights:
+                weights = valid * ops.take(ops.convert_to_tensor(self.class_weights, "float32"), targets)
+            loss = loss + ops.sum(pixels * weights, axis=(1, 2)) / ops.maximum(ops.sum(weights, axis=(1, 2)), 1e-7)
         if "dice" in self.kind.split("+"):
             truth = ops.one_hot(targets, self.num_classes) * valid[..., None]
             predicted = y_pred * valid[..., None]
@@ -54,7 +61,11 @@ class SegmentationLoss(keras.losses.Loss):
         return loss
 
     def get_config(self):
-        return super().get_config() | {"num_classes": self.num_classes, "kind": self.kind}
+        return super().get_config() | {
+            "num_classes": self.num_classes,
+            "kind": self.kind,
+            "class_weights": self.class_weights,
+        }
 
 
 @keras.saving.register_keras_serializable(package="kerasdl")
