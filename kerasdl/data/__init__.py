@@ -41,7 +41,8 @@ def load_dataset(
             `DIR/masks`, streamed from disk), `csv:FILE` (numeric features
             and a label column), `text:FILE` (TSV/CSV of labels and texts)
             or `text:DIR` (a sub-folder of .txt files per class), or
-            `tfds:NAME[:CONFIG]` (TensorFlow Datasets: images or texts).
+            `tfds:NAME[:CONFIG]` (TensorFlow Datasets: images or texts, or
+            images and segmentation masks such as `tfds:oxford_iiit_pet`).
         seed: seeds the stratified splits.
         validation_fraction: share of all examples for validation.
         test_fraction: share of all examples for the test split.
@@ -53,8 +54,9 @@ def load_dataset(
         sequence_length: token ids per text.
         wordpiece: tokenise text with this keras-hub BERT preset's WordPiece
             tokeniser instead of a word vocabulary of the training split.
-        augment: `masks:` and `nuclei` data: training batches get random
-            flips, rotations and zooms, the same for an image and its mask.
+        augment: `masks:`, `nuclei` and TFDS segmentation data: training
+            batches get random flips, rotations and zooms, the same for an
+            image and its mask.
 
     Returns:
         A `Dataset`.
@@ -96,7 +98,15 @@ def load_dataset(
         from kerasdl.data.tfds import load_tfds
 
         return load_tfds(
-            spec, seed, validation_fraction, test_fraction, image_size, vocabulary_size, sequence_length, wordpiece
+            spec,
+            seed,
+            validation_fraction,
+            test_fraction,
+            image_size,
+            vocabulary_size,
+            sequence_length,
+            wordpiece,
+            augment=augment,
         )
     raise UserError(
         f"Unknown dataset {spec!r}; choose one of: {', '.join(BUNDLED)}, {NUCLEI}, images:DIR, masks:DIR, csv:FILE, "

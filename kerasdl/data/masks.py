@@ -185,9 +185,10 @@ class MaskDataset(Dataset):
         (see `Dataset.sample`)."""
         if split in self.loaded:
             return super().sample(split, count, seed)
-        image_paths, mask_paths = self.splits[split]
-        chosen = np.arange(min(count, len(mask_paths))) if seed is None else seeded_choice(len(mask_paths), count, seed)
-        part = dataclasses.replace(self, splits={split: (image_paths[chosen], mask_paths[chosen])}, loaded={})
+        parts = self.splits[split]
+        size = len(parts[1])
+        chosen = np.arange(min(count, size)) if seed is None else seeded_choice(size, count, seed)
+        part = dataclasses.replace(self, splits={split: tuple(part[chosen] for part in parts)}, loaded={})
         return part.arrays(split)
 
     def pipeline(self, split, batch_size, shuffle=False, seed=0, replicas=1, even=False):
@@ -210,20 +211,15 @@ class MaskDataset(Dataset):
         Example:
             >>> images, masks = next(iter(load_dataset("masks:streets").pipeline("train", 8)))
         """
-        import tensorflow as tf
-
-        image_paths, mask_paths = self.splits[split]
+        parts = self.splits[split]
         if even and not shuffle:
-            keep = len(mask_paths) // replicas * replicas
-            image_paths, mask_paths = image_paths[:keep], mask_paths[:keep]
-        count = len(mask_paths)
+            keep = len(parts[1]) // replicas * replicas
+            parts = tuple(part[:keep] for part in parts)
+        count = len(parts[1])
         if replicas > 1 and count < batch_size:
             # A first batch that divides among the replicas (see Dataset.pipeline).
             batch_size = max(replicas, count // replicas * replicas)
-        data = tf.data.Dataset.from_tensor_slices((image_paths, mask_paths))
-        if shuffle:
-            # Only the paths are shuffled, so the buffer holds the whole split.
-            data = data.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+        data = self._records(parts, shuffle, seed)
         data = data.map(self._reader(), num_parallel_calls=_threads(), deterministic=True)
         whole = count % batch_size == 0
         data = data.batch(batch_size, drop_remainder=whole or (even and shuffle))
@@ -236,11 +232,9 @@ class MaskDataset(Dataset):
     def statistics(self, split, sample, seed):
         """Per-channel mean and variance of `split`, from at most `sample`
         images chosen with `seed`."""
-        import tensorflow as tf
-
-        image_paths, mask_paths = self.splits[split]
-        chosen = np.sort(np.random.default_rng(seed).permutation(len(image_paths))[:sample])
-        data = tf.data.Dataset.from_tensor_slices((image_paths[chosen], mask_paths[chosen]))
+        parts = self.splits[split]
+        chosen = np.sort(np.random.default_rng(seed).permutation(len(parts[1]))[:sample])
+        data = self._records(tuple(part[chosen] for part in parts))
         data = untuned(data.map(self._reader(), num_parallel_calls=_threads()).batch(64))
         channels = self.info.input_shape[-1]
         total, squares, count = np.zeros(channels), np.zeros(channels), 0
@@ -250,29 +244,53 @@ class MaskDataset(Dataset):
         mean = total / count
         return mean.astype("float32"), np.maximum(squares / count - mean**2, 0).astype("float32")
 
+    def _records(self, parts, shuffle=False, seed=0):
+        """What `_reader` reads, one element per example of `parts` (a
+        split's arrays; here image and mask paths), reshuffled every epoch
+        with `seed` if `shuffle`. A subclass that reads another source
+        overrides this and `_reader`."""
+        import tensorflow as tf
+
+        data = tf.data.Dataset.from_tensor_slices(tuple(parts))
+        if shuffle:
+            # Only the paths are shuffled, so the buffer holds the whole split.
+            data = data.shuffle(len(parts[1]), seed=seed, reshuffle_each_iteration=True)
+        return data
+
     def _reader(self):
         """`(image path, mask path) -> (image, mask)`, resized to the input shape."""
         import tensorflow as tf
-
-        from kerasdl.preprocess import prepare_images
 
         shape = self.info.input_shape
         binary = self.binary
 
         def read(image_path, mask_path):
             image = tf.io.decode_image(tf.io.read_file(image_path), expand_animations=False)
-            # The one definition of image preprocessing, as serve_raw uses it.
-            image = prepare_images(image[tf.newaxis], shape, (0.0, 255.0))[0]
             # PIL, because TensorFlow expands palette PNGs to their colours
             # and the class indices are lost.
             mask = tf.numpy_function(read_mask, [mask_path], tf.uint8, stateful=False)
-            mask = tf.ensure_shape(mask, (None, None))[..., tf.newaxis]
+            mask = tf.ensure_shape(mask, (None, None))
             if binary:
                 mask = tf.where(mask == IGNORE_INDEX, tf.ones_like(mask), mask)
-            mask = tf.image.resize(mask, shape[:2], method="nearest")
-            return image, tf.ensure_shape(mask[..., 0], shape[:2])
+            return resize_pair(image, mask, shape)
 
         return read
+
+
+def resize_pair(image, mask, shape):
+    """An image and its mask `(height, width)` of class indices, any size,
+    resized alike to `shape` `(side, side, channels)`: the image as the
+    model's raw float32 input (`prepare_images`, bilinear), the mask with
+    nearest-neighbour sampling so that no class index blends into another.
+    """
+    import tensorflow as tf
+
+    from kerasdl.preprocess import prepare_images
+
+    # The one definition of image preprocessing, as serve_raw uses it.
+    image = prepare_images(image[tf.newaxis], shape, (0.0, 255.0))[0]
+    mask = tf.image.resize(mask[..., tf.newaxis], shape[:2], method="nearest")
+    return image, tf.ensure_shape(mask[..., 0], shape[:2])
 
 
 def read_mask(path):

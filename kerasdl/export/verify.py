@@ -8,6 +8,11 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from kerasdl.errors import UserError
 
+# At most this many input values (4 MB of float32) per call into LiteRT: a
+# test split of small inputs in one or two calls (2,000 digits of 28x28 are
+# 1.6 M values), and 64 images of 128x128 (about 0.8 GB of U-Net activations).
+MAX_INPUT_VALUES_PER_CALL = 2**20
+
 
 class TFLiteRunner:
     """One TFLite model behind its `serving_default` signature, float in, float out.
@@ -63,7 +68,15 @@ class TFLiteRunner:
         return self.runner(**{self.input_name: prepared})[self.output]
 
     def __call__(self, inputs):
-        outputs = self.invoke(self.quantize(inputs))
+        prepared = self.quantize(inputs)
+        # LiteRT sizes every activation for the whole batch it is given: the
+        # verification of a 128x128 U-Net on 400 test images in one batch
+        # peaked at 6.3 GB (bench_memory.py), so large inputs go in chunks.
+        size = max(1, int(np.prod(prepared.shape[1:])))
+        chunk = max(1, MAX_INPUT_VALUES_PER_CALL // size)
+        outputs = np.concatenate(
+            [self.invoke(prepared[start : start + chunk]) for start in range(0, len(prepared), chunk)]
+        )
         if self.output_details["dtype"] != np.float32:
             scale, zero_point = self.output_details["quantization"]
             outputs = (outputs.astype(np.float32) - zero_point) * scale
