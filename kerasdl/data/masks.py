@@ -71,6 +71,20 @@ def segmentation_side(image_size, largest_side):
     return max(SIDE_MULTIPLE, min(AUTO_SIDE_MAX, int(largest_side)) // SIDE_MULTIPLE * SIDE_MULTIPLE)
 
 
+def mask_info(name, side, channels, class_names):
+    """The `DataInfo` of segmentation images: raw 0-255 pixels, resized to
+    `side`; mean and variance are set from the training split later."""
+    return DataInfo(
+        name=name,
+        kind="image",
+        input_shape=(side, side, channels),
+        class_names=class_names,
+        value_range=(0.0, 255.0),
+        mean=np.zeros(channels, dtype="float32"),
+        variance=np.ones(channels, dtype="float32"),
+    )
+
+
 def load_mask_folder(directory, seed, validation_fraction, test_fraction, image_size="auto", augment=True):
     """Loads `directory/images` and `directory/masks` as seeded random splits.
 
@@ -125,15 +139,7 @@ def load_mask_folder(directory, seed, validation_fraction, test_fraction, image_
     image_paths = np.asarray([str(image_files[index]) for index in keep])
     mask_paths = np.asarray([str(mask_files[index]) for index in keep])
     splits = _split(image_paths, mask_paths, seed, validation_fraction, test_fraction)
-    info = DataInfo(
-        name=f"masks:{directory}",
-        kind="image",
-        input_shape=(side, side, channels),
-        class_names=class_names,
-        value_range=(0.0, 255.0),
-        mean=np.zeros(channels, dtype="float32"),
-        variance=np.ones(channels, dtype="float32"),
-    )
+    info = mask_info(f"masks:{directory}", side, channels, class_names)
     notes = []
     if unreadable:
         files = [image_files[index] for index in unreadable_images] + [mask_files[index] for index in unreadable_masks]

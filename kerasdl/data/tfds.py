@@ -22,7 +22,15 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from kerasdl.data.dataset import SPLITS, DataInfo, Dataset, image_side, normalisation_stats, split_stratified
-from kerasdl.data.masks import IGNORE_INDEX, STATS_SAMPLE, MaskDataset, _is_binary, resize_pair, segmentation_side
+from kerasdl.data.masks import (
+    IGNORE_INDEX,
+    STATS_SAMPLE,
+    MaskDataset,
+    _is_binary,
+    mask_info,
+    resize_pair,
+    segmentation_side,
+)
 from kerasdl.data.text import vectorised_dataset
 from kerasdl.errors import UserError
 
@@ -201,15 +209,7 @@ def _load_segmentation(
     channels = 1 if image_feature.shape[-1] == 1 else 3
     fixed_sides = [side for side in image_feature.shape[:2] if side]
     side = segmentation_side(image_size, max(fixed_sides) if len(fixed_sides) == 2 else PHOTO_SIDE)
-    info = DataInfo(
-        name=spec,
-        kind="image",
-        input_shape=(side, side, channels),
-        class_names=class_names,
-        value_range=(0.0, 255.0),
-        mean=np.zeros(channels, dtype="float32"),
-        variance=np.ones(channels, dtype="float32"),
-    )
+    info = mask_info(spec, side, channels, class_names)
     counts = {split: _count(data) for split, data in records.items()}
     splits = _segmentation_splits(counts, seed, validation_fraction, test_fraction)
     dataset = TfdsMaskDataset(info=info, splits=splits, augment=augment, binary=binary, records=records, decode=decode)

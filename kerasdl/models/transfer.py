@@ -143,19 +143,30 @@ def _application_backbone(name, weights, input_shape):
             f"model.weights={weights!r} does not exist; use imagenet, none, a .weights.h5 file, a .keras model "
             "or a keras-hub preset directory"
         )
+    base = build_application(application, name, weights, input_shape=input_shape, pooling="avg", **options)
+    base.name = "backbone"
+    return base
+
+
+def build_application(application, name, weights, **options):
+    """A `keras.applications` model without its top, with `weights`
+    (`imagenet`, `none` or a local weights file); a failure is one line.
+
+    Example:
+        >>> base = build_application(keras.applications.MobileNetV2, "mobilenet_v2", "none", input_shape=(96, 96, 3))
+    """
+    source = None if weights == "none" else weights
     try:
-        base = application(include_top=False, weights=source, input_shape=input_shape, pooling="avg", **options)
+        return application(include_top=False, weights=source, **options)
     except ValueError as error:
         raise UserError(f"Cannot build {name} with model.weights={weights}: {_first_line(error)}") from None
     except Exception as error:  # a failed download surfaces as several kinds
         if source == "imagenet":
             raise UserError(
                 f"The ImageNet weights of {name} need a one-time download, which failed ({_first_line(error)}); "
-                "pass model.weights=PATH to a local .weights.h5 or .keras file, or model.weights=none"
+                "pass model.weights=PATH to a local weights file, or model.weights=none"
             ) from None
         raise UserError(f"Cannot load {weights!r} into {name}: {_first_line(error)}") from None
-    base.name = "backbone"
-    return base
 
 
 def _preset_backbone(directory, input_shape):

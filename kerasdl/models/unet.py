@@ -23,9 +23,9 @@ from pathlib import Path
 
 import keras
 
-from kerasdl.errors import UserError, first_line
+from kerasdl.errors import UserError
 from kerasdl.models.layers import check_at_least, check_choice, check_fraction, model_inputs
-from kerasdl.models.transfer import _settle_batchnorm_faster, caffe_preprocessing, to_rgb_255
+from kerasdl.models.transfer import _settle_batchnorm_faster, build_application, caffe_preprocessing, to_rgb_255
 
 # name -> (application, its layers at strides 2, 4, 8, 16 and 32)
 BACKBONES = {
@@ -155,17 +155,7 @@ def _backbone_features(rgb_255, name, weights):
     source = None if weights == "none" else weights
     if source not in (None, "imagenet") and not Path(source).is_file():
         raise UserError(f"model.weights={weights!r} does not exist; use imagenet, none or a .weights.h5 file")
-    try:
-        base = application(include_top=False, weights=source, input_shape=rgb_255.shape[1:])
-    except ValueError as error:
-        raise UserError(f"Cannot build {name} with model.weights={weights}: {first_line(error)[:200]}") from None
-    except Exception as error:  # a failed download surfaces as several kinds
-        if source == "imagenet":
-            raise UserError(
-                f"The ImageNet weights of {name} need a one-time download, which failed ({first_line(error)[:200]}); "
-                "pass model.weights=PATH to a local .weights.h5 file, or model.weights=none"
-            ) from None
-        raise UserError(f"Cannot load {weights!r} into {name}: {first_line(error)[:200]}") from None
+    base = build_application(application, name, weights, input_shape=rgb_255.shape[1:])
     encoder = keras.Model(base.input, [base.get_layer(layer).output for layer in layer_names], name="backbone")
     if name == "resnet50":
         x = caffe_preprocessing(rgb_255)
