@@ -104,7 +104,8 @@ def _stop_on_sigterm(signum, frame):
 
 def _train(args):
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    from kerasdl.config import BACKENDS, make_config, parse_overrides, read_preset
+    from kerasdl.config import BACKENDS, make_config, read_preset
+    from kerasdl.config_values import parse_overrides
     from kerasdl.jax_backend import select_backend
     from kerasdl.multi_worker import is_chief
     from kerasdl.runlock import refused_train
@@ -221,7 +222,8 @@ def _doctor(args):
 
     # The report and the TPU readiness check run on TensorFlow; its JAX line says what JAX sees.
     select_backend("tensorflow")
-    from kerasdl.config import make_config, parse_overrides
+    from kerasdl.config import make_config
+    from kerasdl.config_values import parse_overrides
     from kerasdl.doctor import report
 
     if args.overrides and not args.preset:

@@ -5,6 +5,7 @@ a user types on the command line (`epochs: 40`, `model.filters: [32, 64]`),
 so there is one way to say a setting, wherever it is said. Model
 hyperparameters (`model.*`) are checked against the keyword arguments of the
 model family's build function, which is their single source of truth.
+Text becomes typed values in `config_values.py`.
 """
 
 import dataclasses
@@ -15,6 +16,10 @@ from pathlib import Path
 import yaml
 
 from kerasdl import tasks
+from kerasdl.config_values import TFLITE_VARIANTS, coerce, parse_class_weights, parse_variants
+
+# Public here too, for Python callers of make_config: `kerasdl.config.parse_overrides`.
+from kerasdl.config_values import parse_overrides as parse_overrides
 from kerasdl.errors import UserError
 from kerasdl.schedule import SCHEDULES
 from kerasdl.tasks import task_for
@@ -24,7 +29,6 @@ STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "multi_worker", "tpu")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 JIT = ("auto", "true", "false")
 MONITORS = ("val_loss", "val_accuracy")
-TFLITE_VARIANTS = ("float32", "float16", "dynamic", "int8")
 INT8_IO = ("float", "int8", "uint8")
 
 
@@ -217,17 +221,6 @@ _CHECKS = {
 }
 
 
-def parse_variants(text):
-    """`"int8,float16"` -> `("float32", "float16", "int8")`: float32 first, then in order."""
-    names = [name.strip() for name in str(text).split(",") if name.strip()]
-    unknown = [name for name in names if name not in TFLITE_VARIANTS]
-    if not names:
-        raise UserError("variants names no TFLite variant; choose from: " + ", ".join(TFLITE_VARIANTS))
-    if unknown:
-        raise UserError(f"Unknown TFLite variant {unknown[0]!r}; choose from: {', '.join(TFLITE_VARIANTS)}")
-    return tuple(name for name in TFLITE_VARIANTS if name in names or name == "float32")
-
-
 def preset_names():
     """Names of the presets shipped in the package, sorted."""
     folder = resources.files("kerasdl") / "presets"
@@ -240,17 +233,6 @@ def read_preset(name):
         raise UserError(f"Unknown preset {name!r}; choose one of: {', '.join(preset_names())}")
     text = (resources.files("kerasdl") / "presets" / f"{name}.yaml").read_text()
     return yaml.safe_load(text) or {}
-
-
-def parse_overrides(pairs):
-    """Turns `["epochs=5", "model.units=32"]` into `{"epochs": "5", ...}`."""
-    overrides = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise UserError(f"Expected KEY=VALUE, got {pair!r} (for example epochs=5)")
-        overrides[key.strip()] = value.strip()
-    return overrides
 
 
 def make_config(preset, overrides=None):
@@ -288,7 +270,7 @@ def config_from_settings(preset, settings):
             allowed = ", ".join(sorted(_SETTABLE)) + ", model.<hyperparameter>"
             raise UserError(f"Unknown config key {key!r}; allowed keys: {allowed}")
         else:
-            setattr(config, key, _check(key, _coerce(key, value, _SETTABLE[key])))
+            setattr(config, key, _check(key, coerce(key, value, _SETTABLE[key])))
     config.model_params = _model_params(config.model, model_values)
     config.task = task_for(config.model, config.task)
     losses = tasks.get(config.task).LOSSES
@@ -298,18 +280,6 @@ def config_from_settings(preset, settings):
         raise UserError(f"class_weights applies to task=segment; this run's task is {config.task}")
     parse_class_weights(config.class_weights)
     return config
-
-
-def parse_class_weights(text):
-    """`"1,5"` -> `(1.0, 5.0)`; empty -> `()`. Each weight a number > 0."""
-    items = [item.strip() for item in str(text).split(",") if item.strip()]
-    try:
-        weights = tuple(float(item) for item in items)
-    except ValueError:
-        weights = ()
-    if len(weights) != len(items) or any(not 0 < weight < 1e6 for weight in weights):
-        raise UserError(f"class_weights={text!r} must be comma-separated numbers > 0, one per class (e.g. 1,5)")
-    return weights
 
 
 def model_param_defaults(family):
@@ -332,48 +302,8 @@ def _model_params(family, values):
         if name not in defaults:
             allowed = ", ".join(f"model.{k}" for k in defaults)
             raise UserError(f"Unknown key 'model.{name}' for model {family!r}; allowed: {allowed}")
-        params[name] = _coerce(f"model.{name}", value, type(defaults[name]))
+        params[name] = coerce(f"model.{name}", value, type(defaults[name]))
     return params
-
-
-def _coerce(key, value, kind):
-    """Converts `value` (often a string from the command line) to `kind`."""
-    if kind is bool:
-        if isinstance(value, bool):
-            return value
-        text = str(value).lower()
-        if text in ("true", "yes", "1", "on"):
-            return True
-        if text in ("false", "no", "0", "off"):
-            return False
-        raise UserError(f"{key} must be true or false, got {value!r}")
-    if kind is tuple:
-        items = value if isinstance(value, (list, tuple)) else str(value).split(",")
-        try:
-            result = tuple(int(str(item).strip()) for item in items if str(item).strip())
-        except ValueError:
-            raise UserError(f"{key} must be a comma-separated list of integers, got {value!r}") from None
-        if not result or min(result) < 1:
-            raise UserError(f"{key} must list one or more integers >= 1, got {value!r}")
-        return result
-    if kind in (int, float):
-        what = "an integer" if kind is int else "a number"
-        if isinstance(value, bool):
-            raise UserError(f"{key} must be {what}, got {value!r}")
-        try:
-            number = float(value)
-            if kind is int:
-                if number != int(number):
-                    raise ValueError
-                return int(number)
-            return number
-        except (TypeError, ValueError, OverflowError):
-            raise UserError(f"{key} must be {what}, got {value!r}") from None
-    if value is None:
-        return ""
-    if isinstance(value, bool):  # YAML's `jit_compile: true`
-        return "true" if value else "false"
-    return str(value)
 
 
 def _check(key, value):
@@ -394,7 +324,7 @@ def as_read_now(saved, preset):
     for key, value in settings.items():
         if key in _SETTABLE:
             try:
-                settings[key] = _coerce(key, value, _SETTABLE[key])
+                settings[key] = coerce(key, value, _SETTABLE[key])
             except UserError:
                 pass
     if not settings["task"]:  # written before tasks: the model family's task

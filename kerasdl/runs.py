@@ -3,7 +3,8 @@
 import json
 from pathlib import Path
 
-from kerasdl.config import config_from_settings, load_config, parse_variants
+from kerasdl.config import config_from_settings, load_config
+from kerasdl.config_values import parse_variants
 from kerasdl.data import load_dataset_for
 from kerasdl.errors import UserError
 from kerasdl.keras_file import load_keras_file

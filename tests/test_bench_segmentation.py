@@ -11,6 +11,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
 import bench_segmentation as bench  # noqa: E402
+import bench_segmentation_memory  # noqa: E402
 import keras_io_unet  # noqa: E402
 
 
@@ -93,29 +94,37 @@ def test_the_augmented_recipe_gets_its_own_columns():
 
 def test_the_memory_table_gives_mib_the_growth_over_the_small_folder_and_the_bar():
     runs = [
-        {"images": 2000, "peak_rss_bytes": 1700 * bench.MIB, "command": "kerasdl train unet_segment ..."},
-        {"images": 40, "peak_rss_bytes": 1500 * bench.MIB, "command": "kerasdl train unet_segment ..."},
+        {
+            "images": 2000,
+            "peak_rss_bytes": 1700 * bench_segmentation_memory.MIB,
+            "command": "kerasdl train unet_segment ...",
+        },
+        {
+            "images": 40,
+            "peak_rss_bytes": 1500 * bench_segmentation_memory.MIB,
+            "command": "kerasdl train unet_segment ...",
+        },
     ]
     result = {
         "machine": "a CPU",
         "side": 512,
         "runs": runs,
         "measured_by": "/usr/bin/time -v",
-        "bar_bytes": bench.MEMORY_BAR_BYTES,
+        "bar_bytes": bench_segmentation_memory.MEMORY_BAR_BYTES,
         "met": True,
     }
-    table = bench.memory_markdown(result)
+    table = bench_segmentation_memory.memory_markdown(result)
     assert "| 2,000 at 512x512 | 128x128, 1 epoch | 1,700 MiB (1.78 GB) |" in table
     assert "1,960 more images cost +200 MiB of peak." in table
     assert "- [x] peak RSS under 2 GB with 2,000 images" in table
-    assert "- [ ]" in bench.memory_markdown(result | {"met": False})
+    assert "- [ ]" in bench_segmentation_memory.memory_markdown(result | {"met": False})
 
 
 def test_gnu_time_output_and_key_value_arguments_are_read():
     output = "\tUser time (seconds): 1.0\n\tMaximum resident set size (kbytes): 1551316\n\tExit status: 0\n"
-    assert bench.max_rss_from_time(output) == 1551316
+    assert bench_segmentation_memory.max_rss_from_time(output) == 1551316
     with pytest.raises(ValueError, match="Maximum resident set size"):
-        bench.max_rss_from_time("nothing here")
+        bench_segmentation_memory.max_rss_from_time("nothing here")
     assert bench.setting(["seed=7", "batch_size=4"], "seed", 1) == "7"
     assert bench.setting(["batch_size=4"], "seed", 1) == 1
 
@@ -123,19 +132,19 @@ def test_gnu_time_output_and_key_value_arguments_are_read():
 @pytest.mark.parametrize("with_gnu_time", [True, False])
 def test_peak_rss_is_the_commands_own_with_or_without_gnu_time(tmp_path, monkeypatch, with_gnu_time):
     if not with_gnu_time:
-        monkeypatch.setattr(bench, "TIME_TOOL", tmp_path / "no-time")
-    elif not bench.TIME_TOOL.exists():
+        monkeypatch.setattr(bench_segmentation_memory, "TIME_TOOL", tmp_path / "no-time")
+    elif not bench_segmentation_memory.TIME_TOOL.exists():
         pytest.skip("no /usr/bin/time here")
     holds_200_mib = [sys.executable, "-c", "block = bytearray(200 * 2**20); block[::4096] = b'x' * len(block[::4096])"]
-    peak, how = bench.peak_rss_bytes(holds_200_mib, tmp_path / "log")
-    assert 200 * bench.MIB < peak < 400 * bench.MIB
+    peak, how = bench_segmentation_memory.peak_rss_bytes(holds_200_mib, tmp_path / "log")
+    assert 200 * bench_segmentation_memory.MIB < peak < 400 * bench_segmentation_memory.MIB
     assert ("/usr/bin/time" in how) == with_gnu_time
 
 
 def test_the_generated_folder_is_a_binary_masks_folder_written_once(tmp_path):
     from kerasdl.data.masks import load_mask_folder
 
-    folder = bench.write_blob_folder(tmp_path / "blobs", 3, 32, seed=5)
+    folder = bench_segmentation_memory.write_blob_folder(tmp_path / "blobs", 3, 32, seed=5)
     images = sorted((folder / "images").glob("*.png"))
     masks = sorted((folder / "masks").glob("*.png"))
     assert [path.name for path in images] == [path.name for path in masks] == ["0000.png", "0001.png", "0002.png"]
@@ -147,10 +156,10 @@ def test_the_generated_folder_is_a_binary_masks_folder_written_once(tmp_path):
     assert values == {0, 255}
     # Cached: the same settings leave the files alone; other settings rewrite them.
     written = masks[0].stat().st_mtime_ns
-    bench.write_blob_folder(folder, 3, 32, seed=5)
+    bench_segmentation_memory.write_blob_folder(folder, 3, 32, seed=5)
     assert masks[0].stat().st_mtime_ns == written
     assert json.loads((folder / "complete.json").read_text()) == {"count": 3, "side": 32, "seed": 5}
-    bench.write_blob_folder(folder, 4, 32, seed=5)
+    bench_segmentation_memory.write_blob_folder(folder, 4, 32, seed=5)
     assert len(list((folder / "images").glob("*.png"))) == 4
     # kerasdl reads it as 0/255 masks: two classes.
     dataset = load_mask_folder(folder, seed=1, validation_fraction=0.25, test_fraction=0.25, image_size="16")
@@ -160,7 +169,7 @@ def test_the_generated_folder_is_a_binary_masks_folder_written_once(tmp_path):
 def test_the_recipe_model_has_the_keras_io_parameter_count_and_its_pipeline_reads_0_255_masks_as_0_1(tmp_path):
     # keras.io's summary of get_model((160, 160), 3): 2,058,979 parameters.
     assert keras_io_unet.get_model((160, 160), 3).count_params() == 2_058_979
-    folder = bench.write_blob_folder(tmp_path / "blobs", 3, 32, seed=5)
+    folder = bench_segmentation_memory.write_blob_folder(tmp_path / "blobs", 3, 32, seed=5)
     paths = [sorted(str(path) for path in (folder / kind).glob("*.png")) for kind in ("images", "masks")]
     images, targets = next(iter(keras_io_unet.get_dataset(2, (16, 16), *paths, binary=True)))
     assert images.shape == (2, 16, 16, 3) and images.dtype == "float32" and float(images.numpy().max()) > 1

@@ -1,7 +1,8 @@
 import pytest
 import yaml
 
-from kerasdl.config import load_config, make_config, parse_overrides, preset_names, read_preset
+from kerasdl.config import load_config, make_config, preset_names, read_preset
+from kerasdl.config_values import parse_overrides
 from kerasdl.errors import UserError
 
 

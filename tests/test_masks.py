@@ -3,7 +3,8 @@ import pytest
 from PIL import Image
 
 from kerasdl.data import load_dataset
-from kerasdl.data.masks import IGNORE_INDEX, segmentation_side
+from kerasdl.data.mask_folder import IGNORE_INDEX
+from kerasdl.data.masks import segmentation_side
 from kerasdl.errors import UserError
 
 # A palette whose colours say nothing about the indices: TensorFlow would decode them as these colours.

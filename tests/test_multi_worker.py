@@ -92,7 +92,7 @@ def _finish(processes, tmp_path):
 
 @pytest.mark.full
 def test_two_workers_train_to_the_single_process_accuracy(tmp_path):
-    from kerasdl.config import parse_overrides
+    from kerasdl.config_values import parse_overrides
     from kerasdl.training import train
 
     run_dir = tmp_path / "run"

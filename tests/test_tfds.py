@@ -47,7 +47,7 @@ def test_the_datasets_own_test_split_is_kept_and_validation_carved_stratified():
 
 def test_offline_without_data_says_how_to_prefetch(tmp_path, monkeypatch, in_tmp, capsys):
     monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
-    monkeypatch.setattr("kerasdl.data.tfds._download_reachable", lambda: False)
+    monkeypatch.setattr("kerasdl.data.tfds_download._download_reachable", lambda: False)
     assert main(["train", "cnn_mnist", "epochs=1"]) == 2
     err = capsys.readouterr().err
     assert "tfds:mnist needs a download, there is no network here" in err

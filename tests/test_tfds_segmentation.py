@@ -15,7 +15,7 @@ import tensorflow_datasets as tfds
 
 from kerasdl.data import load_dataset
 from kerasdl.data.masks import MaskDataset
-from kerasdl.data.tfds import _segmentation_splits, trimap_classes
+from kerasdl.data.tfds_segmentation import _segmentation_splits, trimap_classes
 from kerasdl.training import train
 
 EXAMPLES = 24

@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+import os
 
 import numpy as np
 from sklearn.model_selection import train_test_split
@@ -161,6 +162,11 @@ def untuned(data):
     options = tf.data.Options()
     options.autotune.enabled = False
     return data.with_options(options)
+
+
+def usable_threads():
+    """CPU cores this process may run on (its affinity where the OS tells), at least 1: for parallel reads."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 def split_stratified(features, labels, seed, validation_fraction, test_fraction):

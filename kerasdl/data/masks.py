@@ -9,31 +9,41 @@ means "ignore this pixel" (the Pascal VOC convention) and stays 255 in the
 labels; losses and metrics skip it (`IGNORE_INDEX`). `DIR/classes.txt`, one
 name a line, names the classes; else they are `class_0`, `class_1`, ...
 
-Every file is checked when the data loads (a missing mask, a size that
-differs from its image, a colour mask or a class index classes.txt does not
-name is a one-line `UserError`; an unreadable file is skipped with its pair
-and reported in `notes`), then the splits stream from disk through
-`tf.data`: a folder of thousands of photos trains in little memory.
+Every file is checked when the data loads (`mask_folder.py`: a missing
+mask, a size that differs from its image, a colour mask or a class index
+classes.txt does not name is a one-line `UserError`; an unreadable file is
+skipped with its pair and reported in `notes`), then the splits stream
+from disk through `tf.data`: a folder of thousands of photos trains in
+little memory.
 """
 
-import concurrent.futures
 import dataclasses
-import os
 from pathlib import Path
 
 import numpy as np
 
-from kerasdl.data.dataset import PREFETCH_BATCHES, DataInfo, Dataset, first_few, seeded_choice, untuned
-from kerasdl.data.images import IMAGE_SUFFIXES
+from kerasdl.data.dataset import (
+    PREFETCH_BATCHES,
+    DataInfo,
+    Dataset,
+    first_few,
+    seeded_choice,
+    untuned,
+    usable_threads,
+)
+from kerasdl.data.mask_folder import (
+    IGNORE_INDEX,
+    INDEX_MODES,
+    checked_class_names,
+    image_shapes,
+    is_binary,
+    mask_mode_error,
+    paired_files,
+    read_class_names,
+    relative,
+    scan_masks,
+)
 from kerasdl.errors import UserError
-
-# Pascal VOC marks object borders and unlabelled pixels with 255; losses and
-# metrics must leave those pixels out.
-IGNORE_INDEX = 255
-MASK_SUFFIXES = (".png", ".bmp", ".gif")
-LOSSY_SUFFIXES = (".jpg", ".jpeg")
-# Modes whose pixel values are the indices themselves ("1" is 0/1).
-INDEX_MODES = ("L", "P", "1")
 
 # Where `image_size=auto` stops following the images. Segmentation labels
 # every pixel, and thin structures vanish when images shrink: on the ISBI
@@ -112,10 +122,10 @@ def load_mask_folder(directory, seed, validation_fraction, test_fraction, image_
         raise UserError(
             f"Segmentation folder {str(root)!r} does not exist; pass data=masks:DIR with DIR/images and DIR/masks"
         )
-    image_files, mask_files = _pairs(root)
-    class_names = _read_class_names(root / "classes.txt")
-    shapes, unreadable_images = _image_shapes(image_files)
-    masks, unreadable_masks = _scan_masks(mask_files)
+    image_files, mask_files = paired_files(root)
+    class_names = read_class_names(root / "classes.txt")
+    shapes, unreadable_images = image_shapes(image_files)
+    masks, unreadable_masks = scan_masks(mask_files)
     unreadable = set(unreadable_images) | set(unreadable_masks)
     keep = [index for index in range(len(image_files)) if index not in unreadable]
     if not keep:
@@ -123,16 +133,16 @@ def load_mask_folder(directory, seed, validation_fraction, test_fraction, image_
     for index in keep:
         (height, width, _), (mode, size, _) = shapes[index], masks[index]
         if mode not in INDEX_MODES:
-            raise _mask_mode_error(mask_files[index], root, mode)
+            raise mask_mode_error(mask_files[index], root, mode)
         if size != (width, height):
             raise UserError(
-                f"Mask {_relative(mask_files[index], root)} is {size[0]}x{size[1]} but its image "
-                f"{_relative(image_files[index], root)} is {width}x{height}; a mask must have its image's size"
+                f"Mask {relative(mask_files[index], root)} is {size[0]}x{size[1]} but its image "
+                f"{relative(image_files[index], root)} is {width}x{height}; a mask must have its image's size"
             )
     present = np.any([masks[index][2] for index in keep], axis=0)
-    binary = _is_binary(present, class_names)
+    binary = is_binary(present, class_names)
     scanned = [(mask_files[index], masks[index][2]) for index in keep]
-    class_names = _classes(present, binary, class_names, scanned, root)
+    class_names = checked_class_names(present, binary, class_names, scanned, root)
 
     channels = 1 if all(shapes[index][2] <= 2 for index in keep) else 3
     side = segmentation_side(image_size, max(max(shapes[index][:2]) for index in keep))
@@ -143,7 +153,7 @@ def load_mask_folder(directory, seed, validation_fraction, test_fraction, image_
     notes = []
     if unreadable:
         files = [image_files[index] for index in unreadable_images] + [mask_files[index] for index in unreadable_masks]
-        names = first_few([_relative(path, root) for path in files])
+        names = first_few([relative(path, root) for path in files])
         notes.append(f"skipped {len(files)} unreadable image or mask file(s), each with its pair: {names}")
     dataset = MaskDataset(info=info, splits=splits, notes=notes, augment=augment, binary=binary)
     info.mean, info.variance = dataset.statistics("train", STATS_SAMPLE, seed)
@@ -226,7 +236,7 @@ class MaskDataset(Dataset):
             # A first batch that divides among the replicas (see Dataset.pipeline).
             batch_size = max(replicas, count // replicas * replicas)
         data = self._records(parts, shuffle, seed)
-        data = data.map(self._reader(), num_parallel_calls=_threads(), deterministic=True)
+        data = data.map(self._reader(), num_parallel_calls=usable_threads(), deterministic=True)
         whole = count % batch_size == 0
         data = data.batch(batch_size, drop_remainder=whole or (even and shuffle))
         if shuffle and split == "train" and self.augment:
@@ -241,7 +251,7 @@ class MaskDataset(Dataset):
         parts = self.splits[split]
         chosen = np.sort(np.random.default_rng(seed).permutation(len(parts[1]))[:sample])
         data = self._records(tuple(part[chosen] for part in parts))
-        data = untuned(data.map(self._reader(), num_parallel_calls=_threads()).batch(64))
+        data = untuned(data.map(self._reader(), num_parallel_calls=usable_threads()).batch(64))
         channels = self.info.input_shape[-1]
         total, squares, count = np.zeros(channels), np.zeros(channels), 0
         for images, _ in data.as_numpy_iterator():
@@ -339,149 +349,6 @@ def augmenter(seed):
         return tf.cast(data["images"], tf.float32), masks
 
     return augment
-
-
-def _threads():
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-
-
-def _relative(path, root):
-    return str(Path(path).relative_to(root))
-
-
-def _files(folder, suffixes):
-    # Hidden files are left out: macOS writes `._0001.png` beside `0001.png`.
-    return sorted(
-        path for path in folder.iterdir() if path.suffix.lower() in suffixes and not path.name.startswith(".")
-    )
-
-
-def _pairs(root):
-    """Image and mask paths in the same order, matched by file stem."""
-    folders = {name: root / name for name in ("images", "masks")}
-    for folder in folders.values():
-        if not folder.is_dir():
-            raise UserError(
-                f"{str(folder)!r} does not exist; masks:DIR needs DIR/images and DIR/masks with one mask per image"
-            )
-    images = _files(folders["images"], IMAGE_SUFFIXES)
-    if not images:
-        raise UserError(f"No images in {str(folders['images'])!r} ({', '.join(IMAGE_SUFFIXES)})")
-    lossy = _files(folders["masks"], LOSSY_SUFFIXES)
-    if lossy:
-        raise UserError(
-            f"Mask {_relative(lossy[0], root)} is a JPEG, whose compression changes class indices; save masks as PNG"
-        )
-    masks = _files(folders["masks"], MASK_SUFFIXES)
-    if not masks:
-        raise UserError(f"No masks in {str(folders['masks'])!r} ({', '.join(MASK_SUFFIXES)})")
-    by_stem = {}
-    for kind, paths in (("images", images), ("masks", masks)):
-        stems = {}
-        for path in paths:
-            if path.stem in stems:
-                raise UserError(
-                    f"{_relative(stems[path.stem], root)} and {_relative(path, root)} share a name; "
-                    f"every file in {kind}/ needs its own stem to match its pair"
-                )
-            stems[path.stem] = path
-        by_stem[kind] = stems
-    lonely_images = [path for stem, path in by_stem["images"].items() if stem not in by_stem["masks"]]
-    if lonely_images:
-        raise UserError(
-            f"Image {_relative(lonely_images[0], root)} has no mask masks/{lonely_images[0].stem}.png"
-            + (f" ({len(lonely_images)} images have none)" if len(lonely_images) > 1 else "")
-        )
-    lonely_masks = [path for stem, path in by_stem["masks"].items() if stem not in by_stem["images"]]
-    if lonely_masks:
-        raise UserError(
-            f"Mask {_relative(lonely_masks[0], root)} has no image images/{lonely_masks[0].stem}.*"
-            + (f" ({len(lonely_masks)} masks have none)" if len(lonely_masks) > 1 else "")
-        )
-    return images, [by_stem["masks"][path.stem] for path in images]
-
-
-def _read_class_names(path):
-    if not path.is_file():
-        return None
-    names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
-    if not 2 <= len(names) <= IGNORE_INDEX:
-        raise UserError(f"{str(path)!r} names {len(names)} classes; name 2 to {IGNORE_INDEX}, one a line")
-    return names
-
-
-def _image_shapes(paths):
-    """`(height, width, channels)` of each image, decoded by TensorFlow as
-    the pipeline will, and the indices of those it cannot read."""
-    import tensorflow as tf
-
-    def shape(index, path):
-        image = tf.io.decode_image(tf.io.read_file(path), expand_animations=False)
-        return index, tf.shape(image)
-
-    data = tf.data.Dataset.from_tensor_slices((np.arange(len(paths)), [str(path) for path in paths]))
-    data = untuned(data.map(shape, num_parallel_calls=_threads()).ignore_errors())
-    shapes = {int(index): tuple(int(side) for side in shape) for index, shape in data.as_numpy_iterator()}
-    return shapes, sorted(set(range(len(paths))) - set(shapes))
-
-
-def _scan_masks(paths):
-    """`(mode, (width, height), values present)` of each mask, and the
-    indices of those PIL cannot read."""
-    from PIL import Image
-
-    def scan(path):
-        try:
-            with Image.open(path) as mask:
-                mode, size = mask.mode, mask.size
-                if mode not in INDEX_MODES:
-                    return mode, size, np.zeros(256, dtype=bool)
-                counts = np.bincount(np.asarray(mask, dtype="uint8").ravel(), minlength=256)
-                return mode, size, counts > 0
-        except (OSError, SyntaxError, ValueError):
-            return None
-
-    with concurrent.futures.ThreadPoolExecutor(_threads()) as pool:
-        scanned = list(pool.map(scan, paths))
-    return scanned, [index for index, result in enumerate(scanned) if result is None]
-
-
-def _mask_mode_error(path, root, mode):
-    if mode in ("RGB", "RGBA", "CMYK", "YCbCr", "HSV", "LAB"):
-        return UserError(
-            f"Mask {_relative(path, root)} is a colour ({mode}) image; masks must be single-channel grey or palette "
-            "PNGs whose pixel values are class indices (convert colour-coded masks to indices first)"
-        )
-    return UserError(
-        f"Mask {_relative(path, root)} has PIL mode {mode}; masks must be 8-bit single-channel grey or palette PNGs "
-        "whose pixel values are class indices"
-    )
-
-
-def _is_binary(present, class_names):
-    """0/255 masks and no classes.txt naming other than two classes."""
-    values = set(np.flatnonzero(present))
-    return IGNORE_INDEX in values and values <= {0, IGNORE_INDEX} and (class_names is None or len(class_names) == 2)
-
-
-def _classes(present, binary, class_names, masks, root):
-    """Class names, checking every index the masks hold against classes.txt."""
-    if binary:
-        return class_names or ["class_0", "class_1"]
-    indices = [value for value in np.flatnonzero(present) if value != IGNORE_INDEX]
-    if class_names is None:
-        count = max(indices, default=0) + 1
-        if count < 2:
-            raise UserError(f"Every mask in {str(root / 'masks')!r} is class 0 alone; there is nothing to segment")
-        return [f"class_{index}" for index in range(count)]
-    for path, values in masks:
-        beyond = [value for value in np.flatnonzero(values) if len(class_names) <= value != IGNORE_INDEX]
-        if beyond:
-            raise UserError(
-                f"Mask {_relative(path, root)} holds class index {beyond[0]}, but classes.txt names "
-                f"{len(class_names)} classes (0-{len(class_names) - 1}; {IGNORE_INDEX} means ignore)"
-            )
-    return class_names
 
 
 def _split(image_paths, mask_paths, seed, validation_fraction, test_fraction):

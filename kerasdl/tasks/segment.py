@@ -33,7 +33,7 @@ def compile_arguments(config, model):
     ignoring 255."""
     import keras
 
-    from kerasdl.config import parse_class_weights
+    from kerasdl.config_values import parse_class_weights
     from kerasdl.errors import UserError
     from kerasdl.tasks.segment_losses import PixelAccuracy, SegmentationLoss
 
