@@ -16,6 +16,7 @@ import yaml
 
 from kerasdl import schedule, tasks
 from kerasdl.callbacks import run_callbacks
+from kerasdl.checkpoints import WRITE_INTERVAL_SECONDS, RunCheckpoints
 from kerasdl.config import Config, make_config
 from kerasdl.cpu import describe_cpu
 from kerasdl.data import load_dataset_for
@@ -299,19 +300,34 @@ def _fit_phases(model, dataset, config, run_dir, strategy, log, jit=False, execu
     global_batch = config.batch_size * replicas
     even = needs_even_batches(strategy)
 
+    # Every worker of a multi-worker run must write its checkpoints at the
+    # same epochs, so there they are written after each one.
+    write_interval = 0 if in_multi_worker_mode(strategy) else WRITE_INTERVAL_SECONDS
+
     def fit(initial_epoch, epochs):
+        callbacks = run_callbacks(run_dir, config, dataset, write_interval)
+        (checkpoints,) = [callback for callback in callbacks if isinstance(callback, RunCheckpoints)]
         # On JAX the training steps run in the distribution's scope; a
         # tf.distribute strategy needs only the model built in its own.
         with strategy.scope() if isinstance(strategy, JaxDevices) else contextlib.nullcontext():
-            model.fit(
-                dataset.pipeline("train", global_batch, shuffle=True, seed=config.seed, replicas=replicas, even=even),
-                validation_data=dataset.pipeline("validation", global_batch, replicas=replicas, even=even),
-                initial_epoch=initial_epoch,
-                epochs=epochs,
-                callbacks=run_callbacks(run_dir, config, dataset),
-                shuffle=False,  # the pipeline shuffles, seeded
-                verbose=config.verbose,
-            )
+            try:
+                model.fit(
+                    dataset.pipeline(
+                        "train", global_batch, shuffle=True, seed=config.seed, replicas=replicas, even=even
+                    ),
+                    validation_data=dataset.pipeline("validation", global_batch, replicas=replicas, even=even),
+                    initial_epoch=initial_epoch,
+                    epochs=epochs,
+                    callbacks=callbacks,
+                    shuffle=False,  # the pipeline shuffles, seeded
+                    verbose=config.verbose,
+                )
+            except BaseException:
+                # Ctrl-C, SIGTERM, a NaN loss, a broken file: the last
+                # finished epoch, kept in memory, goes to disk for the resume.
+                with contextlib.suppress(Exception):
+                    checkpoints.write_pending()
+                raise
 
     marker = run_dir / "checkpoints" / PHASE_MARKER
     if not marker.exists():

@@ -12,7 +12,7 @@ import kerasdl.export.variants
 from kerasdl.config import make_config
 from kerasdl.data import load_dataset
 from kerasdl.errors import RunFailed
-from kerasdl.export import export_run
+from kerasdl.export import export_run, verify
 from kerasdl.export.portable import portable_copy
 from kerasdl.export.tflite import check_builtin_only, convert_to_tflite
 from kerasdl.export.variants import VARIANT_FILES
@@ -97,7 +97,7 @@ def test_unrolled_copy_shares_the_trained_weights(digits):
     np.testing.assert_allclose(copy(batch), model(batch), atol=1e-6)
 
 
-def test_cnn_converts_with_parity(digits):
+def test_cnn_converts_with_parity(digits, monkeypatch):
     # With image_cnn's training-only shifts: the exported model does not shift.
     model = _fitted("cnn", digits, filters=(8, 16), dense_units=16, shift=0.1)
     flatbuffer, ops = convert_to_tflite(model, digits.info, digits.arrays("test")[0][:8])
@@ -108,7 +108,19 @@ def test_cnn_converts_with_parity(digits):
     np.testing.assert_allclose(probabilities, model.predict(digits.arrays("test")[0][:3], verbose=0), atol=1e-5)
     # The parity check runs on every core; what it measures must be what one thread computes.
     inputs = digits.arrays("test")[0]
+    probabilities_of_20 = tflite_predict(flatbuffer, inputs[:20])
     np.testing.assert_array_equal(tflite_predict(flatbuffer, inputs, num_threads=2), tflite_predict(flatbuffer, inputs))
+    # Large inputs go in bounded calls; the chunks give what one call gives.
+    monkeypatch.setattr(verify, "MAX_INPUT_VALUES_PER_CALL", 64 * 7)  # 7 digits of 8x8 per call
+    assert verify.examples_per_call(inputs.shape[1:]) == 7
+    np.testing.assert_allclose(tflite_predict(flatbuffer, inputs[:20]), probabilities_of_20, atol=1e-6)
+
+
+def test_calls_are_bounded_by_input_values():
+    assert verify.examples_per_call((128, 128, 1)) == 16
+    assert verify.examples_per_call((512, 512, 3)) == 1  # never fewer than one
+    assert verify.examples_per_call((4,)) == 256  # never more than `most`
+    assert verify.examples_per_call((4,), most=10) == 10
 
 
 @pytest.mark.parametrize("ops, named", [(["ADD", "FlexErf"], "FlexErf"), (["WHILE", "ADD"], "WHILE")])

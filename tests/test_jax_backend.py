@@ -116,7 +116,12 @@ def test_two_virtual_devices_train_as_well_as_one_and_export_like_tensorflow(tmp
         name: json.loads((tmp_path / name / "metrics.json").read_text())["test"]["accuracy"] for name in ("one", "two")
     }
     assert accuracy["two"] > 0.95
-    assert abs(accuracy["two"] - accuracy["one"]) <= 0.01, accuracy
+    # Two devices sum the gradients in another order, so the two runs part
+    # ways like two seeds. On 360 test digits at ~98% one run's standard
+    # error is sqrt(0.98 * 0.02 / 360) = 0.74 points, a difference of two
+    # runs' 1.04; 3 of those allow 0.031 (seen: 1.67 points apart on a Xeon
+    # with AMX, where the earlier bound of 0.01 failed).
+    assert abs(accuracy["two"] - accuracy["one"]) <= 0.031, accuracy
 
     # TensorFlow rebuilt the JAX-trained model, agreed with it, and exported it.
     assert "TensorFlow's rebuild of the JAX-trained model: same class on 100.0%" in two.stdout

@@ -85,6 +85,8 @@ def test_parity_compares_masks_and_mean_iou_with_their_bars():
     assert "below 98.0%" in segment.parity_problem("int8", worse)
     cells = segment.parity_cells(worse.as_dict())
     assert cells[0] == "93.75%" and cells[2].endswith("pt)")
+    # Measured an example at a time, the figures are those of the whole split.
+    assert segment.parity(expected, flipped, labels, chunk=1) == worse
 
 
 def test_unet_runs_segment_and_other_pairings_are_refused():

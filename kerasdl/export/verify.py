@@ -8,10 +8,23 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from kerasdl.errors import UserError
 
-# At most this many input values (4 MB of float32) per call into LiteRT: a
-# test split of small inputs in one or two calls (2,000 digits of 28x28 are
-# 1.6 M values), and 64 images of 128x128 (about 0.8 GB of U-Net activations).
-MAX_INPUT_VALUES_PER_CALL = 2**20
+# At most this many input values (1 MB of float32) per call into LiteRT or
+# Keras: 16 images of 128x128 (a U-Net's activations are about 60 times its
+# input: 64 such images took about 0.8 GB in LiteRT, and Keras's predict at
+# batch 256 held more), one of 512x512, 334 digits of 28x28.
+MAX_INPUT_VALUES_PER_CALL = 2**18
+
+
+def examples_per_call(example_shape, most=256):
+    """How many examples of `example_shape` go into one call: as many as
+    `MAX_INPUT_VALUES_PER_CALL` values allow, at least 1, at most `most`.
+
+    Example:
+        >>> examples_per_call((128, 128, 1))
+        16
+    """
+    size = max(1, int(np.prod(example_shape)))
+    return int(min(most, max(1, MAX_INPUT_VALUES_PER_CALL // size)))
 
 
 class TFLiteRunner:
@@ -72,11 +85,14 @@ class TFLiteRunner:
         # LiteRT sizes every activation for the whole batch it is given: the
         # verification of a 128x128 U-Net on 400 test images in one batch
         # peaked at 6.3 GB (bench_memory.py), so large inputs go in chunks.
-        size = max(1, int(np.prod(prepared.shape[1:])))
-        chunk = max(1, MAX_INPUT_VALUES_PER_CALL // size)
-        outputs = np.concatenate(
-            [self.invoke(prepared[start : start + chunk]) for start in range(0, len(prepared), chunk)]
-        )
+        chunk = examples_per_call(prepared.shape[1:], most=len(prepared) or 1)
+        first = self.invoke(prepared[:chunk])
+        # Filled in place: a list of chunks and their concatenation would
+        # hold the outputs twice at the end.
+        outputs = np.empty((len(prepared), *first.shape[1:]), dtype=first.dtype)
+        outputs[: len(first)] = first
+        for start in range(chunk, len(prepared), chunk):
+            outputs[start : start + chunk] = self.invoke(prepared[start : start + chunk])
         if self.output_details["dtype"] != np.float32:
             scale, zero_point = self.output_details["quantization"]
             outputs = (outputs.astype(np.float32) - zero_point) * scale
@@ -88,7 +104,7 @@ def tflite_predict(model_content, inputs, num_threads=1, xnnpack=True, output="p
     return TFLiteRunner(model_content, num_threads, xnnpack, output)(inputs)
 
 
-# The parity run is the whole test split in one batch, split over every core:
+# The parity run is the whole test split (in calls of `examples_per_call`), split over every core:
 # four image_cnn variants' parity runs took 2.4 s instead of 3.0 s (two
 # cores, under cProfile). The outputs are those of one thread, bit for bit:
 # seen for the four variants on 2,000 digits, and tested (test_export.py).
