@@ -6,6 +6,8 @@ backup a rerun resumes from are kerasdl's `RunCheckpoints`, which writes
 them only now and then (kerasdl/checkpoints.py).
 """
 
+import math
+
 import keras
 
 from kerasdl import tasks
@@ -18,8 +20,9 @@ class NanGuard(keras.callbacks.TerminateOnNaN):
     """Stops at the first NaN or infinite loss with a message that says why.
 
     Raising (rather than `stop_training`) ends `fit` at once; the run's
-    checkpoints then write the last finished epoch, which had no NaN
-    (`RunCheckpoints.write_pending`), for inspection or a resume.
+    checkpoints then write the last finished epoch whose losses were finite
+    (`RunCheckpoints.write_pending`), for inspection or a resume. Put it
+    before the checkpoints in the callback list.
     """
 
     def __init__(self, learning_rate):
@@ -29,6 +32,18 @@ class NanGuard(keras.callbacks.TerminateOnNaN):
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        # A last step that blows the weights up still has a finite loss; the
+        # epoch's losses show it, before the checkpoints keep that epoch.
+        for key in ("loss", "val_loss"):
+            value = (logs or {}).get(key)
+            if value is not None and not math.isfinite(float(value)):
+                which = "validation loss" if key == "val_loss" else "loss"
+                raise RunFailed(
+                    f"Training diverged: the {which} was NaN or infinite at the end of epoch {epoch + 1}; "
+                    f"try a lower learning_rate (now {self.learning_rate:g}) and overwrite=true"
+                )
 
     def on_batch_end(self, batch, logs=None):
         try:

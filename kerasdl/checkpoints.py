@@ -7,7 +7,7 @@ costs about 0.2 s each for a small U-Net with its optimizer state (measured
 in this project on a Xeon with 2 cores): a fifth of a 21-image epoch, and
 a quarter of the whole run for a tabular preset whose epochs take
 milliseconds. Here each epoch end copies the values into memory (about
-10 ms) and the files are written together when `WRITE_INTERVAL_SECONDS`
+40 ms for the U-Net) and the files are written together when `WRITE_INTERVAL_SECONDS`
 have passed since the last write, at the end of training, and when training
 stops on an exception: Ctrl-C, SIGTERM (the CLI turns it into
 KeyboardInterrupt), a NaN loss, an error in the data. Only a SIGKILL or a
@@ -80,38 +80,42 @@ class RunCheckpoints(keras.callbacks.BackupAndRestore):
         self._written_at = time.monotonic()
 
     def on_epoch_end(self, epoch, logs=None):
-        value = (logs or {}).get(self.monitor)
-        improved = value is not None and self._improves(float(value))
-        if improved:
-            self.best = float(value)
-        wait = max(self.interval, SLOW_WRITE_FACTOR * self._write_seconds) if self.interval else 0
-        if time.monotonic() - self._written_at >= wait:
-            self._state = None
-            self._write(epoch + 1, best_is_current=improved)
-            return
-        if improved:
-            self._best_weights = self.model.get_weights()
-        # One assignment, so a Ctrl-C during the copy keeps the previous epoch's.
-        self._state = (epoch + 1, [variable.numpy() for variable in self._variables()])
+        # Ctrl-C held back: the best and the state kept in memory must come
+        # from the same epochs, or a write could pair a newer best with an
+        # older backup.
+        with _signals_deferred():
+            value = (logs or {}).get(self.monitor)
+            improved = value is not None and self._improves(float(value))
+            wait = max(self.interval, SLOW_WRITE_FACTOR * self._write_seconds) if self.interval else 0
+            if time.monotonic() - self._written_at >= wait:
+                self._write(epoch + 1, best_is_current=improved)
+                if improved:
+                    self.best = float(value)
+                self._state = None
+                return
+            best_weights = self.model.get_weights() if improved else self._best_weights
+            state = (epoch + 1, [variable.numpy() for variable in self._variables()])
+            if improved:
+                self.best = float(value)
+            self._best_weights, self._state = best_weights, state
 
     def on_train_end(self, logs=None):
         self.write_pending()
 
     def write_pending(self):
         """Writes what is kept in memory and not yet on disk: the last
-        finished epoch's backup and the best weights. The model is left with
-        the last finished epoch's values (training has stopped)."""
-        if self._state is None and self._best_weights is None:
+        finished epoch's backup and the best weights, and leaves the model
+        with that epoch's values (training has stopped). A best weight is
+        only ever pending together with a state: the two are kept as one."""
+        if self._state is None:
             return
         with _signals_deferred():
             if self._state is not None:
                 epochs, values = self._state
                 for variable, value in zip(self._variables(), values, strict=True):
                     variable.assign(value)
-                self._state = None
                 self._write(epochs)
-            else:  # the backup is current; only a best found since is missing
-                self._write_best()
+                self._state = None
 
     def _improves(self, value):
         if value != value:  # NaN is never best
@@ -127,41 +131,43 @@ class RunCheckpoints(keras.callbacks.BackupAndRestore):
 
     def _write(self, epochs, best_is_current=False):
         """The best weights (the model as it is now if `best_is_current`,
-        else those kept since a better epoch, if any), then the backup of
-        the model as it is now, counting `epochs` epochs done."""
+        else those kept since a better epoch, if any) and the backup of the
+        model as it is now, counting `epochs` epochs done.
+
+        Every file is written beside its target first and the renames follow
+        one another, so a failed write (a full disk) changes nothing on disk
+        and a kill leaves at most microseconds between old and new. Keras
+        writes its backup in place, and a kill during that write left a file
+        the resume could not load ("expected 2 variables, but received 0").
+        """
         began = time.monotonic()
         with _signals_deferred():
+            ready = []  # (temporary, target)
             if best_is_current:
-                self._best_weights = None
-                self._save(self.best_path)
-            else:
-                self._write_best()
-            # Renamed into place, weights before the count: Keras writes the
-            # backup in place, and a kill during the write left a weights
-            # file the resume could not load ("expected 2 variables, but
-            # received 0").
-            self._save(Path(self._weights_path))
-            with open(self._training_metadata_path + ".tmp", "w") as handle:
-                json.dump({"epoch": epochs, "batch": 0}, handle)
-            os.replace(self._training_metadata_path + ".tmp", self._training_metadata_path)
+                ready.append(self._save_beside(self.best_path))
+            elif self._best_weights is not None:
+                current = self.model.get_weights()
+                self.model.set_weights(self._best_weights)
+                try:
+                    ready.append(self._save_beside(self.best_path))
+                finally:
+                    self.model.set_weights(current)
+            ready.append(self._save_beside(Path(self._weights_path)))
+            metadata = Path(self._training_metadata_path)
+            metadata.with_name(metadata.name + ".tmp").write_text(json.dumps({"epoch": epochs, "batch": 0}))
+            ready.append((metadata.with_name(metadata.name + ".tmp"), metadata))
+            for temporary, target in ready:
+                os.replace(temporary, target)
+            self._best_weights = None
         self._written_at = time.monotonic()
         self._write_seconds = self._written_at - began
 
-    def _write_best(self):
-        if self._best_weights is None:
-            return
-        current = self.model.get_weights()
-        self.model.set_weights(self._best_weights)
-        self._save(self.best_path)
-        self.model.set_weights(current)
-        self._best_weights = None
-
-    def _save(self, path):
-        """`save_weights` to a temporary file renamed into place."""
+    def _save_beside(self, path):
+        """`save_weights` to a temporary file beside `path`; returns `(temporary, path)`."""
         temporary = path.with_name(path.name.replace(".weights.h5", ".tmp.weights.h5"))
         path.parent.mkdir(parents=True, exist_ok=True)
         self.model.save_weights(temporary, overwrite=True)
-        os.replace(temporary, path)
+        return temporary, path
 
 
 def epochs_on_disk(checkpoints):

@@ -342,6 +342,11 @@ def _fit_phases(model, dataset, config, run_dir, strategy, log, jit=False, execu
         # Phase 1's backup holds another optimizer and epoch; phase 2 backs up afresh.
         _remove_backup(run_dir)
     start = int(marker.read_text())
+    if not (run_dir / "checkpoints" / "backup").exists():
+        # Phase 2 has not written its backup yet (just begun, or stopped
+        # before its first write): it starts from phase 1's best weights, not
+        # from the model as this process built it.
+        load_best(model, run_dir)
     with strategy.scope():
         unfrozen = unfreeze_top(model, config.fine_tune_layers)
         compile_model(

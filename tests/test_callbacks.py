@@ -129,3 +129,32 @@ def test_with_no_interval_every_epoch_is_written(tmp_path):
         callbacks=[recorder, checkpoints, Count()],
     )
     assert counts == [1, 2, 3]
+
+
+def test_a_non_finite_validation_loss_stops_before_the_checkpoints_keep_it():
+    validation = (np.array([[np.inf, 1.0]] * 2, dtype="float32"), np.zeros(2))
+    with pytest.raises(RunFailed, match=r"validation loss was NaN or infinite at the end of epoch 1"):
+        _tiny_model().fit(
+            np.ones((4, 2)), np.zeros(4), validation_data=validation, epochs=1, verbose=0, callbacks=[NanGuard(0.5)]
+        )
+
+
+def test_a_failed_write_changes_nothing_on_disk(tmp_path, monkeypatch):
+    model = _tiny_model()
+    _fit(model, RunCheckpoints(tmp_path, "val_loss", "min", None, interval=0), 1, _Recorder(), lambda x, y: (x, y))
+    before = {path.name: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
+    checkpoints = RunCheckpoints(tmp_path, "val_loss", "min", None, interval=0)
+    saved = []
+
+    def full_disk(self, path, **kwargs):  # the best file is written, then the backup fails
+        if saved:
+            raise OSError(28, "No space left on device")
+        saved.append(path)
+        return original(self, path, **kwargs)
+
+    original = keras.Model.save_weights
+    monkeypatch.setattr(keras.Model, "save_weights", full_disk)
+    with pytest.raises(OSError):
+        _fit(model, checkpoints, 2, _Recorder(), lambda x, y: (x, y))
+    after = {path.name: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file() and ".tmp" not in path.name}
+    assert after == before and saved  # the best file's new version was never renamed into place
