@@ -13,7 +13,7 @@ import keras
 from kerasdl import tasks
 from kerasdl.checkpoints import WRITE_INTERVAL_SECONDS, RunCheckpoints, epochs_on_disk
 from kerasdl.errors import RunFailed
-from kerasdl.history import read_history
+from kerasdl.history import parse_history
 
 
 class NanGuard(keras.callbacks.TerminateOnNaN):
@@ -56,16 +56,15 @@ class NanGuard(keras.callbacks.TerminateOnNaN):
             ) from None
 
 
-def best_so_far(history, monitor, epochs=None):
+def best_so_far(history, monitor):
     """Best value of `monitor` in an earlier part of the run, or None.
 
     Args:
-        history: `{metric: [value per epoch]}` (`read_history`).
+        history: `{metric: [value per epoch]}` (`History.metrics`), of the
+            epochs the checkpoints on disk cover.
         monitor: the metric, e.g. `val_loss`.
-        epochs: only the first `epochs` epochs count (those the checkpoints
-            on disk cover); None for all.
     """
-    values = history.get(monitor, [])[:epochs]
+    values = history.get(monitor, [])
     if not values:
         return None
     return max(values) if "accuracy" in monitor else min(values)
@@ -90,7 +89,9 @@ def run_callbacks(run_dir, config, dataset=None, write_interval=WRITE_INTERVAL_S
     """
     mode = "max" if "accuracy" in config.monitor else "min"
     checkpoints = run_dir / "checkpoints"
-    best = best_so_far(read_history(run_dir / "history.csv"), config.monitor, epochs_on_disk(checkpoints))
+    # By epoch number: a damaged row left out must not shift a later epoch in.
+    covered = parse_history(run_dir / "history.csv").metrics(before=epochs_on_disk(checkpoints))
+    best = best_so_far(covered, config.monitor)
     # Order matters at the end of an epoch: the checkpoints come after the
     # history row and the learning-rate change, so an epoch the backup counts
     # as done is recorded everywhere else too.

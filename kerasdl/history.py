@@ -29,10 +29,13 @@ class History:
     rows: dict  # epoch -> the row's cells as written; an epoch redone after a resume: its last row
     problems: list  # one phrase each, e.g. "line 5 repeats the header"
 
-    def metrics(self):
-        """`{metric: [value per epoch]}` from the intact rows, in epoch order."""
+    def metrics(self, before=None):
+        """`{metric: [value per epoch]}` from the intact rows, in epoch order;
+        with `before`, only the epochs numbered below it (0-based)."""
         history = {}
         for epoch in sorted(self.rows):
+            if before is not None and epoch >= before:
+                break
             for key, cell in zip(self.header[1:], self.rows[epoch][1:], strict=True):
                 history.setdefault(key, []).append(float(cell))
         return history

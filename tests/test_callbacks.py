@@ -158,3 +158,12 @@ def test_a_failed_write_changes_nothing_on_disk(tmp_path, monkeypatch):
         _fit(model, checkpoints, 2, _Recorder(), lambda x, y: (x, y))
     after = {path.name: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file() and ".tmp" not in path.name}
     assert after == before and saved  # the best file's new version was never renamed into place
+
+
+def test_the_resume_bar_counts_epochs_by_number_not_by_row(tmp_path):
+    # Epoch 1's row was damaged and left out; the backup covers epochs 0-1,
+    # so epoch 2's 0.1 (to be trained again) must not become the bar.
+    (tmp_path / "history.csv").write_text("epoch,loss,val_loss\n0,1.0,0.9\n1,0.8\n2,0.5,0.1\n")
+    _write_backup_count(tmp_path / "checkpoints", 2)
+    (checkpoints,) = [c for c in run_callbacks(tmp_path, make_config("iris_ann")) if isinstance(c, RunCheckpoints)]
+    assert checkpoints.best == pytest.approx(0.9)
