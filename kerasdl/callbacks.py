@@ -56,6 +56,11 @@ class NanGuard(keras.callbacks.TerminateOnNaN):
             ) from None
 
 
+def monitor_mode(monitor):
+    """ "max" for an accuracy, "min" for a loss."""
+    return "max" if "accuracy" in monitor else "min"
+
+
 def best_so_far(history, monitor):
     """Best value of `monitor` in an earlier part of the run, or None.
 
@@ -67,7 +72,7 @@ def best_so_far(history, monitor):
     values = history.get(monitor, [])
     if not values:
         return None
-    return max(values) if "accuracy" in monitor else min(values)
+    return max(values) if monitor_mode(monitor) == "max" else min(values)
 
 
 def run_callbacks(run_dir, config, dataset=None, write_interval=WRITE_INTERVAL_SECONDS):
@@ -87,7 +92,7 @@ def run_callbacks(run_dir, config, dataset=None, write_interval=WRITE_INTERVAL_S
         reached, so a resume never replaces a better checkpoint with a
         worse one.
     """
-    mode = "max" if "accuracy" in config.monitor else "min"
+    mode = monitor_mode(config.monitor)
     checkpoints = run_dir / "checkpoints"
     # By epoch number: a damaged row left out must not shift a later epoch in.
     covered = parse_history(run_dir / "history.csv").metrics(before=epochs_on_disk(checkpoints))

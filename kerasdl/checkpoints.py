@@ -110,12 +110,11 @@ class RunCheckpoints(keras.callbacks.BackupAndRestore):
         if self._state is None:
             return
         with _signals_deferred():
-            if self._state is not None:
-                epochs, values = self._state
-                for variable, value in zip(self._variables(), values, strict=True):
-                    variable.assign(value)
-                self._write(epochs)
-                self._state = None
+            epochs, values = self._state
+            for variable, value in zip(self._variables(), values, strict=True):
+                variable.assign(value)
+            self._write(epochs)
+            self._state = None
 
     def _improves(self, value):
         if value != value:  # NaN is never best

@@ -16,7 +16,7 @@ import yaml
 
 from kerasdl import schedule, tasks
 from kerasdl.callbacks import run_callbacks
-from kerasdl.checkpoints import WRITE_INTERVAL_SECONDS, RunCheckpoints
+from kerasdl.checkpoints import WRITE_INTERVAL_SECONDS, RunCheckpoints, epochs_on_disk
 from kerasdl.config import Config, make_config
 from kerasdl.cpu import describe_cpu
 from kerasdl.data import load_dataset_for
@@ -33,7 +33,7 @@ from kerasdl.errors import UserError
 from kerasdl.export import export_run
 from kerasdl.export.from_jax import export_from_jax
 from kerasdl.finetune import PHASE_MARKER, freeze_backbone, unfreeze_top, wants_fine_tuning
-from kerasdl.history import parse_history, read_history, repair_history
+from kerasdl.history import read_history, repair_history
 from kerasdl.jax_backend import JaxDevices, check_backend, on_jax
 from kerasdl.models import build_model
 from kerasdl.multi_worker import (
@@ -335,10 +335,10 @@ def _fit_phases(model, dataset, config, run_dir, strategy, log, jit=False, execu
     if not wants_fine_tuning(model, config):
         return
     if not marker.exists():
-        # Phase 2 starts from phase 1's best weights, however far an early stop let it run.
-        load_best(model, run_dir)
         marker.parent.mkdir(exist_ok=True)
-        marker.write_text(f"{parse_history(run_dir / 'history.csv').epochs_done()}\n")
+        # Phase 1's backup counts its epochs, however far an early stop let
+        # it run (history.csv may hold rows of epochs a kill made it redo).
+        marker.write_text(f"{epochs_on_disk(marker.parent)}\n")
         # Phase 1's backup holds another optimizer and epoch; phase 2 backs up afresh.
         _remove_backup(run_dir)
     start = int(marker.read_text())

@@ -63,12 +63,12 @@ class _Recorder(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
-def _fit(model, checkpoints, epochs, recorder, validation):
+def _fit(model, checkpoints, epochs, recorder):
     inputs, labels = np.random.default_rng(0).normal(size=(8, 2)).astype("float32"), np.arange(8) % 2
     return model.fit(
         inputs,
         labels,
-        validation_data=validation(inputs, labels),
+        validation_data=(inputs, labels),
         epochs=epochs,
         verbose=0,
         callbacks=[recorder, checkpoints],
@@ -78,7 +78,7 @@ def _fit(model, checkpoints, epochs, recorder, validation):
 def test_the_checkpoints_are_written_at_the_end_and_a_rerun_resumes(tmp_path):
     model, recorder = _tiny_model(), _Recorder()
     checkpoints = RunCheckpoints(tmp_path, "val_loss", "min", None)
-    _fit(model, checkpoints, 2, recorder, lambda x, y: (x, y))
+    _fit(model, checkpoints, 2, recorder)
     assert sorted(path.name for path in tmp_path.rglob("*") if path.is_file()) == [
         "best.weights.h5",
         "latest.weights.h5",
@@ -87,7 +87,7 @@ def test_the_checkpoints_are_written_at_the_end_and_a_rerun_resumes(tmp_path):
     assert epochs_on_disk(tmp_path) == 2
     again = RunCheckpoints(tmp_path, "val_loss", "min", None)
     restored = _tiny_model()
-    history = _fit(restored, again, 3, _Recorder(), lambda x, y: (x, y))
+    history = _fit(restored, again, 3, _Recorder())
     assert len(history.history["loss"]) == 1  # epochs 1-2 came from the backup
 
 
@@ -98,7 +98,7 @@ def test_an_interrupted_run_writes_its_last_finished_epoch_and_its_best(tmp_path
     model.compile(keras.optimizers.SGD(0.5), "sparse_categorical_crossentropy")
     checkpoints = RunCheckpoints(tmp_path, "val_loss", "min", None, interval=3600)
     with pytest.raises(KeyboardInterrupt):
-        _fit(model, checkpoints, 6, recorder, lambda x, y: (x, y))
+        _fit(model, checkpoints, 6, recorder)
     assert not (tmp_path / "backup").exists() and not (tmp_path / "best.weights.h5").exists()
     checkpoints.write_pending()
     assert epochs_on_disk(tmp_path) == 3
@@ -141,7 +141,7 @@ def test_a_non_finite_validation_loss_stops_before_the_checkpoints_keep_it():
 
 def test_a_failed_write_changes_nothing_on_disk(tmp_path, monkeypatch):
     model = _tiny_model()
-    _fit(model, RunCheckpoints(tmp_path, "val_loss", "min", None, interval=0), 1, _Recorder(), lambda x, y: (x, y))
+    _fit(model, RunCheckpoints(tmp_path, "val_loss", "min", None, interval=0), 1, _Recorder())
     before = {path.name: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
     checkpoints = RunCheckpoints(tmp_path, "val_loss", "min", None, interval=0)
     saved = []
@@ -155,7 +155,7 @@ def test_a_failed_write_changes_nothing_on_disk(tmp_path, monkeypatch):
     original = keras.Model.save_weights
     monkeypatch.setattr(keras.Model, "save_weights", full_disk)
     with pytest.raises(OSError):
-        _fit(model, checkpoints, 2, _Recorder(), lambda x, y: (x, y))
+        _fit(model, checkpoints, 2, _Recorder())
     after = {path.name: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file() and ".tmp" not in path.name}
     assert after == before and saved  # the best file's new version was never renamed into place
 
