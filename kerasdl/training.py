@@ -277,9 +277,11 @@ def _train_and_evaluate(config, dataset, strategy, plan, choices, log, open_dir)
             fitted.touch()
         load_best(model, run_dir)
         test_batch = global_batch
-        if needs_even_batches(strategy):
+        if replicas > 1 or needs_even_batches(strategy):
             # Every example of the test split, on one device, in batches one
-            # device takes; this copy is also what gets exported.
+            # device takes (split across replicas, a last batch smaller than
+            # them would leave one empty: see `batching`); this copy is also
+            # what gets exported.
             model = _detached_copy(model, config)
             replicas, test_batch = 1, config.batch_size
         test = tasks.get(config.task).score(

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from kerasdl.data import BUNDLED, load_dataset
+from kerasdl.data.dataset import batching
 from kerasdl.errors import UserError
 
 
@@ -73,3 +74,23 @@ def test_tabular_value_range_comes_from_the_training_split():
 def test_unknown_dataset_lists_the_choices():
     with pytest.raises(UserError, match="Unknown dataset 'mnist_offline'; choose one of: digits, breast_cancer"):
         load_dataset("mnist_offline")
+
+
+@pytest.mark.parametrize(
+    "count, batch, replicas, shuffle, expected",
+    [
+        (17, 8, 1, True, (17, 8, False)),  # one device: every example, the last batch partial
+        (16, 8, 2, True, (16, 8, True)),  # whole batches: static batch dimension
+        (19, 8, 2, True, (19, 8, False)),  # a last batch of 3 gives each replica one or two
+        (17, 8, 2, True, (17, 8, True)),  # a last batch of 1 would leave a replica empty: dropped
+        (9, 8, 2, False, (8, 8, True)),  # not shuffled: the odd example left out
+        (3, 8, 2, False, (2, 2, True)),  # smaller than a batch: a first batch the replicas divide
+        (1, 8, 2, False, (1, 2, False)),  # never emptied
+    ],
+)
+def test_no_batch_leaves_a_replica_without_examples(count, batch, replicas, shuffle, expected):
+    keep, batch_size, drop_remainder = batching(count, batch, replicas, shuffle)
+    assert (keep, batch_size, drop_remainder) == expected
+    last = keep % batch_size
+    if replicas > 1 and keep > last:
+        assert drop_remainder or last == 0 or last >= replicas

@@ -144,13 +144,17 @@ def test_whole_batches_get_a_static_batch_dimension_and_no_example_is_dropped():
     from kerasdl.data.dataset import Dataset
 
     features, labels = np.zeros((96, 3), "float32"), np.arange(96) % 2
-    # (examples, batch, replicas, static batch size or None)
-    for examples, batch, replicas, static in ((96, 32, 1, 32), (90, 32, 1, None), (8, 32, 4, 8), (10, 32, 4, None)):
+    # (examples, batch, replicas, static batch size or None, examples per epoch)
+    cases = ((96, 32, 1, 32, 96), (90, 32, 1, None, 90), (8, 32, 4, 8, 8), (38, 32, 4, None, 38))
+    # Except where a last batch smaller than the replicas would leave one
+    # with none: 10 examples on 4 replicas are one batch of 8.
+    cases += ((10, 32, 4, 8, 8),)
+    for examples, batch, replicas, static, per_epoch in cases:
         data = Dataset(info=None, splits={"train": (features[:examples], labels[:examples])})
         for shuffle in (True, False):
             batches = data.pipeline("train", batch, shuffle=shuffle, replicas=replicas)
             assert batches.element_spec[1].shape[0] == static
-            assert sum(int(y.shape[0]) for _, y in batches) == examples
+            assert sum(int(y.shape[0]) for _, y in batches) == per_epoch
 
 
 def test_the_tpu_to_connect_to_comes_from_the_environment_or_this_machine(monkeypatch):

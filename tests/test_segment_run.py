@@ -6,6 +6,7 @@ import json
 import keras
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
 import kerasdl.training
@@ -131,6 +132,18 @@ def test_an_interrupted_segmentation_run_resumes(blobs, tmp_path, monkeypatch):
     result = train("unet_segment", settings, log=lines.append)
     assert result.resumed and any("resuming the interrupted run" in line for line in lines)
     assert len(result.metrics["history"]["loss"]) == 3
+
+
+def test_a_unet_trains_on_two_replicas_when_a_last_batch_would_leave_one_empty(blobs, tmp_path):
+    # 17 training images in global batches of 8: a last batch of 1, which
+    # split across two replicas leaves one without images (TensorFlow's CPU
+    # convolutions then fail). The 2 validation images split one each.
+    settings = TINY | {"data": f"masks:{blobs}", "epochs": "1", "variants": "float32", "run_dir": str(tmp_path / "r")}
+    result = train("unet_segment", settings | {"strategy": "mirrored"}, log=lambda line: None)
+    config = yaml.safe_load((tmp_path / "r" / "config.yaml").read_text())
+    assert config["resolved"]["strategy"] == "MirroredStrategy, 2 replicas (CPU:0, CPU:1)"
+    assert result.card["variants"]["float32"]["parity"]["examples"] == 5  # the whole test split (24 - 17 - 2)
+    assert result.card["variants"]["float32"]["parity"]["pixel_agreement"] >= 0.999
 
 
 def test_evaluate_reloads_the_saved_model_and_prints_each_class(segment_run, capsys):

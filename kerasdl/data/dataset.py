@@ -104,6 +104,8 @@ class Dataset:
                 DataParallel): training batches are all whole (the last,
                 partial one is dropped; the shuffle changes it every epoch)
                 and other splits are trimmed to a multiple of `replicas`.
+                Without it, a last batch smaller than `replicas` is dropped
+                the same way (`batching`).
 
         Returns:
             A `tf.data.Dataset` of `(features, labels)` batches, cached and
@@ -116,28 +118,51 @@ class Dataset:
         import tensorflow as tf
 
         features, labels = self.splits[split]
-        if even and not shuffle:
-            keep = len(labels) // replicas * replicas
-            features, labels = features[:keep], labels[:keep]
-        if replicas > 1 and len(labels) < batch_size:
-            # Under tf.distribute, Keras 3 builds the model from the first
-            # batch by averaging the replicas' shards element-wise
-            # (TensorFlowTrainer._maybe_symbolic_build), which fails when a
-            # split smaller than one global batch shards unevenly. A first
-            # batch that is a multiple of the replicas avoids it; no example
-            # is dropped.
-            batch_size = max(replicas, len(labels) // replicas * replicas)
+        keep, batch_size, drop_remainder = batching(len(labels), batch_size, replicas, shuffle, even)
+        features, labels = features[:keep], labels[:keep]
         data = tf.data.Dataset.from_tensor_slices((features, labels)).cache()
         if shuffle:
             data = data.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
-        # A split that divides into whole batches gets a static batch
-        # dimension (dropping nothing): Keras then traces the training step
-        # for that shape, and the bench's LSTM trained 10% faster than with
-        # the batch dimension unknown (1.02x against 0.91x of batches held
-        # in memory, 30 alternating epoch pairs).
-        whole = len(labels) % batch_size == 0
-        data = data.batch(batch_size, drop_remainder=whole or (even and shuffle))
+        data = data.batch(batch_size, drop_remainder=drop_remainder)
         return untuned(data.prefetch(PREFETCH_BATCHES))
+
+
+def batching(count, batch_size, replicas=1, shuffle=False, even=False):
+    """How a split of `count` examples is cut into batches: `(keep,
+    batch_size, drop_remainder)`, where the split uses its first `keep`
+    examples (all of them, unless it is trimmed for the replicas).
+
+    Args are those of `Dataset.pipeline`.
+
+    Example:
+        >>> batching(17, 8, replicas=2, shuffle=True)  # the odd example sits out, a new one each epoch
+        (17, 8, True)
+    """
+    keep = count // replicas * replicas if even and not shuffle else count
+    if replicas > 1 and keep < batch_size:
+        # Under tf.distribute, Keras 3 builds the model from the first
+        # batch by averaging the replicas' shards element-wise
+        # (TensorFlowTrainer._maybe_symbolic_build), which fails when a
+        # split smaller than one global batch shards unevenly. A first
+        # batch that is a multiple of the replicas avoids it.
+        batch_size = max(replicas, keep // replicas * replicas)
+    remainder = keep % batch_size
+    # A last batch smaller than the replicas leaves a replica with no
+    # examples, and TensorFlow's CPU convolution passes an empty batch
+    # through with its input's channels: the next layer fails ("Incompatible
+    # shapes: [8] vs. [0,16,16,4]", a U-Net under MirroredStrategy whose 17
+    # training images came in batches of 8). Training drops those examples
+    # (the shuffle picks others every epoch); another split leaves them out
+    # (fewer than the replicas), unless that would leave it empty.
+    short = replicas > 1 and 0 < remainder < replicas and keep > remainder
+    if short and not shuffle:
+        keep, remainder = keep - remainder, 0
+    # A split that divides into whole batches gets a static batch
+    # dimension (dropping nothing): Keras then traces the training step
+    # for that shape, and the bench's LSTM trained 10% faster than with
+    # the batch dimension unknown (1.02x against 0.91x of batches held
+    # in memory, 30 alternating epoch pairs).
+    return keep, batch_size, remainder == 0 or short or (even and shuffle)
 
 
 def seeded_choice(size, count, seed):

@@ -26,6 +26,7 @@ from kerasdl.data.dataset import (
     PREFETCH_BATCHES,
     DataInfo,
     Dataset,
+    batching,
     first_few,
     seeded_choice,
     untuned,
@@ -227,18 +228,11 @@ class MaskDataset(Dataset):
         Example:
             >>> images, masks = next(iter(load_dataset("masks:streets").pipeline("train", 8)))
         """
-        parts = self.splits[split]
-        if even and not shuffle:
-            keep = len(parts[1]) // replicas * replicas
-            parts = tuple(part[:keep] for part in parts)
-        count = len(parts[1])
-        if replicas > 1 and count < batch_size:
-            # A first batch that divides among the replicas (see Dataset.pipeline).
-            batch_size = max(replicas, count // replicas * replicas)
+        keep, batch_size, drop_remainder = batching(len(self.splits[split][1]), batch_size, replicas, shuffle, even)
+        parts = tuple(part[:keep] for part in self.splits[split])
         data = self._records(parts, shuffle, seed)
         data = data.map(self._reader(), num_parallel_calls=usable_threads(), deterministic=True)
-        whole = count % batch_size == 0
-        data = data.batch(batch_size, drop_remainder=whole or (even and shuffle))
+        data = data.batch(batch_size, drop_remainder=drop_remainder)
         if shuffle and split == "train" and self.augment:
             # One call at a time: the layers draw from a seed state, so the
             # order of the batches fixes their transforms and runs repeat.
