@@ -55,10 +55,14 @@ def evaluate_run(run_dir):
     """
     config, dataset, model = load_run(run_dir)
     from kerasdl import tasks
+    from kerasdl.export.verify import examples_per_call
     from kerasdl.training import compile_model
 
     compile_model(model, config)
-    now = tasks.get(config.task).score(model, dataset.pipeline("test", 256), dataset.info)
+    # Batches bounded by their input values, as the export's: 256 images of
+    # 128x128 through a U-Net would hold gigabytes of activations.
+    batch = examples_per_call(dataset.info.input_shape)
+    now = tasks.get(config.task).score(model, dataset.pipeline("test", batch), dataset.info)
     metrics_path = Path(run_dir) / "metrics.json"
     recorded = json.loads(metrics_path.read_text())["test"] if metrics_path.exists() else None
     return now, recorded
