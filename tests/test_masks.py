@@ -118,6 +118,35 @@ def test_the_pipeline_streams_what_arrays_holds(tmp_path):
     assert shapes == [(7, 16, 16)]
 
 
+def test_a_small_split_kept_in_memory_gives_the_batches_streaming_gives(tmp_path, monkeypatch):
+    import kerasdl.data.masks
+
+    root = _folder(tmp_path / "data", _masks(12))
+    dataset = load_dataset(f"masks:{root}", image_size=16)
+    assert dataset.decoded_bytes() == 16 * 16 * (4 + 1)
+
+    def three_epochs(split, shuffle):
+        batches = dataset.pipeline(split, 2, shuffle=shuffle, seed=5)
+        return [list(batches.as_numpy_iterator()) for _ in range(3)]
+
+    monkeypatch.setattr(kerasdl.data.masks, "MEMORY_CACHE_BYTES", 0)  # every epoch from disk
+    streamed = {split: three_epochs(split, split == "train") for split in ("train", "validation")}
+    monkeypatch.setattr(kerasdl.data.masks, "MEMORY_CACHE_BYTES", 2**20)
+    for split in ("train", "validation"):
+        kept = three_epochs(split, split == "train")
+        # Same seeded shuffle and augmentation: the same batches, epoch by epoch.
+        for streamed_epoch, kept_epoch in zip(streamed[split], kept, strict=True):
+            for (images, masks), (kept_images, kept_masks) in zip(streamed_epoch, kept_epoch, strict=True):
+                np.testing.assert_array_equal(images, kept_images)
+                np.testing.assert_array_equal(masks, kept_masks)
+    # Kept means not read again: with the files gone, the next epoch still comes.
+    batches = dataset.pipeline("train", 2, shuffle=True, seed=5)
+    first = list(batches.as_numpy_iterator())
+    for path in (root / "images").iterdir():
+        path.unlink()
+    assert len(list(batches.as_numpy_iterator())) == len(first)
+
+
 def test_augmentation_moves_image_and_mask_together(tmp_path):
     """The masks are `image > 127`: after flips, rotations and zooms they must still be."""
     rng = np.random.default_rng(3)

@@ -63,6 +63,14 @@ SIDE_MULTIPLE = 16
 # photo once more before training starts.
 STATS_SAMPLE = 256
 
+# A training or validation split this small once decoded is kept in memory
+# after its first epoch instead of being read from disk every epoch. On
+# ISBI's 21 training images (512x512 PNGs trained at 128) reading took
+# about 0.27 s of CPU an epoch, on two cores shared with training steps of
+# about 1.6 s. 64 MiB holds 21 such images at 512 (28 MB) and keeps a
+# folder of thousands streaming (1,400 at 128 would be 115 MB).
+MEMORY_CACHE_BYTES = 64 * 2**20
+
 # Augmentation strengths, mild enough that objects stay recognisable.
 ROTATION_FACTOR = 0.03  # of a full turn: up to about 11 degrees either way
 ZOOM_FACTOR = 0.15  # zoom in (a crop) or out by up to 15%
@@ -166,8 +174,10 @@ class MaskDataset(Dataset):
     """Segmentation splits held as file paths and streamed through `tf.data`.
 
     `splits[name]` is `(image_paths, mask_paths)`. `pipeline()` reads,
-    resizes and batches them as training goes; `arrays()` loads one split
-    into memory (the test split, int8 calibration).
+    resizes and batches them as training goes; a training or validation
+    split of at most `MEMORY_CACHE_BYTES` decoded is kept in memory after
+    its first epoch. `arrays()` loads one split into memory (the test
+    split, int8 calibration).
 
     Args:
         augment: training pipelines (`shuffle=True` on `train`) get random
@@ -230,8 +240,17 @@ class MaskDataset(Dataset):
         """
         keep, batch_size, drop_remainder = batching(len(self.splits[split][1]), batch_size, replicas, shuffle, even)
         parts = tuple(part[:keep] for part in self.splits[split])
-        data = self._records(parts, shuffle, seed)
+        # Read every epoch (training, validation) and small once decoded:
+        # kept in memory after the first epoch. The same seeded shuffle
+        # then runs on the decoded examples instead of the paths, so the
+        # batches are the same either way.
+        cached = (shuffle or split == "validation") and keep * self.decoded_bytes() <= MEMORY_CACHE_BYTES
+        data = self._records(parts, shuffle and not cached, seed)
         data = data.map(self._reader(), num_parallel_calls=usable_threads(), deterministic=True)
+        if cached:
+            data = data.cache()
+            if shuffle:
+                data = data.shuffle(self._shuffle_buffer(keep), seed=seed, reshuffle_each_iteration=True)
         data = data.batch(batch_size, drop_remainder=drop_remainder)
         if shuffle and split == "train" and self.augment:
             # One call at a time: the layers draw from a seed state, so the
@@ -254,18 +273,26 @@ class MaskDataset(Dataset):
         mean = total / count
         return mean.astype("float32"), np.maximum(squares / count - mean**2, 0).astype("float32")
 
+    def decoded_bytes(self):
+        """Bytes of one example as `pipeline` yields it: float32 image, uint8 mask."""
+        height, width, channels = self.info.input_shape
+        return height * width * (4 * channels + 1)
+
     def _records(self, parts, shuffle=False, seed=0):
         """What `_reader` reads, one element per example of `parts` (a
         split's arrays; here image and mask paths), reshuffled every epoch
         with `seed` if `shuffle`. A subclass that reads another source
-        overrides this and `_reader`."""
+        overrides this, `_shuffle_buffer` and `_reader`."""
         import tensorflow as tf
 
         data = tf.data.Dataset.from_tensor_slices(tuple(parts))
         if shuffle:
-            # Only the paths are shuffled, so the buffer holds the whole split.
-            data = data.shuffle(len(parts[1]), seed=seed, reshuffle_each_iteration=True)
+            data = data.shuffle(self._shuffle_buffer(len(parts[1])), seed=seed, reshuffle_each_iteration=True)
         return data
+
+    def _shuffle_buffer(self, count):
+        # Paths are small: the buffer holds the whole split.
+        return count
 
     def _reader(self):
         """`(image path, mask path) -> (image, mask)`, resized to the input shape."""

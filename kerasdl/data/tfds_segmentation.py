@@ -109,8 +109,11 @@ class TfdsMaskDataset(MaskDataset):
         # batch instead of running out of data mid-execution.
         data = data.apply(tf.data.experimental.assert_cardinality(len(positions)))
         if shuffle:
-            data = data.shuffle(min(len(positions), SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True)
+            data = data.shuffle(self._shuffle_buffer(len(positions)), seed=seed, reshuffle_each_iteration=True)
         return data
+
+    def _shuffle_buffer(self, count):
+        return min(count, SHUFFLE_BUFFER)
 
     def _reader(self):
         """`(image bytes, mask bytes) -> (image, mask)`, resized to the input shape."""
