@@ -20,14 +20,13 @@ resume which epochs of `history.csv` the files cover.
 import contextlib
 import json
 import os
-import signal
-import threading
 import time
 from pathlib import Path
 
 import keras
 
 from kerasdl.finetune import PHASE_MARKER
+from kerasdl.interrupts import deferred
 
 # At least this long between two writes; longer when a write is slow, so that
 # writing costs at most 1/SLOW_WRITE_FACTOR of the training time.
@@ -83,7 +82,7 @@ class RunCheckpoints(keras.callbacks.BackupAndRestore):
         # Ctrl-C held back: the best and the state kept in memory must come
         # from the same epochs, or a write could pair a newer best with an
         # older backup.
-        with _signals_deferred():
+        with deferred():
             value = (logs or {}).get(self.monitor)
             improved = value is not None and self._improves(float(value))
             wait = max(self.interval, SLOW_WRITE_FACTOR * self._write_seconds) if self.interval else 0
@@ -109,7 +108,7 @@ class RunCheckpoints(keras.callbacks.BackupAndRestore):
         only ever pending together with a state: the two are kept as one."""
         if self._state is None:
             return
-        with _signals_deferred():
+        with deferred():
             epochs, values = self._state
             for variable, value in zip(self._variables(), values, strict=True):
                 variable.assign(value)
@@ -140,7 +139,7 @@ class RunCheckpoints(keras.callbacks.BackupAndRestore):
         the resume could not load ("expected 2 variables, but received 0").
         """
         began = time.monotonic()
-        with _signals_deferred():
+        with deferred():
             ready = []  # (temporary, target)
             if best_is_current:
                 ready.append(self._save_beside(self.best_path))
@@ -179,17 +178,3 @@ def epochs_on_disk(checkpoints):
     with contextlib.suppress(OSError, ValueError):
         return int((checkpoints / PHASE_MARKER).read_text())
     return 0
-
-
-@contextlib.contextmanager
-def _signals_deferred():
-    """Holds SIGINT and SIGTERM until the block ends (main thread, POSIX)."""
-    deferrable = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
-    held = {signal.SIGINT, signal.SIGTERM}
-    if deferrable:
-        signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        if deferrable:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, held)

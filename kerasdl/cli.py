@@ -7,7 +7,6 @@ as is a `doctor --preset` whose preset would fail on a TPU.
 
 import argparse
 import shutil
-import signal
 import sys
 from pathlib import Path
 
@@ -96,14 +95,10 @@ def _presets():
     return 0
 
 
-def _stop_on_sigterm(signum, frame):
-    # Preemptible machines and schedulers stop jobs with SIGTERM: leave the
-    # way Ctrl-C does, with the last epoch's backup intact for the resume.
-    raise KeyboardInterrupt
-
-
 def _train(args):
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    from kerasdl.interrupts import watch_interrupts
+
+    watch_interrupts()  # Ctrl-C and SIGTERM stop it within milliseconds, even mid-export
     from kerasdl.config import BACKENDS, make_config, read_preset
     from kerasdl.config_values import parse_overrides
     from kerasdl.jax_backend import select_backend
@@ -187,7 +182,10 @@ def _refuse_if_held(path, message):
 
 
 def _export(args):
+    from kerasdl.interrupts import watch_interrupts
     from kerasdl.runlock import refused_export
+
+    watch_interrupts()
 
     _refuse_if_held(args.run_dir, refused_export)
     from kerasdl.jax_backend import select_backend
