@@ -14,6 +14,19 @@ from kerasdl import tasks
 from kerasdl.checkpoints import WRITE_INTERVAL_SECONDS, RunCheckpoints, epochs_on_disk
 from kerasdl.errors import RunFailed
 from kerasdl.history import parse_history
+from kerasdl.interrupts import raise_if_interrupted
+
+
+class InterruptCheck(keras.callbacks.Callback):
+    """Raises a Ctrl-C again at the next batch if something swallowed it
+    (kerasdl/interrupts.py). Batch *begin*: a batch-end hook would make
+    Keras wait for every step's logs."""
+
+    def on_train_batch_begin(self, batch, logs=None):
+        raise_if_interrupted()
+
+    def on_test_batch_begin(self, batch, logs=None):
+        raise_if_interrupted()
 
 
 class NanGuard(keras.callbacks.TerminateOnNaN):
@@ -101,6 +114,7 @@ def run_callbacks(run_dir, config, dataset=None, write_interval=WRITE_INTERVAL_S
     # history row and the learning-rate change, so an epoch the backup counts
     # as done is recorded everywhere else too.
     callbacks = [
+        InterruptCheck(),
         NanGuard(config.learning_rate),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
     ]

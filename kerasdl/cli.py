@@ -85,6 +85,10 @@ def main(argv=None):
             "kerasdl: interrupted; run the same command again to resume from the last finished epoch", file=sys.stderr
         )
         return 130
+    finally:
+        from kerasdl.interrupts import stopped
+
+        stopped()
 
 
 def _presets():

@@ -1,17 +1,21 @@
-"""Ctrl-C and SIGTERM, turned into KeyboardInterrupt that is never lost, and
-held back while a checkpoint is written.
+"""Ctrl-C and SIGTERM, turned into a KeyboardInterrupt that is never lost,
+and held back while a checkpoint is written.
 
-Python runs a signal's handler in the main thread at the next bytecode,
-wherever that is; it can be inside a `__del__` or a garbage-collector
-callback (TensorFlow's ConcreteFunction.__del__, JAX's `_xla_gc_callback`,
-both run by the `gc.collect()` in every TFLite conversion), and an exception
-raised there is "unraisable": Python drops it. Seen in this project: a Ctrl-C
-during an export vanished that way and the command finished with status 0,
-or one during training surfaced only in an `atexit` callback. Here a
-KeyboardInterrupt the hook `sys.unraisablehook` reports as dropped is
-delivered again, from a helper thread, with `_thread.interrupt_main`: the
-main thread raises it at its next bytecode, where it is usually in plain
-code again.
+Python runs a signal's handler in the main thread at the next bytecode, or
+when C code calls `PyErr_CheckSignals`, and the exception it raises there can
+vanish. Seen in this project, with the handler logging where it ran:
+- inside a `__del__` or a garbage-collector callback (TensorFlow's
+  ConcreteFunction finalizer, JAX's `_xla_gc_callback`, both run by the
+  `gc.collect()` of every TFLite conversion), where Python reports the
+  exception as "unraisable" and drops it;
+- inside jaxlib's copy of a device array to NumPy (Keras's per-batch logs on
+  the JAX backend), whose C++ dropped it without a word.
+Either way the command ran to the end with status 0. So the handler also
+records the interrupt, and it counts until the command has stopped for it:
+a dropped KeyboardInterrupt reported to `sys.unraisablehook` is raised again
+at once from a helper thread (`_thread.interrupt_main`), and
+`raise_if_interrupted` raises it again at safe points (every training batch,
+every export step) when anything else swallowed it.
 
 Blocking the signals with `pthread_sigmask` does not hold them back either:
 the mask is per thread, and the kernel hands a process's signal to a thread
@@ -28,7 +32,7 @@ import threading
 HELD = (signal.SIGINT, signal.SIGTERM)
 
 _dropped = threading.Event()  # set: a KeyboardInterrupt of ours went unraisable
-_state = {"signum": signal.SIGINT, "helper": None}
+_state = {"signum": signal.SIGINT, "helper": None, "pending": False}
 
 
 def watch_interrupts():
@@ -52,7 +56,22 @@ def _interrupt(signum, frame):
     # Preemptible machines and schedulers stop jobs with SIGTERM: it leaves
     # the way Ctrl-C does, with the last epoch's backup intact for the resume.
     _state["signum"] = signum
+    _state["pending"] = True
     raise KeyboardInterrupt
+
+
+def raise_if_interrupted():
+    """Raises KeyboardInterrupt again if a signal was turned into one and the
+    command has not stopped for it: something swallowed it. Call where an
+    exception may propagate (between batches, between export steps)."""
+    if _state["pending"]:
+        raise KeyboardInterrupt
+
+
+def stopped():
+    """The command has stopped for the interrupt (its top level caught it, or
+    it ended anyway): nothing is pending any more."""
+    _state["pending"] = False
 
 
 def _report_or_redeliver(unraisable):

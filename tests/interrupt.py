@@ -27,5 +27,10 @@ def interrupt_after(process, history, epochs, timeout=120):
     while time.monotonic() < deadline and len(read_history(history).get("loss", [])) < epochs:
         time.sleep(0.2)
     assert process.poll() is None, "the run ended before it could be interrupted"
+    rows_at_signal = len(read_history(history).get("loss", []))
     process.send_signal(signal.SIGINT)
-    return process.communicate(timeout=timeout)[1]
+    stderr = process.communicate(timeout=timeout)[1]
+    if process.returncode != 130:  # say what the run did with the signal
+        rows = len(read_history(history).get("loss", []))
+        stderr += f"\n[test] SIGINT sent after {rows_at_signal} epochs; exit {process.returncode} after {rows}"
+    return stderr

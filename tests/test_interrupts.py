@@ -111,3 +111,63 @@ def test_other_unraisable_errors_are_still_reported():
     )
     assert done.returncode == 0 and done.stdout.split() == ["went", "on"]
     assert "ValueError: a finalizer failed" in done.stderr
+
+
+def test_an_interrupt_swallowed_by_library_code_is_raised_again_at_the_next_safe_point():
+    # jaxlib's copy of a device array to NumPy ran the handler and dropped the
+    # exception without a word; only the recorded interrupt is left then.
+    words = run_child(
+        """
+        from kerasdl.interrupts import raise_if_interrupted, stopped
+        watch_interrupts()
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            pass  # what the library did
+        try:
+            raise_if_interrupted()
+        except KeyboardInterrupt:
+            print("raised-again")
+        stopped()  # the command stopped for it: nothing pending any more
+        raise_if_interrupted()
+        print("clear")
+        """
+    )
+    assert words == ["raised-again", "clear"]
+
+
+def test_training_stops_at_the_next_batch_when_a_batch_end_swallowed_the_ctrl_c():
+    words = run_child(
+        """
+        import os
+        os.environ["KERAS_BACKEND"] = "tensorflow"
+        import numpy as np, keras
+        from kerasdl.callbacks import InterruptCheck
+
+        class SwallowsOnce(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                if batch == 2 and not hasattr(self, "done"):
+                    self.done = True
+                    try:
+                        signal.raise_signal(signal.SIGINT)
+                    except KeyboardInterrupt:
+                        pass
+
+        class Counts(keras.callbacks.Callback):
+            batches = 0
+            def on_train_batch_begin(self, batch, logs=None):
+                Counts.batches += 1
+
+        watch_interrupts()
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        model.compile("sgd", "mse")
+        x = np.zeros((64, 2), "float32")
+        try:
+            callbacks = [InterruptCheck(), Counts(), SwallowsOnce()]
+            model.fit(x, x[:, :1], batch_size=4, epochs=3, verbose=0, callbacks=callbacks)
+            print("finished")
+        except KeyboardInterrupt:
+            print("stopped-after", Counts.batches)
+        """
+    )
+    assert words == ["stopped-after", "3"]  # batches 0-2 ran; batch 3 never began

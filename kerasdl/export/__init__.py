@@ -20,6 +20,7 @@ from kerasdl.export.report import markdown_report
 from kerasdl.export.savedmodel import write_saved_model
 from kerasdl.export.variants import VARIANT_FILES, export_variant
 from kerasdl.export.verify import examples_per_call, keras_outputs
+from kerasdl.interrupts import raise_if_interrupted
 from kerasdl.tokenize import vocabulary_text
 from kerasdl.versions import library_versions
 
@@ -71,6 +72,7 @@ def export_run(run_dir, model, dataset, config, metrics, log=print):
             log("warning: fused_lstm=true, but this model cannot be fused (GRU or unmapped layers); exported unrolled")
         variants = {}
         for name in config.variant_names():
+            raise_if_interrupted()  # a Ctrl-C that a conversion's C++ or finalizers swallowed
             variants[name] = export_variant(
                 name, model, dataset, config, expected, staging, (raw_source, recurrent), log
             )
