@@ -10,12 +10,14 @@ vanish. Seen in this project, with the handler logging where it ran:
   exception as "unraisable" and drops it;
 - inside jaxlib's copy of a device array to NumPy (Keras's per-batch logs on
   the JAX backend), whose C++ dropped it without a word.
-Either way the command ran to the end with status 0. So the handler also
-records the interrupt, and it counts until the command has stopped for it:
-a dropped KeyboardInterrupt reported to `sys.unraisablehook` is raised again
-at once from a helper thread (`_thread.interrupt_main`), and
-`raise_if_interrupted` raises it again at safe points (every training batch,
-every export step) when anything else swallowed it.
+Either way the command ran to the end with status 0. So the handler records
+the interrupt, and `raise_if_interrupted` raises it again at safe points
+(the start of every training or validation batch, the end of `fit`, every
+export step) until the command's top level has stopped for it. Raising it
+again at once from another thread (`_thread.interrupt_main`) would often land
+in the next finalizer of the same collection; safe points are plain code.
+Python's "Exception ignored in <finalizer>" traceback for such a drop is
+kept off the screen; every other unraisable error is still reported.
 
 Blocking the signals with `pthread_sigmask` does not hold them back either:
 the mask is per thread, and the kernel hands a process's signal to a thread
@@ -23,7 +25,6 @@ that does not block it. `deferred` swaps in handlers that only note the
 signal and raises it again when the block ends.
 """
 
-import _thread
 import contextlib
 import signal
 import sys
@@ -31,31 +32,32 @@ import threading
 
 HELD = (signal.SIGINT, signal.SIGTERM)
 
-_dropped = threading.Event()  # set: a KeyboardInterrupt of ours went unraisable
-_state = {"signum": signal.SIGINT, "helper": None, "pending": False}
+_state = {"pending": False}  # True: a signal became a KeyboardInterrupt the command has not stopped for
 
 
 def watch_interrupts():
-    """SIGINT and SIGTERM raise KeyboardInterrupt in the main thread, and one
-    raised where Python cannot propagate it is raised again. Call from the
-    main thread (the CLI does, before a command starts); calling it again is
-    harmless."""
-    if threading.current_thread() is not threading.main_thread():
-        return
-    for signum in HELD:
-        signal.signal(signum, _interrupt)
-    if sys.unraisablehook is not _report_or_redeliver:
-        _report_or_redeliver.previous = sys.unraisablehook
-        sys.unraisablehook = _report_or_redeliver
-    if _state["helper"] is None:
-        _state["helper"] = threading.Thread(target=_redeliver, name="kerasdl-interrupts", daemon=True)
-        _state["helper"].start()
+    """SIGINT and SIGTERM raise KeyboardInterrupt in the main thread and are
+    remembered for `raise_if_interrupted`. Call from the main thread (the
+    CLI does, before a command starts); calling it again is harmless."""
+    if threading.current_thread() is threading.main_thread():
+        for signum in HELD:
+            signal.signal(signum, _interrupt)
+        if sys.unraisablehook is not _quiet_when_ours:
+            _quiet_when_ours.previous = sys.unraisablehook
+            sys.unraisablehook = _quiet_when_ours
+
+
+def _quiet_when_ours(unraisable):
+    # A dropped KeyboardInterrupt of ours would print "Exception ignored in
+    # <finalizer>" and a traceback after a Ctrl-C; it is raised again at the
+    # next safe point, so it says nothing. Everything else is reported.
+    if not (issubclass(unraisable.exc_type, KeyboardInterrupt) and _state["pending"]):
+        _quiet_when_ours.previous(unraisable)
 
 
 def _interrupt(signum, frame):
     # Preemptible machines and schedulers stop jobs with SIGTERM: it leaves
     # the way Ctrl-C does, with the last epoch's backup intact for the resume.
-    _state["signum"] = signum
     _state["pending"] = True
     raise KeyboardInterrupt
 
@@ -72,25 +74,6 @@ def stopped():
     """The command has stopped for the interrupt (its top level caught it, or
     it ended anyway): nothing is pending any more."""
     _state["pending"] = False
-
-
-def _report_or_redeliver(unraisable):
-    ours = signal.getsignal(_state["signum"]) is _interrupt
-    if (
-        ours
-        and issubclass(unraisable.exc_type, KeyboardInterrupt)
-        and threading.current_thread() is threading.main_thread()
-    ):
-        _dropped.set()
-        return
-    _report_or_redeliver.previous(unraisable)
-
-
-def _redeliver():
-    while True:
-        _dropped.wait()
-        _dropped.clear()
-        _thread.interrupt_main(_state["signum"])
 
 
 @contextlib.contextmanager

@@ -80,6 +80,7 @@ def export_run(run_dir, model, dataset, config, metrics, log=print):
         for entry in variants.values():
             if "size_bytes" in entry:
                 entry["size_vs_float32"] = round(entry["size_bytes"] / float32_size, 4)
+        raise_if_interrupted()  # before the files move into the run directory
         card = model_card(model, dataset.info, config, metrics, variants, library_versions())
         card["keras_latency_ms"] = keras_latency(model, test_inputs[:1])
         (staging / "labels.txt").write_text(labels_text(dataset.info))
