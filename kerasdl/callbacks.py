@@ -15,6 +15,7 @@ from kerasdl.checkpoints import WRITE_INTERVAL_SECONDS, RunCheckpoints, epochs_o
 from kerasdl.errors import RunFailed
 from kerasdl.history import parse_history
 from kerasdl.interrupts import raise_if_interrupted
+from kerasdl.progress import EpochProgress
 
 
 class InterruptCheck(keras.callbacks.Callback):
@@ -136,4 +137,6 @@ def run_callbacks(run_dir, config, dataset=None, write_interval=WRITE_INTERVAL_S
     callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs")))
     if dataset is not None:
         callbacks += tasks.get(config.task).sample_callbacks(run_dir / "logs", dataset)
+    if config.verbose:
+        callbacks.append(EpochProgress())  # Keras's own bar counts past the epoch's end
     return callbacks
