@@ -19,14 +19,19 @@ from kerasdl.progress import EpochProgress
 
 
 class InterruptCheck(keras.callbacks.Callback):
-    """Raises a Ctrl-C again at the next batch if something swallowed it
-    (kerasdl/interrupts.py). Batch *begin*: a batch-end hook would make
-    Keras wait for every step's logs."""
+    """Raises a Ctrl-C again at the next batch, or when `fit` ends, if
+    something swallowed it (kerasdl/interrupts.py). Batch *begin*: a
+    batch-end hook would make Keras wait for every step's logs. First in the
+    list, so at the end of `fit` it stops the run before the checkpoints'
+    `on_train_end`, and the run's exception handler writes them instead."""
 
     def on_train_batch_begin(self, batch, logs=None):
         raise_if_interrupted()
 
     def on_test_batch_begin(self, batch, logs=None):
+        raise_if_interrupted()
+
+    def on_train_end(self, logs=None):
         raise_if_interrupted()
 
 

@@ -102,7 +102,7 @@ def _presets():
 def _train(args):
     from kerasdl.interrupts import watch_interrupts
 
-    watch_interrupts()  # Ctrl-C and SIGTERM stop it within milliseconds, even mid-export
+    watch_interrupts()  # Ctrl-C and SIGTERM stop it, even where a library swallowed the first KeyboardInterrupt
     from kerasdl.config import BACKENDS, make_config, read_preset
     from kerasdl.config_values import parse_overrides
     from kerasdl.jax_backend import select_backend

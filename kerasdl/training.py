@@ -34,7 +34,6 @@ from kerasdl.export import export_run
 from kerasdl.export.from_jax import export_from_jax
 from kerasdl.finetune import PHASE_MARKER, freeze_backbone, unfreeze_top, wants_fine_tuning
 from kerasdl.history import read_history, repair_history
-from kerasdl.interrupts import raise_if_interrupted
 from kerasdl.jax_backend import JaxDevices, check_backend, on_jax
 from kerasdl.models import build_model
 from kerasdl.multi_worker import (
@@ -276,7 +275,6 @@ def _train_and_evaluate(config, dataset, strategy, plan, choices, log, open_dir)
                 log("note: Keras turned XLA off for this model (a layer it cannot compile); it trained without")
             fitted.parent.mkdir(exist_ok=True)
             fitted.touch()
-        raise_if_interrupted()  # one swallowed during the last epoch stops the run here
         load_best(model, run_dir)
         test_batch = global_batch
         if replicas > 1 or needs_even_batches(strategy):

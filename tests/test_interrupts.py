@@ -132,38 +132,48 @@ def test_an_interrupt_swallowed_by_library_code_is_raised_again_at_the_next_safe
     assert words == ["raised-again", "clear"]
 
 
+# Keras fit, 16 batches an epoch, where a batch end swallows a Ctrl-C (as
+# jaxlib's copy of the batch logs did) after batch {batch} of {epochs} epochs.
+SWALLOWED_IN_FIT = """
+import os
+os.environ["KERAS_BACKEND"] = "tensorflow"
+import numpy as np, keras
+from kerasdl.callbacks import InterruptCheck
+
+class SwallowsOnce(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == {batch} and not hasattr(self, "done"):
+            self.done = True
+            try:
+                signal.raise_signal(signal.SIGINT)
+            except KeyboardInterrupt:
+                pass
+
+class Counts(keras.callbacks.Callback):
+    batches = 0
+    def on_train_batch_begin(self, batch, logs=None):
+        Counts.batches += 1
+
+watch_interrupts()
+model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+model.compile("sgd", "mse")
+x = np.zeros((64, 2), "float32")
+try:
+    callbacks = [InterruptCheck(), Counts(), SwallowsOnce()]
+    model.fit(x, x[:, :1], batch_size=4, epochs={epochs}, verbose=0, callbacks=callbacks)
+    print("finished")
+except KeyboardInterrupt:
+    print("stopped-after", Counts.batches)
+"""
+
+
 def test_training_stops_at_the_next_batch_when_a_batch_end_swallowed_the_ctrl_c():
-    words = run_child(
-        """
-        import os
-        os.environ["KERAS_BACKEND"] = "tensorflow"
-        import numpy as np, keras
-        from kerasdl.callbacks import InterruptCheck
-
-        class SwallowsOnce(keras.callbacks.Callback):
-            def on_train_batch_end(self, batch, logs=None):
-                if batch == 2 and not hasattr(self, "done"):
-                    self.done = True
-                    try:
-                        signal.raise_signal(signal.SIGINT)
-                    except KeyboardInterrupt:
-                        pass
-
-        class Counts(keras.callbacks.Callback):
-            batches = 0
-            def on_train_batch_begin(self, batch, logs=None):
-                Counts.batches += 1
-
-        watch_interrupts()
-        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-        model.compile("sgd", "mse")
-        x = np.zeros((64, 2), "float32")
-        try:
-            callbacks = [InterruptCheck(), Counts(), SwallowsOnce()]
-            model.fit(x, x[:, :1], batch_size=4, epochs=3, verbose=0, callbacks=callbacks)
-            print("finished")
-        except KeyboardInterrupt:
-            print("stopped-after", Counts.batches)
-        """
-    )
+    words = run_child(SWALLOWED_IN_FIT.format(batch=2, epochs=3))
     assert words == ["stopped-after", "3"]  # batches 0-2 ran; batch 3 never began
+
+
+def test_a_ctrl_c_swallowed_in_the_last_batch_stops_the_run_when_fit_ends():
+    # No batch follows: fit itself raises it, so the run's exception handler
+    # writes the checkpoints and the command says "interrupted".
+    words = run_child(SWALLOWED_IN_FIT.format(batch=15, epochs=1))
+    assert words == ["stopped-after", "16"]
