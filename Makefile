@@ -86,7 +86,7 @@ quality: $(INSTALLED) ## issue 4's bar on real data from PyPI: image_cnn on MNIS
 quality-seg: $(INSTALLED) ## issue 16's bar: unet_segment on the ISBI 2012 membranes (ARGS='--data DIR'; default ../shared/data/isbi_membranes)
 	$(BIN)/python scripts/quality_segmentation.py $(ARGS)
 
-time-train: $(INSTALLED) ## measure `make train` after set-up (the figure in README)
+time-train: $(INSTALLED) ## measure `make train` after set-up (the figure in docs/measured-figures.md)
 	$(BIN)/python scripts/time_make_train.py
 
 clean: ## remove run outputs and caches (keeps .venv)

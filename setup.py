@@ -39,6 +39,9 @@ setup(
         "scikit-learn>=1.4,<2",
         "numpy>=1.26,<3",
         "pyyaml>=6,<7",
+        # plots/ (training curves; Agg, no display) and report.html (report.md's tables).
+        "matplotlib>=3.8,<4",
+        "markdown>=3.5,<4",
     ],
     extras_require={
         # The tests train on the JAX backend too, and execute the Colab notebook.
@@ -50,6 +53,8 @@ setup(
             "nbclient>=0.10,<1",
             "nbformat>=5.10,<6",
             "ipykernel>=6.29,<8",
+            # The browser test drives Debian's chromium with its chromedriver (no browser download).
+            "selenium>=4.20,<5",
         ],
         # backend=jax: Keras's JAX backend (the Colab TPU path; TPU runtimes
         # come with a matching jax[tpu] already, so install kerasdl without it there).

@@ -141,7 +141,7 @@ def run_callbacks(run_dir, config, dataset=None, write_interval=WRITE_INTERVAL_S
     callbacks.append(RunCheckpoints(checkpoints, config.monitor, mode, best, interval=write_interval))
     callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs")))
     if dataset is not None:
-        callbacks += tasks.get(config.task).sample_callbacks(run_dir / "logs", dataset)
+        callbacks += tasks.get(config.task).sample_callbacks(run_dir / "logs", dataset, config)
     if config.verbose:
         callbacks.append(EpochProgress())  # Keras's own bar counts past the epoch's end
     return callbacks

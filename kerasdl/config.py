@@ -85,6 +85,11 @@ class Config:
         seed: seeds the splits, the shuffling and the weights.
         overwrite: replace a finished run in `run_dir` instead of refusing.
         verbose: Keras progress output: 0 silent, 1 bars, 2 a line an epoch.
+        inspect_every: epochs between two TensorBoard inspections of the
+            validation split (a classifier's confusion matrix, per-class
+            table and worst mistakes): `auto` (about 8 a run, and the last
+            epoch), an integer >= 1, or 0 for none. The test split's are
+            written once, at the end, whatever this says.
         variants: TFLite variants to export, comma-separated, from float32
             (always exported: the reference), float16, dynamic, int8.
         int8_io: input/output type of the int8 variant: `float` (the model
@@ -143,6 +148,7 @@ class Config:
     seed: int = 42
     overwrite: bool = False
     verbose: int = 1
+    inspect_every: str = "auto"
     variants: str = ",".join(TFLITE_VARIANTS)
     int8_io: str = "float"
     allow_flex: bool = False
@@ -204,6 +210,10 @@ _CHECKS = {
     "steps_per_execution": (
         lambda v: v == "auto" or (v.isascii() and v.isdigit() and int(v) >= 1),
         "auto or an integer >= 1",
+    ),
+    "inspect_every": (
+        lambda v: v == "auto" or (v.isascii() and v.isdigit()),
+        "auto, 0 (none) or an integer >= 1",
     ),
     "monitor": (lambda v: v in MONITORS, "one of: " + ", ".join(MONITORS)),
     "lr_schedule": (lambda v: v in SCHEDULES, "one of: " + ", ".join(SCHEDULES)),

@@ -5,7 +5,7 @@ execution as `step + steps_per_execution - 1`, even when the epoch ends
 inside the execution: `make train` (40 steps an epoch, 16 per execution)
 printed `48/40` every epoch. The bar here stops at the epoch's total. The
 steps per execution stay as they are: they are what makes a small model's
-epoch fast on a CPU (see README, steps per execution).
+epoch fast on a CPU (see docs/hardware.md, steps per execution).
 """
 
 import keras

@@ -5,7 +5,7 @@ Cosine decay plans the whole run up front (`epochs` x steps per epoch), so
 the rate is high while the model is far off and small at the end, where a
 constant rate keeps the weights jittering: measured on a folder of 8,000
 MNIST PNGs, it reached the plateau schedule's accuracy in far fewer epochs
-(README, "Time to accuracy"). The warmup (one epoch, at most a tenth of the
+(docs/speed-and-memory.md, "Time to accuracy"). The warmup (one epoch, at most a tenth of the
 plan) keeps Adam's first, badly scaled steps from throwing batch-norm
 statistics and fresh weights far off. The schedule is a function of the
 optimizer's step counter, which the run's backup restores, so a resumed run

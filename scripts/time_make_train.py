@@ -3,7 +3,7 @@
 Each run is the real command a user types (TensorFlow import, training of
 the default preset, evaluation, export and TFLite verification). Every run
 writes a new numbered run directory; this script removes only the ones it
-created. The figure goes into README by hand, with the machine it ran on.
+created. The figure goes into docs/measured-figures.md by hand, with the machine it ran on.
 
     .venv/bin/python scripts/time_make_train.py --runs 3
 """

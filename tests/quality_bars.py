@@ -1,4 +1,4 @@
-"""README's quality bars, and the sampling noise that a measured accuracy is allowed.
+"""docs/quality.md's quality bars, and the sampling noise that a measured accuracy is allowed.
 
 A seed draws the splits and the initial weights, and the CPU's kernels
 decide the last bits of every sum (oneDNN picks other kernels with AVX-512
@@ -13,7 +13,7 @@ import math
 
 QUALITY_BAR = {"digits_cnn": 0.99, "breast_cancer_ann": 0.96, "digits_rnn": 0.97}
 # Largest accuracy loss (points) and smallest top-1 agreement per quantized
-# variant; README's bar names the CNN and the MLP.
+# variant; docs/export.md's bar names the CNN and the MLP.
 VARIANT_BAR = {"float16": (0.5, 0.99), "dynamic": (0.5, 0.99), "int8": (1.0, 0.99)}
 
 

@@ -1,6 +1,6 @@
 """Every preset, end to end: train, evaluate, export, verify, predict.
 
-The default preset trains with its full defaults and must reach README's
+The default preset trains with its full defaults and must reach docs/quality.md's
 quality bar within the test set's noise; the others run a few epochs. The
 three required presets over several seeds, and in bfloat16, are
 `make test-full` (tests/test_quality.py).
@@ -29,7 +29,7 @@ from kerasdl.training import train
 def test_the_default_preset_trains_exports_and_predicts_at_the_quality_bar(tmp_path):
     """`make train`'s run, seed 42, every variant. Its accuracy is one draw
     on 360 test digits (358 right on an AVX-512 CPU, 356 on an AVX2 one):
-    the bar is README's 99% less two binomial standard errors there, about
+    the bar is docs/quality.md's 99% less two binomial standard errors there, about
     1 point, so at most 7 digits wrong. The recipe's 99% itself is the mean
     over seeds, asserted by `make test-full` (tests/test_quality.py)."""
     result = train("digits_cnn", {"run_dir": str(tmp_path / "run"), "verbose": "0"}, log=lambda line: None)

@@ -147,7 +147,7 @@ def test_export_writes_a_consistent_bundle(tmp_path, digits):
     config = make_config("digits_cnn", {"model": "ann", "model.hidden_units": "64"})
     card = export_run(tmp_path, model, digits, config, {"test": {"accuracy": 0.5, "loss": 1.0}}, log=print)
     expected_files = set(kerasdl.export.EXPORTED_FILES) | set(VARIANT_FILES.values())
-    assert {path.name for path in tmp_path.iterdir()} == expected_files
+    assert {path.name for path in tmp_path.iterdir()} == expected_files | {"logs"}  # the test split in TensorBoard
     assert (tmp_path / "labels.txt").read_text().splitlines() == [str(digit) for digit in range(10)]
     assert json.loads((tmp_path / "model_card.json").read_text()) == card
     assert card["input"]["value_range"] == [0.0, 16.0] and card["input"]["shape"] == [1, 8, 8, 1]
@@ -159,6 +159,12 @@ def test_export_writes_a_consistent_bundle(tmp_path, digits):
         assert 0 < entry["latency_ms"]["1_thread"]["median_ms"] <= entry["latency_ms"]["1_thread"]["p90_ms"]
     report = (tmp_path / "report.md").read_text()
     assert all(f"| {name} | {file} |" in report for name, file in VARIANT_FILES.items())
+    # No history was passed: no curves; the test split's pictures and table, in the Markdown and inlined in the HTML.
+    assert {path.name for path in (tmp_path / "plots").iterdir()} == {"confusion_matrix.png", "worst_mistakes.png"}
+    assert "![Test split: confusion matrix](plots/confusion_matrix.png)" in report
+    assert "| class | precision | recall | F1 | examples |" in report
+    page = (tmp_path / "report.html").read_text()
+    assert page.count('src="data:image/png;base64,') == 2 and "plots/" not in page and "<table>" in page
 
     # The Keras file reloads in safe mode and predicts the same.
     reloaded = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)

@@ -1,4 +1,4 @@
-"""The presets' defaults, measured as README quotes them: full-length runs
+"""The presets' defaults, measured as docs/quality.md quotes them: full-length runs
 over several seeds, and the same runs in bfloat16. `make test-full` (CI runs
 it after `make test`).
 

@@ -104,11 +104,16 @@ def test_run_directory_contents(iris_run):
         "labels.txt",
         "model_card.json",
         "report.md",
+        "report.html",
+        "plots",
         ".kerasdl.lock",  # the run's lock file: empty of meaning once no process holds it
     }
     assert not (run_dir / "checkpoints" / "backup").exists()  # removed once the run finished
     event_dirs = {path.parent.name for path in (run_dir / "logs").rglob("events.out.tfevents.*")}
-    assert event_dirs == {"train", "validation"}
+    # Keras's scalars, the validation inspections, the test split, and the HParams session in logs/ itself.
+    assert event_dirs == {"train", "validation", "inspection", "test", "logs"}
+    # Tabular data: the mistakes are a text table, not a picture.
+    assert {path.name for path in (run_dir / "plots").iterdir()} == {"training_curves.png", "confusion_matrix.png"}
 
 
 def test_tensorboard_logs_train_validation_and_learning_rate(iris_run):

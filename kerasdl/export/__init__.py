@@ -16,15 +16,15 @@ from kerasdl.export.card import VOCABULARY_FILE, labels_text, model_card
 from kerasdl.export.fused import write_conversion_source
 from kerasdl.export.latency import keras_latency
 from kerasdl.export.portable import portable_copy
-from kerasdl.export.report import markdown_report
 from kerasdl.export.savedmodel import write_saved_model
 from kerasdl.export.variants import VARIANT_FILES, export_variant
 from kerasdl.export.verify import examples_per_call, keras_outputs
+from kerasdl.inspection.run_end import write_reports, write_tensorboard
 from kerasdl.interrupts import raise_if_interrupted
 from kerasdl.tokenize import vocabulary_text
 from kerasdl.versions import library_versions
 
-EXPORTED_FILES = ("model.keras", "saved_model", "labels.txt", "model_card.json", "report.md")
+EXPORTED_FILES = ("model.keras", "saved_model", "labels.txt", "model_card.json", "report.md", "report.html", "plots")
 
 
 def export_run(run_dir, model, dataset, config, metrics, log=print):
@@ -51,22 +51,24 @@ def export_run(run_dir, model, dataset, config, metrics, log=print):
     for stale in run_dir.glob(".export-*"):  # left by a killed process
         shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=run_dir))
+    task = tasks.get(config.task)
     try:
         model.save(staging / "model.keras")
         # Served models compute in float32 on any device; the parity checks
         # compare TFLite with that same float32 Keras computation.
         reference = portable_copy(model)
-        write_saved_model(reference, dataset.info, staging / "saved_model", task=tasks.get(config.task))
-        test_inputs, _ = dataset.arrays("test")
+        write_saved_model(reference, dataset.info, staging / "saved_model", task=task)
+        test_inputs, test_labels = dataset.arrays("test")
         # In batches no larger than training's: activations, not inputs, fill
         # memory, and TensorFlow keeps working memory for each new batch size
         # (a 128x128 U-Net's reference predictions on 400 test images left
         # 1.58 GB resident at batch 2, 1.71-1.96 GB at batch 16).
         batch = min(config.batch_size, examples_per_call(test_inputs.shape[1:]))
         expected = keras_outputs(reference, test_inputs, batch)
+        inspection = task.test_view(dataset.info, test_inputs, test_labels, expected)
         raw_source = staging / "source-raw"
         recurrent = write_conversion_source(
-            model, dataset.info, raw_source, test_inputs[:16], config.fused_lstm, task=tasks.get(config.task)
+            model, dataset.info, raw_source, test_inputs[:16], config.fused_lstm, task=task
         )
         if config.fused_lstm and recurrent != "fused":
             log("warning: fused_lstm=true, but this model cannot be fused (GRU or unmapped layers); exported unrolled")
@@ -89,7 +91,7 @@ def export_run(run_dir, model, dataset, config, metrics, log=print):
             (staging / VOCABULARY_FILE).write_text(vocabulary_text(dataset.info.vocabulary), encoding="utf-8")
             extra.append(VOCABULARY_FILE)
         (staging / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
-        (staging / "report.md").write_text(markdown_report(card))
+        write_reports(staging, run_dir, card, config, inspection, metrics.get("history", {}))
         shipped = [entry["file"] for entry in variants.values() if "file" in entry]
         for name in (*EXPORTED_FILES, *extra, *shipped):
             _move_into_place(staging / name, run_dir / name)
@@ -97,6 +99,7 @@ def export_run(run_dir, model, dataset, config, metrics, log=print):
             (run_dir / name).unlink(missing_ok=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    write_tensorboard(run_dir, config, inspection, metrics)
     return card
 
 

@@ -55,8 +55,16 @@ def text_table(card):
     return "\n".join(lines)
 
 
-def markdown_report(card):
-    """report.md: what was exported and how well each variant matches Keras."""
+def markdown_report(card, plots=(), texts=None):
+    """report.md: what was exported and how well each variant matches Keras,
+    then the run's pictures.
+
+    Args:
+        card: the model card.
+        plots: `[(title, file name in plots/), ...]` (`write_plots`).
+        texts: `{name: Markdown}` of the test split's inspection (a
+            classifier's per-class table, its worst mistakes as text).
+    """
     test = card["metrics"]["test"]
     task = tasks.for_card(card)
     heading = columns(task)
@@ -94,6 +102,18 @@ def markdown_report(card):
                 f"`{entry['file']}` takes {entry['input']['dtype']}: q = round(x / {quant['scale']:.6g}) + "
                 f"{quant['zero_point']}.",
             ]
+    lines += pictures_section(plots, texts or {})
     versions = ", ".join(f"{name} {version}" for name, version in card["versions"].items())
     lines += ["", f"Produced with {versions}.", ""]
     return "\n".join(lines)
+
+
+def pictures_section(plots, texts):
+    """The report's part after the table: each picture of `plots/` under its
+    title, then the inspection's texts."""
+    lines = []
+    for title, name in plots:
+        lines += ["", f"## {title}", "", f"![{title}](plots/{name})"]
+    for name, text in texts.items():
+        lines += ["", f"## Test split: {name.replace('_', ' ')}", "", text]
+    return lines

@@ -15,8 +15,10 @@ What the rest of kerasdl asks of a task (each task module answers the same):
 - `headline(test)`, `agreement(parity)`: the lines `kerasdl train` prints;
 - `render(outputs, card, top, sources, out_dir)`, `format_prediction(result)`:
   what `kerasdl predict` returns (and writes) and prints;
-- `sample_callbacks(log_dir, dataset)`: what TensorBoard shows each epoch
-  besides the scalars.
+- `sample_callbacks(log_dir, dataset, config)`: what TensorBoard shows
+  during training besides the scalars;
+- `test_view(info, features, labels, outputs)`: what TensorBoard and
+  `plots/` show of the test split at the end (`kerasdl.inspection`), or None.
 """
 
 import dataclasses
@@ -140,9 +142,23 @@ def render(outputs, card, top=3, sources=(), out_dir=None):
     return ranked
 
 
-def sample_callbacks(log_dir, dataset):
-    """None: the scalars say what a classifier does."""
-    return []
+def sample_callbacks(log_dir, dataset, config):
+    """Every few epochs (`inspect_every`), the validation split's confusion
+    matrix, per-class precision, recall and F1, and worst mistakes."""
+    from kerasdl.inspection.summaries import MAX_EXAMPLES, ClassificationInspection, inspection_interval
+
+    every = inspection_interval(config.inspect_every, config.epochs + config.fine_tune_epochs)
+    if not every:
+        return []
+    features, labels = dataset.sample("validation", MAX_EXAMPLES)
+    return [ClassificationInspection(log_dir, dataset.info, features, labels, every, config.batch_size)]
+
+
+def test_view(info, features, labels, outputs):
+    """The test split's confusion matrix, per-class table and worst mistakes (a `SplitView`)."""
+    from kerasdl.inspection.views import split_view
+
+    return split_view(info, features, labels, outputs, "test")
 
 
 def format_prediction(ranked):

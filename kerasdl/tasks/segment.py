@@ -235,12 +235,24 @@ def serve_raw_outputs(probabilities, images):
 SAMPLE_IMAGES = 4
 
 
-def sample_callbacks(log_dir, dataset):
+def sample_callbacks(log_dir, dataset, config):
     """Each epoch, a few fixed validation images as input | truth | prediction."""
     from kerasdl.tasks.segment_samples import SegmentationSamples
 
     images, masks = dataset.sample("validation", SAMPLE_IMAGES)
     return [SegmentationSamples(log_dir, images, masks)]
+
+
+def test_view(info, features, labels, outputs):
+    """The sample sheet: the first few test images as input | truth | prediction, one under another."""
+    from kerasdl.inspection.views import Inspection
+    from kerasdl.tasks.mask_images import side_by_side
+
+    rows = []
+    for image, truth, output in list(zip(features, labels, outputs, strict=True))[:SAMPLE_IMAGES]:
+        rows += [side_by_side(image, truth, np.asarray(output).argmax(-1).astype(np.uint8))]
+        rows += [np.full((4, rows[-1].shape[1], 3), 255, np.uint8)]  # a white gap between examples
+    return Inspection("test", {"samples": np.concatenate(rows[:-1])}, {}) if rows else None
 
 
 def render(outputs, card, top=3, sources=(), out_dir=None):

@@ -1,0 +1,80 @@
+"""`plots/` in a run directory, for people who never open TensorBoard: the
+training curves (matplotlib, Agg: no display needed) and the test split's
+pictures (`Inspection`) as PNG files.
+"""
+
+import math
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+CURVES_FILE = "training_curves.png"
+
+
+def write_plots(folder, inspection, history, monitor, fine_tune_start=None):
+    """Writes the PNGs into `folder` (made if missing).
+
+    Args:
+        folder: where they go (the export's staging copy of `plots/`).
+        inspection: the test split's `Inspection`, or None.
+        history: `{metric: [value per epoch]}` of the run (`history.csv`).
+        monitor: the metric that chose the best epoch, e.g. `val_loss`.
+        fine_tune_start: epochs before the fine-tuning phase, if there was one.
+
+    Returns:
+        `[(title, file name), ...]` in the order a report shows them.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    if history.get("loss"):
+        training_curves(history, monitor, fine_tune_start).savefig(folder / CURVES_FILE, dpi=100)
+        written.append(("Training curves", CURVES_FILE))
+    if inspection is not None:
+        for name, picture in inspection.pictures.items():
+            Image.fromarray(picture).save(folder / f"{name}.png", optimize=True)
+            written.append((f"{inspection.split.capitalize()} split: {name.replace('_', ' ')}", f"{name}.png"))
+    return written
+
+
+def best_epoch(history, monitor):
+    """The 1-based epoch whose `monitor` value was best (max for an accuracy,
+    min otherwise), or None without that metric."""
+    values = [v if math.isfinite(v) else math.nan for v in history.get(monitor, [])]
+    if not values or all(math.isnan(v) for v in values):
+        return None
+    best = np.nanargmax(values) if "accuracy" in monitor or "iou" in monitor else np.nanargmin(values)
+    return int(best) + 1
+
+
+def training_curves(history, monitor, fine_tune_start=None):
+    """A matplotlib `Figure`: loss, and the task's metric(s), train and
+    validation by epoch; the best epoch marked, the fine-tuning phase shaded."""
+    from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
+
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    measures = ["loss"] + [
+        key for key in history if key not in ("loss", "epoch", "learning_rate") and not key.startswith("val_")
+    ]
+    figure = Figure(figsize=(5.2 * len(measures), 3.8), layout="constrained")
+    axes = figure.subplots(1, len(measures), squeeze=False)[0]
+    best = best_epoch(history, monitor)
+    for axis, measure in zip(axes, measures, strict=True):
+        axis.plot(epochs, history[measure], label="train", color="tab:blue")
+        if history.get(f"val_{measure}"):
+            axis.plot(
+                epochs[: len(history[f"val_{measure}"])],
+                history[f"val_{measure}"],
+                label="validation",
+                color="tab:orange",
+            )
+        if fine_tune_start:
+            axis.axvspan(fine_tune_start + 0.5, epochs[-1] + 0.5, color="tab:green", alpha=0.12, label="fine-tuning")
+        if best:
+            axis.axvline(best, color="grey", linestyle="--", linewidth=1, label=f"best epoch ({best}, by {monitor})")
+        axis.set_xlabel("epoch")
+        axis.set_title(measure.replace("_", " "))
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize="small")
+    return figure
