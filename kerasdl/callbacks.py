@@ -15,6 +15,7 @@ from kerasdl.checkpoints import WRITE_INTERVAL_SECONDS, RunCheckpoints, epochs_o
 from kerasdl.errors import RunFailed
 from kerasdl.history import parse_history
 from kerasdl.interrupts import raise_if_interrupted
+from kerasdl.profiling import profile_batches
 from kerasdl.progress import EpochProgress
 
 
@@ -94,7 +95,7 @@ def best_so_far(history, monitor):
     return max(values) if monitor_mode(monitor) == "max" else min(values)
 
 
-def run_callbacks(run_dir, config, dataset=None, write_interval=WRITE_INTERVAL_SECONDS):
+def run_callbacks(run_dir, config, dataset=None, write_interval=WRITE_INTERVAL_SECONDS, steps_per_execution=1):
     """The callbacks of one run in `run_dir`, ready for `fit()`.
 
     Args:
@@ -104,6 +105,7 @@ def run_callbacks(run_dir, config, dataset=None, write_interval=WRITE_INTERVAL_S
             (`sample_callbacks`); None shows scalars only.
         write_interval: seconds at least between two writes of the
             checkpoints (`RunCheckpoints`); 0 for every epoch.
+        steps_per_execution: the compiled model's, for `profile`'s steps.
 
     Returns:
         A list of callbacks, the run's `RunCheckpoints` among them. The best
@@ -139,7 +141,11 @@ def run_callbacks(run_dir, config, dataset=None, write_interval=WRITE_INTERVAL_S
             keras.callbacks.EarlyStopping(monitor=config.monitor, mode=mode, patience=config.early_stopping)
         )
     callbacks.append(RunCheckpoints(checkpoints, config.monitor, mode, best, interval=write_interval))
-    callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "logs")))
+    callbacks.append(
+        keras.callbacks.TensorBoard(
+            log_dir=str(run_dir / "logs"), profile_batch=profile_batches(config.profile, steps_per_execution)
+        )
+    )
     if dataset is not None:
         callbacks += tasks.get(config.task).sample_callbacks(run_dir / "logs", dataset, config)
     if config.verbose:

@@ -1,4 +1,4 @@
-"""The `kerasdl` command: train, evaluate, export, predict, presets, doctor.
+"""The `kerasdl` command: train, evaluate, export, predict, runs, presets, doctor.
 
 Bad input is one line on stderr and exit status 2; a run that fails after it
 started (divergence, a failed export check) is one line and exit status 1,
@@ -55,6 +55,13 @@ def build_parser():
         help="where a segmenter writes its masks and overlays (default: beside each photo)",
     )
 
+    runs = commands.add_parser("runs", help="one line per run under DIR (default saved_models); --compare A B")
+    runs.add_argument("folder", nargs="?", default="saved_models", metavar="DIR")
+    runs.add_argument("--sort", default="when", help="when (newest first, the default), name, preset, metric or size")
+    runs.add_argument(
+        "--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="two runs' settings and metrics, side by side"
+    )
+
     commands.add_parser("presets", help="list the presets")
     doctor = commands.add_parser("doctor", help="devices, what auto picks, versions; --preset: TPU readiness")
     doctor.add_argument("--preset", metavar="NAME", help="also check that this preset would train on a TPU")
@@ -67,6 +74,8 @@ def main(argv=None):
         args = build_parser().parse_args(argv)
         if args.command == "presets":
             return _presets()
+        if args.command == "runs":  # reads text files only: no TensorFlow
+            return _runs(args)
         from kerasdl.quiet import quiet_tensorflow
 
         quiet_tensorflow()
@@ -89,6 +98,22 @@ def main(argv=None):
         from kerasdl.interrupts import stopped
 
         stopped()
+
+
+def _runs(args):
+    from kerasdl.run_list import aligned, compare_runs, list_runs
+
+    if args.compare:
+        header, rows, differing = compare_runs(*args.compare)
+        print("\n".join(aligned(header, rows[:differing])))
+        print(f"{len(rows) - differing} other settings and results are the same in both")
+        return 0
+    header, rows = list_runs(args.folder, sort=args.sort)
+    if not rows:
+        print(f"no runs under {args.folder} (a run directory holds a config.yaml)")
+        return 0
+    print("\n".join(aligned(header, rows)))
+    return 0
 
 
 def _presets():

@@ -90,6 +90,9 @@ class Config:
             table and worst mistakes): `auto` (about 8 a run, and the last
             epoch), an integer >= 1, or 0 for none. The test split's are
             written once, at the end, whatever this says.
+        profile: `START,END`: trace training steps START to END (1-based)
+            for TensorBoard's Profile dashboard (`kerasdl.profiling`);
+            empty (the default) traces nothing.
         variants: TFLite variants to export, comma-separated, from float32
             (always exported: the reference), float16, dynamic, int8.
         int8_io: input/output type of the int8 variant: `float` (the model
@@ -149,6 +152,7 @@ class Config:
     overwrite: bool = False
     verbose: int = 1
     inspect_every: str = "auto"
+    profile: str = ""
     variants: str = ",".join(TFLITE_VARIANTS)
     int8_io: str = "float"
     allow_flex: bool = False
@@ -215,6 +219,7 @@ _CHECKS = {
         lambda v: v == "auto" or (v.isascii() and v.isdigit()),
         "auto, 0 (none) or an integer >= 1",
     ),
+    "profile": (lambda v: _valid_profile(v), "START,END training steps with 1 <= START <= END, or empty"),
     "monitor": (lambda v: v in MONITORS, "one of: " + ", ".join(MONITORS)),
     "lr_schedule": (lambda v: v in SCHEDULES, "one of: " + ", ".join(SCHEDULES)),
     "int8_io": (lambda v: v in INT8_IO, "one of: " + ", ".join(INT8_IO)),
@@ -229,6 +234,16 @@ _CHECKS = {
     "fine_tune_learning_rate": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
     "variants": (lambda v: bool(parse_variants(v)), "comma-separated names from: " + ", ".join(TFLITE_VARIANTS)),
 }
+
+
+def _valid_profile(setting):
+    from kerasdl.profiling import parse_profile
+
+    try:
+        parse_profile(setting)
+    except UserError:
+        return False
+    return True
 
 
 def preset_names():

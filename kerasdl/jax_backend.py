@@ -52,9 +52,14 @@ def select_backend(name):
     os.environ["KERAS_BACKEND"] = name
 
 
-def check_backend(name):
-    """A `UserError` unless this process's Keras runs on backend `name` (`auto`: any)."""
+def check_backend(name, profile=""):
+    """A `UserError` unless this process's Keras runs on backend `name`
+    (`auto`: any) and can trace the `profile` setting there."""
     import keras
+
+    from kerasdl.profiling import check_profile_backend
+
+    check_profile_backend(profile, keras.backend.backend())
 
     if name not in ("auto", keras.backend.backend()):
         raise UserError(

@@ -2,7 +2,9 @@
 
 Inputs are read and prepared exactly as `model_card.json` tells a phone app
 to: images are decoded, converted to the model's channels, resized, and their
-0-255 pixels mapped linearly onto the input's value range; CSV rows and
+0-255 pixels mapped linearly onto the input's value range (`kerasdl.photos`,
+the NumPy twin of the training data's preparation), or, for a model of the
+8x8 digits, prepared as those were made (`input.photo_preparation`); CSV rows and
 `.npy` arrays are taken as raw features (or pixels) already in that range;
 texts (literal strings, or `.txt` files) are tokenised with the run's
 `vocab.txt` by the same rule as in training (`kerasdl.tokenize`).
@@ -14,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from kerasdl import tasks
-from kerasdl.data.images import IMAGE_SUFFIXES
 from kerasdl.errors import UserError
+from kerasdl.photos import DIGITS_8X8, IMAGE_SUFFIXES, prepare_digit_photo, prepare_photo, read_photo
 
 
 def predict(run_dir, inputs, top=3, variant="float32", out_dir=None):
@@ -41,7 +43,7 @@ def predict(run_dir, inputs, top=3, variant="float32", out_dir=None):
         >>> predict("saved_models/iris_ann", ["5.1,3.5,1.4,0.2"])[0][1][0][0]
         'setosa'
     """
-    from kerasdl.export.verify import TFLiteRunner
+    from kerasdl.litert_runner import TFLiteRunner
 
     run_dir = Path(run_dir)
     card = load_card(run_dir)
@@ -89,7 +91,7 @@ def read_input(item, spec):
     if path.is_file():
         suffix = path.suffix.lower()
         if suffix in IMAGE_SUFFIXES:
-            return _read_image(path, shape, spec["value_range"])
+            return _read_image(path, shape, spec)
         if suffix == ".npy":
             return _fit_shape(_read_npy(path), shape, item)
         if suffix == ".csv":
@@ -180,18 +182,14 @@ def _read_model(path):
     return content
 
 
-def _read_image(path, shape, value_range):
-    import tensorflow as tf
-
-    from kerasdl.preprocess import prepare_images
-
+def _read_image(path, shape, spec):
     if len(shape) != 3:
         raise UserError(f"{str(path)!r} is an image, but this model takes {shape[0]} features per example")
-    try:
-        image = tf.io.decode_image(tf.io.read_file(str(path)), expand_animations=False)
-    except tf.errors.OpError:
-        raise UserError(f"Cannot decode image {str(path)!r}: the file is corrupt or not an image") from None
-    return prepare_images(image[tf.newaxis], shape, value_range).numpy()
+    pixels = read_photo(path)
+    # An 8x8 image is already what the digits are (a test digit saved as a PNG).
+    if spec.get("photo_preparation", {}).get("kind") == DIGITS_8X8 and pixels.shape[:2] != (8, 8):
+        return prepare_digit_photo(pixels, spec["value_range"])
+    return prepare_photo(pixels, shape, spec["value_range"])
 
 
 def _read_npy(path):

@@ -55,7 +55,7 @@ def evaluate_run(run_dir):
     """
     config, dataset, model = load_run(run_dir)
     from kerasdl import tasks
-    from kerasdl.export.verify import examples_per_call
+    from kerasdl.litert_runner import examples_per_call
     from kerasdl.training import compile_model
 
     compile_model(model, config)

@@ -98,7 +98,7 @@ def train(preset, overrides=None, log=print):
         True
     """
     config = preset if isinstance(preset, Config) else make_config(preset, overrides)
-    check_backend(config.backend)
+    check_backend(config.backend, config.profile)
     # The strategy first: a multi-worker one must start TensorFlow's runtime.
     strategy = resolve_strategy(config.strategy, log=log)
     several_workers = in_multi_worker_mode(strategy)
@@ -307,7 +307,7 @@ def _fit_phases(model, dataset, config, run_dir, strategy, log, jit=False, execu
     write_interval = 0 if in_multi_worker_mode(strategy) else WRITE_INTERVAL_SECONDS
 
     def fit(initial_epoch, epochs):
-        callbacks = run_callbacks(run_dir, config, dataset, write_interval)
+        callbacks = run_callbacks(run_dir, config, dataset, write_interval, steps_per_execution=execution)
         (checkpoints,) = [callback for callback in callbacks if isinstance(callback, RunCheckpoints)]
         # On JAX the training steps run in the distribution's scope; a
         # tf.distribute strategy needs only the model built in its own.

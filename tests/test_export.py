@@ -9,6 +9,7 @@ import tensorflow as tf
 
 import kerasdl.export
 import kerasdl.export.variants
+from kerasdl import litert_runner
 from kerasdl.config import make_config
 from kerasdl.data import load_dataset
 from kerasdl.errors import RunFailed
@@ -16,7 +17,8 @@ from kerasdl.export import export_run, verify
 from kerasdl.export.portable import portable_copy
 from kerasdl.export.tflite import check_builtin_only, convert_to_tflite
 from kerasdl.export.variants import VARIANT_FILES
-from kerasdl.export.verify import measure_parity, tflite_predict
+from kerasdl.export.verify import measure_parity
+from kerasdl.litert_runner import examples_per_call, tflite_predict
 from kerasdl.models import build_model
 from kerasdl.tasks import classify
 
@@ -111,8 +113,8 @@ def test_cnn_converts_with_parity(digits, monkeypatch):
     probabilities_of_20 = tflite_predict(flatbuffer, inputs[:20])
     np.testing.assert_array_equal(tflite_predict(flatbuffer, inputs, num_threads=2), tflite_predict(flatbuffer, inputs))
     # Large inputs go in bounded calls; the chunks give what one call gives.
-    monkeypatch.setattr(verify, "MAX_INPUT_VALUES_PER_CALL", 64 * 7)  # 7 digits of 8x8 per call
-    assert verify.examples_per_call(inputs.shape[1:]) == 7
+    monkeypatch.setattr(litert_runner, "MAX_INPUT_VALUES_PER_CALL", 64 * 7)  # 7 digits of 8x8 per call
+    assert examples_per_call(inputs.shape[1:]) == 7
     np.testing.assert_allclose(tflite_predict(flatbuffer, inputs[:20]), probabilities_of_20, atol=1e-6)
     # The Keras reference likewise, batch by batch into one array (a last, partial batch included).
     reference = verify.keras_outputs(model, inputs[:20], batch_size=7)
@@ -121,10 +123,10 @@ def test_cnn_converts_with_parity(digits, monkeypatch):
 
 
 def test_calls_are_bounded_by_input_values():
-    assert verify.examples_per_call((128, 128, 1)) == 16
-    assert verify.examples_per_call((512, 512, 3)) == 1  # never fewer than one
-    assert verify.examples_per_call((4,)) == 256  # never more than `most`
-    assert verify.examples_per_call((4,), most=10) == 10
+    assert examples_per_call((128, 128, 1)) == 16
+    assert examples_per_call((512, 512, 3)) == 1  # never fewer than one
+    assert examples_per_call((4,)) == 256  # never more than `most`
+    assert examples_per_call((4,), most=10) == 10
 
 
 @pytest.mark.parametrize("ops, named", [(["ADD", "FlexErf"], "FlexErf"), (["WHILE", "ADD"], "WHILE")])

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -101,3 +104,19 @@ def test_a_corrupt_tflite_file_is_one_line(iris_run, tmp_path, damage):
 def test_a_run_without_export_is_refused(tmp_path):
     with pytest.raises(UserError, match="has no exported model"):
         predict(tmp_path, [IRIS_SETOSA])
+
+
+def test_predict_runs_without_tensorflow(iris_run, tmp_path):
+    """LiteRT, NumPy and Pillow only: a prediction takes a fraction of a second, not TensorFlow's import."""
+    image = tmp_path / "digit.png"
+    image.write_bytes(tf.io.encode_png(np.zeros((20, 20, 1), "uint8")).numpy())
+    code = (
+        "import sys; from kerasdl.cli import main; from kerasdl.prediction import read_input; "
+        f"status = main(['predict', sys.argv[1], {IRIS_SETOSA!r}]); "
+        f"read_input(sys.argv[2], {DIGITS_SPEC!r}); "
+        "print(status, 'tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(iris_run.run_dir), str(image)], capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.splitlines()[-1] == "0 False False", done.stdout + done.stderr

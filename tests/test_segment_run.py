@@ -123,7 +123,7 @@ class _InterruptAfter(keras.callbacks.Callback):
 def test_an_interrupted_segmentation_run_resumes(blobs, tmp_path, monkeypatch):
     settings = TINY | {"data": f"masks:{blobs}", "epochs": "3", "variants": "float32", "run_dir": str(tmp_path / "r")}
     original = kerasdl.training.run_callbacks
-    monkeypatch.setattr(kerasdl.training, "run_callbacks", lambda *a: original(*a) + [_InterruptAfter()])
+    monkeypatch.setattr(kerasdl.training, "run_callbacks", lambda *a, **k: original(*a, **k) + [_InterruptAfter()])
     with pytest.raises(_Interrupt):
         train("unet_segment", settings, log=lambda line: None)
     assert len(read_history(tmp_path / "r" / "history.csv")["loss"]) == 2
@@ -153,7 +153,7 @@ def test_evaluate_reloads_the_saved_model_and_prints_each_class(segment_run, cap
 
 
 def test_every_tflite_model_also_returns_the_uint8_mask(segment_run, blobs):
-    from kerasdl.export.verify import TFLiteRunner
+    from kerasdl.litert_runner import TFLiteRunner
 
     content = (segment_run.run_dir / "model.tflite").read_bytes()
     photo = np.asarray(Image.open(blobs / "images" / "001.png"), dtype=np.float32)[np.newaxis, ..., np.newaxis]

@@ -41,7 +41,7 @@ class _CountEpochs(keras.callbacks.Callback):
 def test_an_interrupted_run_resumes_where_it_stopped(in_tmp, monkeypatch):
     settings = QUIET | {"epochs": "5", "early_stopping": "0"}
     original = kerasdl.training.run_callbacks
-    monkeypatch.setattr(kerasdl.training, "run_callbacks", lambda *a: original(*a) + [_InterruptAfter(2)])
+    monkeypatch.setattr(kerasdl.training, "run_callbacks", lambda *a, **k: original(*a, **k) + [_InterruptAfter(2)])
     with pytest.raises(_Interrupt):
         train("iris_ann", settings, log=lambda line: None)
     run_dir = in_tmp / "saved_models/iris_ann"
@@ -50,7 +50,7 @@ def test_an_interrupted_run_resumes_where_it_stopped(in_tmp, monkeypatch):
     assert not (run_dir / "model.tflite").exists()
 
     counter = _CountEpochs()
-    monkeypatch.setattr(kerasdl.training, "run_callbacks", lambda *a: original(*a) + [counter])
+    monkeypatch.setattr(kerasdl.training, "run_callbacks", lambda *a, **k: original(*a, **k) + [counter])
     lines = []
     result = train("iris_ann", settings, log=lines.append)
     assert result.resumed and result.run_dir == run_dir.relative_to(in_tmp)
@@ -153,7 +153,7 @@ def test_an_interruption_after_training_does_not_train_again(in_tmp, monkeypatch
     monkeypatch.setattr(kerasdl.training, "export_run", original_export)
     counter = _CountEpochs()
     original = kerasdl.training.run_callbacks
-    monkeypatch.setattr(kerasdl.training, "run_callbacks", lambda *a: original(*a) + [counter])
+    monkeypatch.setattr(kerasdl.training, "run_callbacks", lambda *a, **k: original(*a, **k) + [counter])
     result = train("iris_ann", settings, log=lambda line: None)
     assert counter.ran == [] and result.resumed
     assert len(result.metrics["history"]["loss"]) == epochs_trained

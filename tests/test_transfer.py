@@ -237,7 +237,7 @@ def test_a_keras_hub_preset_directory_is_a_backbone_with_its_image_converter(tmp
     import keras_hub
 
     from kerasdl.export.tflite import convert_to_tflite
-    from kerasdl.export.verify import tflite_predict
+    from kerasdl.litert_runner import tflite_predict
 
     backbone = keras_hub.models.ResNetBackbone(
         input_conv_filters=[64],

@@ -16,8 +16,7 @@ import numpy as np
 
 from kerasdl.data.dataset import DataInfo, Dataset, image_side, normalisation_stats, split_stratified
 from kerasdl.errors import UserError
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+from kerasdl.photos import IMAGE_SUFFIXES  # one list for training and predict
 
 
 def load_image_folder(directory, seed, validation_fraction, test_fraction, image_size="auto"):

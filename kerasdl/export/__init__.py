@@ -14,13 +14,14 @@ from pathlib import Path
 from kerasdl import tasks
 from kerasdl.export.card import VOCABULARY_FILE, labels_text, model_card
 from kerasdl.export.fused import write_conversion_source
+from kerasdl.export.inspection import write_reports, write_tensorboard
 from kerasdl.export.latency import keras_latency
 from kerasdl.export.portable import portable_copy
 from kerasdl.export.savedmodel import write_saved_model
 from kerasdl.export.variants import VARIANT_FILES, export_variant
-from kerasdl.export.verify import examples_per_call, keras_outputs
-from kerasdl.inspection.run_end import write_reports, write_tensorboard
+from kerasdl.export.verify import keras_outputs
 from kerasdl.interrupts import raise_if_interrupted
+from kerasdl.litert_runner import examples_per_call
 from kerasdl.tokenize import vocabulary_text
 from kerasdl.versions import library_versions
 

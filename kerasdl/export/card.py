@@ -5,6 +5,7 @@ import datetime
 import numpy as np
 
 from kerasdl import tasks
+from kerasdl.photos import photo_preparation
 from kerasdl.tokenize import TOKENISATION_RULES
 
 VOCABULARY_FILE = "vocab.txt"
@@ -62,6 +63,9 @@ def input_entry(info):
     if info.kind == "image":
         height, width, channels = info.input_shape
         layout = f"NHWC: batch, {height} rows, {width} columns, {channels} channel(s)"
+        preparation = photo_preparation(info.name, info.input_shape)
+        if preparation:  # how a photo becomes what the model learned from
+            entry["photo_preparation"] = preparation
     else:
         layout = f"batch, {info.input_shape[0]} features in the order of input.feature_names"
     return (

@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from kerasdl.export.verify import TFLiteRunner
+from kerasdl.litert_runner import TFLiteRunner
 
 THREADS = (1, 2)
 

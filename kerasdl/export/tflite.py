@@ -4,12 +4,12 @@ import os
 import tempfile
 
 import tensorflow as tf
-from ai_edge_litert import schema_py_generated as schema
 
 from kerasdl.errors import RunFailed
+from kerasdl.litert_runner import BUILTIN_NAMES as _BUILTIN_NAMES
+from kerasdl.litert_runner import list_ops
 from kerasdl.quiet import captured_native_output
 
-_BUILTIN_NAMES = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
 # Control flow and tensor lists: builtins in name, but they keep a phone from
 # running the model on most delegates, and they mean an RNN was not unrolled.
 _DISALLOWED_BUILTINS = {"WHILE", "IF", "CALL_ONCE"}
@@ -94,20 +94,6 @@ def convert_to_tflite(model, info, sample, variant="float32", fused_lstm=False):
         source = os.path.join(workdir, "saved_model")
         write_conversion_source(model, info, source, sample, fused_lstm)
         return convert_variant(source, variant)
-
-
-def list_ops(flatbuffer):
-    """Sorted names of the operators in a TFLite flatbuffer (custom ops as named)."""
-    tflite_model = schema.Model.GetRootAs(flatbuffer, 0)
-    names = set()
-    for index in range(tflite_model.OperatorCodesLength()):
-        code = tflite_model.OperatorCodes(index)
-        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
-        if builtin == schema.BuiltinOperator.CUSTOM:
-            names.add(code.CustomCode().decode())
-        else:
-            names.add(_BUILTIN_NAMES.get(builtin, f"BUILTIN_{builtin}"))
-    return sorted(names)
 
 
 def flex_ops(ops):

@@ -19,7 +19,8 @@ from kerasdl.export.latency import tflite_latency
 from kerasdl.export.portable import portable_copy
 from kerasdl.export.savedmodel import write_saved_model
 from kerasdl.export.tflite import convert_variant, flex_ops
-from kerasdl.export.verify import TFLiteRunner, measure_parity
+from kerasdl.export.verify import measure_parity
+from kerasdl.litert_runner import TFLiteRunner
 
 VARIANT_FILES = {
     "float32": "model.tflite",

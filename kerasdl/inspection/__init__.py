@@ -9,5 +9,5 @@
   epochs, the test split at the end, the HParams session);
 - `plots`: `plots/` in the run directory (matplotlib training curves and the
   test split's pictures);
-- `run_end`: what the export writes of them.
+- what the export writes of them: `kerasdl.export.inspection`.
 """

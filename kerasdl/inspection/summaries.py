@@ -57,18 +57,24 @@ def inspection_interval(setting, epochs):
 
 
 def model_outputs(model, inputs, batch_size):
-    """`model.predict` on `inputs` as float32 NumPy, safe under any strategy.
+    """The model's outputs on `inputs` as float32 NumPy, safe under any strategy.
 
-    predict() rather than calling the model: it runs under the model's
-    distribution strategy, on any backend. The inputs are repeated up to a
-    multiple of the replicas, and so is the batch: a replica given no
-    example would fail (see `kerasdl.data.dataset.batching`).
+    On one device, `predict_on_batch` a batch at a time: after its first
+    call it took 7 ms for 180 digits where `predict` took 95 ms (Xeon), and
+    inspections run several times a run. Across replicas, `predict`, which
+    splits each batch over them: the inputs are repeated up to a multiple
+    of the replicas, and so is the batch, as a replica given no example
+    would fail (see `kerasdl.data.dataset.batching`).
     """
     replicas = getattr(getattr(model, "distribute_strategy", None), "num_replicas_in_sync", 1)
     count = len(inputs)
-    padded = np.resize(inputs, (-(-count // replicas) * replicas, *inputs.shape[1:]))
-    batch = max(replicas, batch_size // replicas * replicas)
-    outputs = model.predict(padded, batch_size=batch, verbose=0)[:count]
+    if replicas == 1:
+        parts = [model.predict_on_batch(inputs[start : start + batch_size]) for start in range(0, count, batch_size)]
+        outputs = np.concatenate([np.asarray(part) for part in parts]) if parts else np.zeros((0,))
+    else:
+        padded = np.resize(inputs, (-(-count // replicas) * replicas, *inputs.shape[1:]))
+        batch = max(replicas, batch_size // replicas * replicas)
+        outputs = model.predict(padded, batch_size=batch, verbose=0)[:count]
     # float32 first: under mixed precision the outputs may be float16 or
     # bfloat16 (an ml_dtypes type that not every NumPy routine accepts).
     return np.asarray(outputs).astype(np.float32)

@@ -150,8 +150,12 @@ def sample_callbacks(log_dir, dataset, config):
     every = inspection_interval(config.inspect_every, config.epochs + config.fine_tune_epochs)
     if not every:
         return []
+    from kerasdl.litert_runner import examples_per_call
+
     features, labels = dataset.sample("validation", MAX_EXAMPLES)
-    return [ClassificationInspection(log_dir, dataset.info, features, labels, every, config.batch_size)]
+    # Inference batches as large as the export's reference calls: fewer calls, bounded memory.
+    batch = examples_per_call(features.shape[1:])
+    return [ClassificationInspection(log_dir, dataset.info, features, labels, every, batch)]
 
 
 def test_view(info, features, labels, outputs):

@@ -69,17 +69,9 @@ class SegmentationSamples(keras.callbacks.Callback):
 
     def predicted_masks(self):
         """The model's uint8 `(N, H, W)` masks for the sample images."""
-        # predict() rather than calling the model: it runs under the model's
-        # distribution strategy, on any backend, and returns NumPy.
-        # Repeated up to a multiple of the replicas: a replica given no
-        # image would fail (see `kerasdl.data.dataset.batching`).
-        replicas = getattr(getattr(self.model, "distribute_strategy", None), "num_replicas_in_sync", 1)
-        count = len(self.images)
-        images = np.resize(self.images, (-(-count // replicas) * replicas, *self.images.shape[1:]))
-        probabilities = self.model.predict(images, batch_size=len(images), verbose=0)[:count]
-        # float32 first: under mixed precision the outputs may be float16 or
-        # bfloat16 (an ml_dtypes type that not every NumPy routine accepts).
-        probabilities = np.asarray(probabilities).astype(np.float32)
+        from kerasdl.inspection.summaries import model_outputs
+
+        probabilities = model_outputs(self.model, self.images, len(self.images))
         if probabilities.shape[-1] == 1:  # one sigmoid channel: the probability of class 1
             return (probabilities[..., 0] > 0.5).astype(np.uint8)
         return probabilities.argmax(axis=-1).astype(np.uint8)
