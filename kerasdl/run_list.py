@@ -13,13 +13,12 @@ from pathlib import Path
 
 import yaml
 
+from kerasdl import tasks
 from kerasdl.errors import UserError
 from kerasdl.history import parse_history
 from kerasdl.runlock import holder
 
 SORT_KEYS = ("when", "name", "preset", "metric", "size")
-# The headline test metric, by task; what `kerasdl train` prints first.
-TASK_METRIC = {"classify": "accuracy", "segment": "mean_iou"}
 
 
 @dataclasses.dataclass
@@ -61,7 +60,7 @@ def run_row(path):
     """The `RunRow` of one run directory."""
     config = _read_config(path)
     task = config.get("task") or "classify"
-    metric_name = TASK_METRIC.get(task, "loss")
+    metric_name = tasks.get(task).TEST_METRIC if task in tasks.tasks() else "loss"
     metrics = _read_json(path / "metrics.json")
     test = metrics.get("test", {}) if metrics else {}
     history = parse_history(path / "history.csv").metrics() if (path / "history.csv").exists() else {}

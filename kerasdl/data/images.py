@@ -17,6 +17,7 @@ import numpy as np
 from kerasdl.data.dataset import DataInfo, Dataset, image_side, normalisation_stats, split_stratified
 from kerasdl.errors import UserError
 from kerasdl.photos import IMAGE_SUFFIXES  # one list for training and predict
+from kerasdl.stage_line import StageLine
 
 
 def load_image_folder(directory, seed, validation_fraction, test_fraction, image_size="auto"):
@@ -57,8 +58,11 @@ def load_image_folder(directory, seed, validation_fraction, test_fraction, image
             f"{', '.join(IMAGE_SUFFIXES)}); found {len(files)}"
         )
     decoded, labels, skipped = [], [], []
+    total = sum(len(paths) for paths in files.values())
+    line = StageLine(f"reading {directory}")
     for index, paths in enumerate(files.values()):
         for path in paths:
+            line.count("images", len(decoded) + len(skipped) + 1, total)
             try:
                 image = tf.io.decode_image(tf.io.read_file(str(path)), expand_animations=False)
             except tf.errors.OpError:
@@ -66,6 +70,7 @@ def load_image_folder(directory, seed, validation_fraction, test_fraction, image
                 continue
             decoded.append(image)
             labels.append(index)
+    line.close()
     if not decoded:
         raise UserError(f"No readable image in {str(root)!r}")
     # Grey if every image is grey (with or without alpha), else colour.

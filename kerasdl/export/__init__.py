@@ -22,6 +22,7 @@ from kerasdl.export.variants import VARIANT_FILES, export_variant
 from kerasdl.export.verify import keras_outputs
 from kerasdl.interrupts import raise_if_interrupted
 from kerasdl.litert_runner import examples_per_call
+from kerasdl.stage_line import StageLine
 from kerasdl.tokenize import vocabulary_text
 from kerasdl.versions import library_versions
 
@@ -53,7 +54,9 @@ def export_run(run_dir, model, dataset, config, metrics, log=print):
         shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=run_dir))
     task = tasks.get(config.task)
+    line = StageLine("export", enabled=bool(config.verbose))
     try:
+        line.say("the Keras file and the SavedModel")
         model.save(staging / "model.keras")
         # Served models compute in float32 on any device; the parity checks
         # compare TFLite with that same float32 Keras computation.
@@ -65,6 +68,7 @@ def export_run(run_dir, model, dataset, config, metrics, log=print):
         # (a 128x128 U-Net's reference predictions on 400 test images left
         # 1.58 GB resident at batch 2, 1.71-1.96 GB at batch 16).
         batch = min(config.batch_size, examples_per_call(test_inputs.shape[1:]))
+        line.say(f"the Keras model's outputs on {len(test_inputs)} test examples, the reference")
         expected = keras_outputs(reference, test_inputs, batch)
         inspection = task.test_view(dataset.info, test_inputs, test_labels, expected)
         raw_source = staging / "source-raw"
@@ -74,8 +78,13 @@ def export_run(run_dir, model, dataset, config, metrics, log=print):
         if config.fused_lstm and recurrent != "fused":
             log("warning: fused_lstm=true, but this model cannot be fused (GRU or unmapped layers); exported unrolled")
         variants = {}
-        for name in config.variant_names():
+        names = config.variant_names()
+        for number, name in enumerate(names, start=1):
             raise_if_interrupted()  # a Ctrl-C that a conversion's C++ or finalizers swallowed
+            line.say(
+                f"TFLite {name} ({number}/{len(names)}): converting, running it on {len(test_inputs)} test examples "
+                "with LiteRT, timing it"
+            )
             variants[name] = export_variant(
                 name, model, dataset, config, expected, staging, (raw_source, recurrent), log
             )
@@ -84,6 +93,7 @@ def export_run(run_dir, model, dataset, config, metrics, log=print):
             if "size_bytes" in entry:
                 entry["size_vs_float32"] = round(entry["size_bytes"] / float32_size, 4)
         raise_if_interrupted()  # before the files move into the run directory
+        line.say("the model card, the report and its pictures")
         card = model_card(model, dataset.info, config, metrics, variants, library_versions())
         card["keras_latency_ms"] = keras_latency(model, test_inputs[:1])
         (staging / "labels.txt").write_text(labels_text(dataset.info))
@@ -99,6 +109,7 @@ def export_run(run_dir, model, dataset, config, metrics, log=print):
         for name in set(VARIANT_FILES.values()) - set(shipped):  # from an earlier export
             (run_dir / name).unlink(missing_ok=True)
     finally:
+        line.close()
         shutil.rmtree(staging, ignore_errors=True)
     write_tensorboard(run_dir, config, inspection, metrics)
     return card

@@ -3,7 +3,8 @@
 What the rest of kerasdl asks of a task (each task module answers the same):
 
 - `MODEL_FAMILIES`, `OUTPUT`: the families whose models do this task, and the
-  name of the one output of the served model;
+  name of the one output of the served model; `TEST_METRIC`: the test
+  metric that sums a run up;
 - `LOSSES`, `compile_arguments(config, model)`: the losses `loss=` may
   name (the first is the default), and the loss and metrics;
 - `keras_objects()`: its own losses and metrics, for loading a saved model;
@@ -27,6 +28,7 @@ import numpy as np
 
 MODEL_FAMILIES = ("ann", "bert", "cnn", "rnn", "transfer")
 OUTPUT = "probabilities"
+TEST_METRIC = "accuracy"  # the test metric that sums a run up (`kerasdl runs`, HParams)
 LOSSES = ("ce",)
 
 # Smallest top-1 agreement with the Keras model for a variant to be shipped.

@@ -16,6 +16,7 @@ import numpy as np
 
 MODEL_FAMILIES = ("unet",)
 OUTPUT = "probabilities"
+TEST_METRIC = "mean_iou"  # the test metric that sums a run up (`kerasdl runs`, HParams)
 LOSSES = ("ce", "dice", "ce+dice")
 IGNORE_INDEX = 255
 
