@@ -1,11 +1,16 @@
-"""Raw photos to model input: the one definition shared by every consumer.
+"""Raw photos to model input, in TensorFlow: the definition shared by every consumer.
 
-The SavedModel's `serve_raw` signature and `kerasdl predict` both call
-`prepare_images`, so a phone app that follows the model card, a server that
-calls `serve_raw`, and the command line all see the same pixels.
+Training on an image folder and the SavedModel's `serve_raw` signature call
+`prepare_images` (a model of the 8x8 digits: `prepare_digit_images`);
+`kerasdl predict`, which runs without TensorFlow, computes the same with
+NumPy and Pillow (`kerasdl.photos`), held to these by tests/test_photos.py.
+So a phone app that follows the model card, a server that calls
+`serve_raw`, and the command line see the same pixels.
 """
 
 import tensorflow as tf
+
+from kerasdl.photos import GREY_WEIGHTS, INK_THRESHOLD
 
 
 def prepare_images(images, input_shape, value_range):
@@ -35,3 +40,49 @@ def prepare_images(images, input_shape, value_range):
     images = tf.ensure_shape(images, (None, height, width, channels))
     low, high = value_range
     return tf.clip_by_value(images, 0.0, 255.0) / 255.0 * (high - low) + low
+
+
+def prepare_digit_images(images, value_range):
+    """`kerasdl.photos.prepare_digit_photo` in TensorFlow ops, over a batch of
+    uint8 photos `(batch, height, width, channels)`, for `serve_raw`: float32
+    `(batch, 8, 8, 1)`. 8x8 images are taken as already prepared."""
+    images = tf.cast(images, tf.float32)
+    grey = tf.cond(
+        tf.shape(images)[-1] < 3,
+        lambda: images[..., 0],
+        lambda: tf.tensordot(images[..., :3], tf.constant(GREY_WEIGHTS), axes=1),
+    )
+    low, high = value_range
+    shape = tf.shape(grey)
+    prepared = tf.cond(
+        tf.logical_and(shape[1] == 8, shape[2] == 8),
+        lambda: grey / 255.0 * 16.0,
+        lambda: tf.map_fn(_digit_counts, grey, fn_output_signature=tf.TensorSpec((8, 8), tf.float32)),
+    )
+    return (prepared / 16.0 * (high - low) + low)[..., tf.newaxis]
+
+
+def _digit_counts(grey):
+    border = tf.concat([grey[0], grey[-1], grey[:, 0], grey[:, -1]], axis=0)
+    invert = tf.reduce_mean(border) > tf.reduce_mean(grey)
+    grey = tf.where(invert, 255.0 - grey, grey)
+    border = tf.where(invert, 255.0 - border, border)
+    ordered = tf.sort(border)
+    size = tf.size(ordered)
+    grey = grey - (ordered[(size - 1) // 2] + ordered[size // 2]) / 2  # the median, as NumPy's
+    ink = grey > tf.maximum(tf.reduce_max(grey), 1e-6) * INK_THRESHOLD
+    rows = tf.where(tf.reduce_any(ink, axis=1))[:, 0]
+    columns = tf.where(tf.reduce_any(ink, axis=0))[:, 0]
+
+    def counted():
+        crop = tf.cast(ink[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1], tf.float32) * 255.0
+        height, width = tf.cast(tf.shape(crop)[0], tf.float32), tf.cast(tf.shape(crop)[1], tf.float32)
+        scale = 32.0 / tf.maximum(height, width)
+        new_height = tf.cast(tf.maximum(1.0, tf.round(height * scale)), tf.int32)
+        new_width = tf.cast(tf.maximum(1.0, tf.round(width * scale)), tf.int32)
+        scaled = tf.image.resize(crop[..., tf.newaxis], (new_height, new_width), antialias=True)[..., 0] >= 127.5
+        top, left = (32 - new_height) // 2, (32 - new_width) // 2
+        square = tf.pad(tf.cast(scaled, tf.float32), [[top, 32 - new_height - top], [left, 32 - new_width - left]])
+        return tf.reduce_sum(tf.reshape(square, (8, 4, 8, 4)), axis=(1, 3))
+
+    return tf.cond(tf.size(rows) > 0, counted, lambda: tf.zeros((8, 8), tf.float32))

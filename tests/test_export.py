@@ -20,6 +20,7 @@ from kerasdl.export.variants import VARIANT_FILES
 from kerasdl.export.verify import measure_parity
 from kerasdl.litert_runner import examples_per_call, tflite_predict
 from kerasdl.models import build_model
+from kerasdl.photos import prepare_digit_photo
 from kerasdl.tasks import classify
 
 
@@ -182,6 +183,12 @@ def test_export_writes_a_consistent_bundle(tmp_path, digits):
     raw = signatures["serve_raw"](images=tf.constant(photos))["probabilities"]
     np.testing.assert_allclose(raw, served, atol=0.02)
     assert np.array_equal(np.argmax(raw, -1), np.argmax(served, -1))
+    # A digit photographed (enlarged, dark ink on light paper, margins) is
+    # prepared as the digits were made, as predict prepares it.
+    ink = np.kron(batch[0, ..., 0] / 16, np.ones((6, 6)))
+    paper = np.pad(230 - ink * 200, 30, constant_values=230).astype("uint8")[np.newaxis, ..., np.newaxis]
+    served_photo = signatures["serve_raw"](images=tf.constant(paper))["probabilities"]
+    np.testing.assert_allclose(served_photo, model(prepare_digit_photo(paper[0])), atol=1e-5)
     shown = subprocess.run(
         [
             sys.executable,

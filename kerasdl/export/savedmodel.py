@@ -3,7 +3,8 @@
 import keras
 import tensorflow as tf
 
-from kerasdl.preprocess import prepare_images
+from kerasdl.photos import photo_preparation
+from kerasdl.preprocess import prepare_digit_images, prepare_images
 from kerasdl.tasks import classify
 from kerasdl.tokenize import vectorizer
 
@@ -19,7 +20,8 @@ def write_saved_model(model, info, path, raw_signature=True, task=None):
       data's range (normalisation is inside the model), or int32 token ids.
     - `serve_raw`: what a client has before any preparation. Images:
       `images`, uint8, any size, grey or colour; the signature converts the
-      channels, resizes and scales (see `kerasdl.preprocess`). Text: `texts`,
+      channels, resizes and scales (see `kerasdl.preprocess`; a model of
+      the 8x8 digits prepares digit photos as those were made). Text: `texts`,
       strings, tokenised by the signature (see `kerasdl.tokenize`). Tabular
       data: `features`, the raw feature vector.
 
@@ -44,8 +46,13 @@ def write_saved_model(model, info, path, raw_signature=True, task=None):
         if info.kind == "image":
             raw_spec = tf.TensorSpec(shape=(None, None, None, None), dtype=tf.uint8, name="images")
 
+            digits = photo_preparation(info.name, info.input_shape) is not None
+
             def serve_raw(images):
-                pixels = prepare_images(images, info.input_shape, info.value_range)
+                if digits:  # photos prepared as the 8x8 digits were made (kerasdl.photos)
+                    pixels = prepare_digit_images(images, info.value_range)
+                else:
+                    pixels = prepare_images(images, info.input_shape, info.value_range)
                 return task.serve_raw_outputs(model(pixels, training=False), images)
 
         elif info.kind == "text":

@@ -33,7 +33,7 @@ def write_plots(folder, inspection, history, monitor, fine_tune_start=None):
         written.append(("Training curves", CURVES_FILE))
     if inspection is not None:
         for name, picture in inspection.pictures.items():
-            Image.fromarray(picture).save(folder / f"{name}.png", optimize=True)
+            Image.fromarray(picture).save(folder / f"{name}.png")
             written.append((f"{inspection.split.capitalize()} split: {name.replace('_', ' ')}", f"{name}.png"))
     return written
 
@@ -57,7 +57,10 @@ def training_curves(history, monitor, fine_tune_start=None):
     measures = ["loss"] + [
         key for key in history if key not in ("loss", "epoch", "learning_rate") and not key.startswith("val_")
     ]
-    figure = Figure(figsize=(5.2 * len(measures), 3.8), layout="constrained")
+    figure = Figure(figsize=(5.2 * len(measures), 3.8))
+    # Fixed margins, not a layout engine: "constrained" made the figure take
+    # 0.36 s to save against 0.21 s (Xeon), and the panels are alike.
+    figure.subplots_adjust(left=0.6 / (5.2 * len(measures)), right=0.98, bottom=0.13, top=0.92, wspace=0.18)
     axes = figure.subplots(1, len(measures), squeeze=False)[0]
     best = best_epoch(history, monitor)
     for axis, measure in zip(axes, measures, strict=True):
