@@ -13,7 +13,7 @@ import keras
 from kerasdl import tasks
 from kerasdl.checkpoints import WRITE_INTERVAL_SECONDS, RunCheckpoints, epochs_on_disk
 from kerasdl.errors import RunFailed
-from kerasdl.history import parse_history
+from kerasdl.history import monitor_mode, parse_history
 from kerasdl.interrupts import raise_if_interrupted
 from kerasdl.profiling import profile_batches
 from kerasdl.progress import EpochProgress
@@ -74,11 +74,6 @@ class NanGuard(keras.callbacks.TerminateOnNaN):
                 f"batch {batch + 1}; try a lower learning_rate (now {self.learning_rate:g}) "
                 "and overwrite=true"
             ) from None
-
-
-def monitor_mode(monitor):
-    """ "max" for an accuracy, "min" for a loss."""
-    return "max" if "accuracy" in monitor else "min"
 
 
 def best_so_far(history, monitor):

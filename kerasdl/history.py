@@ -12,6 +12,7 @@ row would otherwise continue a half-written last line).
 
 import csv
 import dataclasses
+import math
 import os
 from pathlib import Path
 
@@ -157,3 +158,23 @@ def repair_history(run_dir, log=print):
         f"note: {path} was damaged ({history.summary()}); kept its {kept} intact epoch row{'s' if kept != 1 else ''} "
         f"and resumed; the damaged file is now {damaged.name}"
     )
+
+
+def monitor_mode(monitor):
+    """ "max" for an accuracy, "min" for a loss."""
+    return "max" if "accuracy" in monitor else "min"
+
+
+def best_epoch(values, monitor):
+    """The 1-based epoch whose `monitor` value in `values` (one per epoch) was
+    best, the first of equals; None when no value is finite.
+
+    Example:
+        >>> best_epoch([0.9, 0.5, 0.7], "val_loss"), best_epoch([0.6, 0.8, 0.8], "val_accuracy")
+        (2, 2)
+    """
+    finite = [(value, index) for index, value in enumerate(values) if math.isfinite(value)]
+    if not finite:
+        return None
+    sign = -1 if monitor_mode(monitor) == "max" else 1
+    return min(finite, key=lambda pair: (sign * pair[0], pair[1]))[1] + 1

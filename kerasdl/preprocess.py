@@ -46,20 +46,21 @@ def prepare_digit_images(images, value_range):
     """`kerasdl.photos.prepare_digit_photo` in TensorFlow ops, over a batch of
     uint8 photos `(batch, height, width, channels)`, for `serve_raw`: float32
     `(batch, 8, 8, 1)`. 8x8 images are taken as already prepared."""
-    images = tf.cast(images, tf.float32)
-    grey = tf.cond(
-        tf.shape(images)[-1] < 3,
-        lambda: images[..., 0],
-        lambda: tf.tensordot(images[..., :3], tf.constant(GREY_WEIGHTS), axes=1),
-    )
     low, high = value_range
-    shape = tf.shape(grey)
-    prepared = tf.cond(
-        tf.logical_and(shape[1] == 8, shape[2] == 8),
-        lambda: grey / 255.0 * 16.0,
-        lambda: tf.map_fn(_digit_counts, grey, fn_output_signature=tf.TensorSpec((8, 8), tf.float32)),
-    )
-    return (prepared / 16.0 * (high - low) + low)[..., tf.newaxis]
+    shape = tf.shape(images)
+
+    def counted():
+        colour = tf.cast(images, tf.float32)
+        grey = tf.cond(
+            shape[-1] < 3,
+            lambda: colour[..., 0],
+            lambda: tf.tensordot(colour[..., :3], tf.constant(GREY_WEIGHTS), axes=1),
+        )
+        counts = tf.map_fn(_digit_counts, grey, fn_output_signature=tf.TensorSpec((8, 8), tf.float32))
+        return (counts / 16.0 * (high - low) + low)[..., tf.newaxis]
+
+    eight = tf.logical_and(shape[1] == 8, shape[2] == 8)
+    return tf.cond(eight, lambda: prepare_images(images, (8, 8, 1), value_range), counted)
 
 
 def _digit_counts(grey):

@@ -15,7 +15,7 @@ import yaml
 
 from kerasdl import tasks
 from kerasdl.errors import UserError
-from kerasdl.history import parse_history
+from kerasdl.history import best_epoch, parse_history
 from kerasdl.runlock import holder
 
 SORT_KEYS = ("when", "name", "preset", "metric", "size")
@@ -73,7 +73,7 @@ def run_row(path):
         status=_status(path, metrics),
         metric_name=metric_name,
         metric=float(test.get(metric_name, math.nan)) if isinstance(test.get(metric_name), (int, float)) else math.nan,
-        best_epoch=_best_epoch(history.get(monitor, []), monitor),
+        best_epoch=best_epoch(history.get(monitor, []), monitor) or 0,
         epochs=len(history.get("loss", [])),
         tflite_bytes=tflite.stat().st_size if metrics and tflite.exists() else 0,
         when=(path / "metrics.json" if metrics else path / "config.yaml").stat().st_mtime,
@@ -128,14 +128,6 @@ def _status(path, metrics):
     if metrics is not None:
         return "finished"
     return "running" if holder(path) else "interrupted"
-
-
-def _best_epoch(values, monitor):
-    finite = [(value, index) for index, value in enumerate(values) if math.isfinite(value)]
-    if not finite:
-        return 0
-    best = max(finite) if "accuracy" in monitor or "iou" in monitor else min(finite)
-    return best[1] + 1
 
 
 def _read_config(path):

@@ -12,9 +12,10 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from kerasdl.config import make_config
 from kerasdl.data.dataset import DataInfo
 from kerasdl.export.report_html import html_report
+from kerasdl.history import best_epoch
 from kerasdl.inspection.classes import class_report, worst_mistakes
 from kerasdl.inspection.pictures import confusion_picture, mistakes_picture
-from kerasdl.inspection.plots import best_epoch, write_plots
+from kerasdl.inspection.plots import write_plots
 from kerasdl.inspection.summaries import (
     ClassificationInspection,
     hyperparameters,
@@ -163,8 +164,8 @@ def test_nested_test_metrics_become_scalars_by_path():
 def test_plots_mark_the_best_epoch_and_the_report_page_inlines_them(tmp_path):
     history = {"epoch": [0, 1, 2, 3], "loss": [1.0, 0.5, 0.4, 0.3], "val_loss": [1.1, 0.6, 0.7, 0.65]}
     history |= {"accuracy": [0.5, 0.8, 0.85, 0.9], "val_accuracy": [0.4, 0.75, 0.7, 0.72]}
-    assert best_epoch(history, "val_loss") == 2 and best_epoch(history, "val_accuracy") == 2
-    assert best_epoch(history, "val_missing") is None
+    assert best_epoch(history["val_loss"], "val_loss") == 2 and best_epoch(history["val_accuracy"], "val_accuracy") == 2
+    assert best_epoch([float("nan")], "val_loss") is None and best_epoch([0.5, 0.5], "val_loss") == 1
     view = split_view(_info(), np.zeros((6, 4, 4, 1)), LABELS, PROBABILITIES, "test")
     written = write_plots(tmp_path / "plots", view, history, "val_loss", fine_tune_start=2)
     assert [name for _, name in written] == ["training_curves.png", "confusion_matrix.png", "worst_mistakes.png"]

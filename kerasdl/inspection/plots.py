@@ -3,11 +3,12 @@ training curves (matplotlib, Agg: no display needed) and the test split's
 pictures (`Inspection`) as PNG files.
 """
 
-import math
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from kerasdl.history import best_epoch
 
 CURVES_FILE = "training_curves.png"
 
@@ -38,16 +39,6 @@ def write_plots(folder, inspection, history, monitor, fine_tune_start=None):
     return written
 
 
-def best_epoch(history, monitor):
-    """The 1-based epoch whose `monitor` value was best (max for an accuracy,
-    min otherwise), or None without that metric."""
-    values = [v if math.isfinite(v) else math.nan for v in history.get(monitor, [])]
-    if not values or all(math.isnan(v) for v in values):
-        return None
-    best = np.nanargmax(values) if "accuracy" in monitor or "iou" in monitor else np.nanargmin(values)
-    return int(best) + 1
-
-
 def training_curves(history, monitor, fine_tune_start=None):
     """A matplotlib `Figure`: loss, and the task's metric(s), train and
     validation by epoch; the best epoch marked, the fine-tuning phase shaded."""
@@ -62,7 +53,7 @@ def training_curves(history, monitor, fine_tune_start=None):
     # 0.36 s to save against 0.21 s (Xeon), and the panels are alike.
     figure.subplots_adjust(left=0.6 / (5.2 * len(measures)), right=0.98, bottom=0.13, top=0.92, wspace=0.18)
     axes = figure.subplots(1, len(measures), squeeze=False)[0]
-    best = best_epoch(history, monitor)
+    best = best_epoch(history.get(monitor, []), monitor)
     for axis, measure in zip(axes, measures, strict=True):
         axis.plot(epochs, history[measure], label="train", color="tab:blue")
         if history.get(f"val_{measure}"):

@@ -59,25 +59,24 @@ def inspection_interval(setting, epochs):
 def model_outputs(model, inputs, batch_size):
     """The model's outputs on `inputs` as float32 NumPy, safe under any strategy.
 
-    On one device, `predict_on_batch` a batch at a time: after its first
-    call it took 7 ms for 180 digits where `predict` took 95 ms (Xeon), and
-    inspections run several times a run. Across replicas, `predict`, which
-    splits each batch over them: the inputs are repeated up to a multiple
-    of the replicas, and so is the batch, as a replica given no example
-    would fail (see `kerasdl.data.dataset.batching`).
+    On one device, the export's `keras_outputs` (`predict_on_batch` a batch
+    at a time: after its first call it took 7 ms for 180 digits where
+    `predict` took 95 ms, Xeon; inspections run several times a run). Across
+    replicas, `predict`, which splits each batch over them: the inputs are
+    repeated up to a multiple of the replicas, and so is the batch, as a
+    replica given no example would fail (see `kerasdl.data.dataset.batching`).
     """
+    from kerasdl.export.verify import keras_outputs
+
     replicas = getattr(getattr(model, "distribute_strategy", None), "num_replicas_in_sync", 1)
-    count = len(inputs)
     if replicas == 1:
-        parts = [model.predict_on_batch(inputs[start : start + batch_size]) for start in range(0, count, batch_size)]
-        outputs = np.concatenate([np.asarray(part) for part in parts]) if parts else np.zeros((0,))
-    else:
-        padded = np.resize(inputs, (-(-count // replicas) * replicas, *inputs.shape[1:]))
-        batch = max(replicas, batch_size // replicas * replicas)
-        outputs = model.predict(padded, batch_size=batch, verbose=0)[:count]
+        return keras_outputs(model, inputs, batch_size)
+    count = len(inputs)
+    padded = np.resize(inputs, (-(-count // replicas) * replicas, *inputs.shape[1:]))
+    batch = max(replicas, batch_size // replicas * replicas)
     # float32 first: under mixed precision the outputs may be float16 or
     # bfloat16 (an ml_dtypes type that not every NumPy routine accepts).
-    return np.asarray(outputs).astype(np.float32)
+    return np.asarray(model.predict(padded, batch_size=batch, verbose=0)[:count]).astype(np.float32)
 
 
 def write_inspection(writer, inspection, step):
