@@ -42,6 +42,8 @@ setup(
         # plots/ (training curves; Agg, no display) and report.html (report.md's tables).
         "matplotlib>=3.8,<4",
         "markdown>=3.5,<4",
+        # COCO mAP for detection, computed by the reference implementation.
+        "pycocotools>=2.0.8,<3",
     ],
     extras_require={
         # The tests train on the JAX backend too, and execute the Colab notebook.

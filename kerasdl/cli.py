@@ -52,7 +52,11 @@ def build_parser():
         "--out",
         default=None,
         metavar="DIR",
-        help="where a segmenter writes its masks and overlays (default: beside each photo)",
+        help="where a segmenter or detector writes its pictures (default: beside each photo)",
+    )
+    predict.add_argument("--conf", type=float, default=None, help="a detector: lowest score shown (default 0.25)")
+    predict.add_argument(
+        "--iou", type=float, default=None, help="a detector: NMS IoU, at most the model's own 0.7 (default 0.7)"
     )
 
     runs = commands.add_parser("runs", help="one line per run under DIR (default saved_models); --compare A B")
@@ -239,7 +243,9 @@ def _predict(args):
     if args.top < 1:
         raise UserError(f"--top must be >= 1, got {args.top}")
     task = tasks.for_card(load_card(Path(args.run_dir)))
-    for source, result in predict(args.run_dir, args.inputs, top=args.top, variant=args.variant, out_dir=args.out):
+    thresholds = {"min_score": args.conf, "nms_iou": args.iou}
+    results = predict(args.run_dir, args.inputs, args.top, args.variant, args.out, **thresholds)
+    for source, result in results:
         print(f"{source}: {task.format_prediction(result)}")
     return 0
 

@@ -48,7 +48,7 @@ class Config:
         class_weights: `segment`: comma-separated weights, one per class in
             labels.txt order, multiplying each pixel's cross-entropy by its
             true class's weight (for rare classes); empty weighs all alike.
-        model: model family: `ann`, `bert`, `cnn`, `rnn`, `transfer` or `unet`.
+        model: model family: `ann`, `bert`, `cnn`, `rnn`, `transfer`, `unet` or `yolo`.
         model_params: hyperparameters for the family's build function.
         epochs: maximum number of epochs (early stopping may end sooner).
         batch_size: examples per replica per step; the global batch is this
@@ -304,7 +304,31 @@ def config_from_settings(preset, settings):
     if config.class_weights and config.task != "segment":
         raise UserError(f"class_weights applies to task=segment; this run's task is {config.task}")
     parse_class_weights(config.class_weights)
+    _check_data_fits_task(config)
+    if config.int8_io != "float" and hasattr(tasks.get(config.task), "QUANTIZE_UNTIL"):
+        raise UserError(
+            f"int8_io={config.int8_io} is not allowed for task={config.task}: its int8 model computes the "
+            "post-processing in float32 and takes and returns float32; use int8_io=float"
+        )
     return config
+
+
+def _check_data_fits_task(config):
+    """Data whose labels only one task reads (`DATA_SPECS`, boxes for
+    detection) goes with that task, and that task with such data."""
+    own = getattr(tasks.get(config.task), "DATA_SPECS", ())
+    if own and not config.data.startswith(own):
+        raise UserError(
+            f"model={config.model} (task={config.task}) needs data={' or '.join(f'{p}DIR' for p in own)}; "
+            f"got data={config.data}"
+        )
+    for name, task in tasks.tasks().items():
+        specs = getattr(task, "DATA_SPECS", ())
+        if name != config.task and specs and config.data.startswith(specs):
+            raise UserError(
+                f"data={config.data} holds labels for task={name} (model={', '.join(task.MODEL_FAMILIES)}); "
+                f"model={config.model} does task={config.task}"
+            )
 
 
 def model_param_defaults(family):

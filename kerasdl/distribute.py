@@ -15,6 +15,7 @@ import os
 import keras
 import tensorflow as tf
 
+from kerasdl import tasks
 from kerasdl.errors import UserError, first_line
 from kerasdl.jax_backend import JaxDevices, jax_jit, jax_precision, on_jax, resolve_jax_devices
 
@@ -178,7 +179,7 @@ def resolve_jit(name, strategy):
 STEPS_PER_EXECUTION_AUTO = 16
 
 
-def resolve_steps_per_execution(value, steps_per_epoch, strategy=None):
+def resolve_steps_per_execution(value, steps_per_epoch, strategy=None, task=""):
     """Returns `(steps, reason)` for `steps_per_execution=auto|N`.
 
     Each call from Python into the compiled training graph costs about a
@@ -190,7 +191,8 @@ def resolve_steps_per_execution(value, steps_per_epoch, strategy=None):
     loop fails there ("You must feed a value for placeholder tensor",
     keras-team/keras#19246; seen here with two CPU replicas). TPUStrategy,
     where Keras recommends several steps per execution, gets 16 (not run
-    here: no TPU).
+    here: no TPU). A task whose every step costs far more than a call
+    (`STEPS_PER_EXECUTION`, a detector's) keeps its own number.
     """
     mirrored = (tf.distribute.MirroredStrategy, tf.distribute.MultiWorkerMirroredStrategy)
     if value != "auto":
@@ -202,6 +204,9 @@ def resolve_steps_per_execution(value, steps_per_epoch, strategy=None):
         return int(value), "set by steps_per_execution="
     if isinstance(strategy, mirrored):
         return 1, "auto: 1 under MirroredStrategy (keras-team/keras#19246)"
+    own = getattr(tasks.get(task), "STEPS_PER_EXECUTION", None) if task else None
+    if own is not None:
+        return own, f"auto: task={task}'s own"
     steps = max(1, min(STEPS_PER_EXECUTION_AUTO, steps_per_epoch))
     return steps, f"auto: {STEPS_PER_EXECUTION_AUTO}, or one epoch's {steps_per_epoch} steps if fewer"
 

@@ -27,6 +27,9 @@ GREY_WEIGHTS = np.array([0.2989, 0.5870, 0.1140], dtype=np.float32)
 # The model card's `input.photo_preparation.kind` for a model of scikit-learn's
 # digits, and how `prepare_digit_photo` works (a phone app follows the rule).
 DIGITS_8X8 = "digits_8x8"
+# `input.photo_preparation.kind` of a detector: the photo fitted into the
+# square input keeping its shape (`letterbox_geometry`).
+LETTERBOX = "letterbox"
 # Pixels above this share of the darkest ink are ink: anti-aliased strokes
 # keep their width. On 1,000 real MNIST digits given to digits_cnn, 0.2-0.5
 # scored 70.6-74.3% (0.3: 73.4%) against 28.7% for the photo resized whole.
@@ -56,6 +59,34 @@ def read_photo(path):
     except (OSError, ValueError, Image.DecompressionBombError):
         raise UserError(f"Cannot decode image {str(path)!r}: the file is corrupt or not an image") from None
     return pixels[..., None] if pixels.ndim == 2 else pixels
+
+
+def letterbox_geometry(height, width, side):
+    """How a `height` x `width` photo fits a `side` square keeping its
+    shape (a detector's input): `(scale, new_height, new_width, top,
+    left)`, the photo scaled by `scale` to `new_height` x `new_width` and
+    placed `top` rows and `left` columns in, centred. The rule
+    `kerasdl.preprocess.letterbox_image` follows in TensorFlow.
+
+    Example:
+        >>> letterbox_geometry(480, 640, 320)
+        (0.5, 240, 320, 40, 0)
+    """
+    scale = side / max(height, width)
+    new_height, new_width = max(1, round(height * scale)), max(1, round(width * scale))
+    return scale, new_height, new_width, (side - new_height) // 2, (side - new_width) // 2
+
+
+def letterbox_photo(pixels, input_shape, fill=114):
+    """One uint8 photo as a detector's float32 input `(1, side, side,
+    channels)` of 0-255 values: the NumPy twin of
+    `kerasdl.preprocess.letterbox_image` (`letterbox_geometry`'s rule)."""
+    side, _, channels = input_shape
+    scale, new_height, new_width, top, left = letterbox_geometry(pixels.shape[0], pixels.shape[1], side)
+    resized = prepare_photo(pixels, (new_height, new_width, channels), (0.0, 255.0))[0]
+    square = np.full((1, side, side, channels), float(fill), dtype=np.float32)
+    square[0, top : top + new_height, left : left + new_width] = resized
+    return square
 
 
 def prepare_photo(pixels, input_shape, value_range):

@@ -17,10 +17,18 @@ import numpy as np
 
 from kerasdl import tasks
 from kerasdl.errors import UserError
-from kerasdl.photos import DIGITS_8X8, IMAGE_SUFFIXES, prepare_digit_photo, prepare_photo, read_photo
+from kerasdl.photos import (
+    DIGITS_8X8,
+    IMAGE_SUFFIXES,
+    LETTERBOX,
+    letterbox_photo,
+    prepare_digit_photo,
+    prepare_photo,
+    read_photo,
+)
 
 
-def predict(run_dir, inputs, top=3, variant="float32", out_dir=None):
+def predict(run_dir, inputs, top=3, variant="float32", out_dir=None, min_score=None, nms_iou=None):
     """Runs one of the run's TFLite variants on raw inputs; the run's task
     (`kerasdl.tasks`) says what comes back.
 
@@ -31,8 +39,13 @@ def predict(run_dir, inputs, top=3, variant="float32", out_dir=None):
             `.txt` files.
         top: a classifier: how many classes to report per example.
         variant: `float32`, `float16`, `dynamic` or `int8`, as exported.
-        out_dir: a segmenter: where its mask and overlay PNGs go (default:
+        out_dir: a segmenter or detector: where its pictures go (default:
             beside each photo).
+        min_score: a detector: the lowest score shown (default
+            `detect_nms.SHOW_SCORE`, 0.25).
+        nms_iou: a detector: suppress boxes overlapping a better one of their
+            class by more than this IoU; at most the model's own `NMS_IOU`
+            (0.7), which the model applied already.
 
     Returns:
         A list of `(source, result)`; a classifier's result is
@@ -58,8 +71,12 @@ def predict(run_dir, inputs, top=3, variant="float32", out_dir=None):
         batch, sources = _read_all(inputs, spec)
     if entry["input"].get("preprocessing") == "standardise":
         batch = standardise(batch, spec["normalisation_inside_model"])
+    thresholds = {name: value for name, value in (("min_score", min_score), ("nms_iou", nms_iou)) if value is not None}
+    if thresholds and not hasattr(task, "SHOW_THRESHOLDS"):
+        doing = card.get("task_description", "classification")
+        raise UserError(f"--conf and --iou apply to a detector; this run's model does {doing}")
     runner = TFLiteRunner(_read_model(run_dir / entry["file"]), xnnpack=entry.get("xnnpack", True), output=task.OUTPUT)
-    rendered = task.render(runner(batch), card, top=top, sources=sources, out_dir=out_dir)
+    rendered = task.render(runner(batch), card, top=top, sources=sources, out_dir=out_dir, **thresholds)
     return list(zip(sources, rendered, strict=True))
 
 
@@ -187,8 +204,11 @@ def _read_image(path, shape, spec):
         raise UserError(f"{str(path)!r} is an image, but this model takes {shape[0]} features per example")
     pixels = read_photo(path)
     # An 8x8 image is already what the digits are (a test digit saved as a PNG).
-    if spec.get("photo_preparation", {}).get("kind") == DIGITS_8X8 and pixels.shape[:2] != (8, 8):
+    kind = spec.get("photo_preparation", {}).get("kind")
+    if kind == DIGITS_8X8 and pixels.shape[:2] != (8, 8):
         return prepare_digit_photo(pixels, spec["value_range"])
+    if kind == LETTERBOX:
+        return letterbox_photo(pixels, shape, spec["photo_preparation"]["fill"])
     return prepare_photo(pixels, shape, spec["value_range"])
 
 

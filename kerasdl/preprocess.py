@@ -12,6 +12,9 @@ import tensorflow as tf
 
 from kerasdl.photos import GREY_WEIGHTS, INK_THRESHOLD
 
+# The grey a letterboxed image's margins are filled with (Ultralytics').
+LETTERBOX_FILL = 114.0
+
 
 def prepare_images(images, input_shape, value_range):
     """Turns a batch of 8-bit images of any size into the model's raw input.
@@ -28,18 +31,43 @@ def prepare_images(images, input_shape, value_range):
         A float32 tensor `(batch, *input_shape)`.
     """
     height, width, channels = input_shape
+    images = tf.image.resize(with_channels(images, channels), (height, width), antialias=True)
+    images = tf.ensure_shape(images, (None, height, width, channels))
+    low, high = value_range
+    return tf.clip_by_value(images, 0.0, 255.0) / 255.0 * (high - low) + low
+
+
+def with_channels(images, channels):
+    """float32 images with `channels` (1 or 3) from 1-4 channels: grey from
+    the first channel or by luminance, colour by repeating grey."""
     images = tf.cast(images, tf.float32)
     count = tf.shape(images)[-1]
     grey = lambda: images[..., :1]  # noqa: E731 - tf.cond branches
     colour = lambda: images[..., :3]  # noqa: E731
     if channels == 1:
-        images = tf.cond(count < 3, grey, lambda: tf.image.rgb_to_grayscale(colour()))
-    else:
-        images = tf.cond(count < 3, lambda: tf.image.grayscale_to_rgb(grey()), colour)
-    images = tf.image.resize(images, (height, width), antialias=True)
-    images = tf.ensure_shape(images, (None, height, width, channels))
-    low, high = value_range
-    return tf.clip_by_value(images, 0.0, 255.0) / 255.0 * (high - low) + low
+        return tf.cond(count < 3, grey, lambda: tf.image.rgb_to_grayscale(colour()))
+    return tf.cond(count < 3, lambda: tf.image.grayscale_to_rgb(grey()), colour)
+
+
+def letterbox_image(image, side, channels, fill=LETTERBOX_FILL):
+    """One 8-bit image `(height, width, 1-4)` of any size as the detector's
+    raw input: resized (antialiased bilinear) to fit a `side` square
+    without changing its shape, centred, the margins `fill` grey.
+
+    Returns:
+        `(float32 (side, side, channels) of 0-255 values, scale, top, left)`:
+        a box `x1, y1, x2, y2` in the photo's pixels is `x * scale + left`,
+        `y * scale + top` in the square.
+    """
+    # As `kerasdl.photos.letterbox_geometry` computes it in Python.
+    shape = tf.shape(image)
+    scale = side / tf.cast(tf.maximum(shape[0], shape[1]), tf.float32)
+    size = tf.maximum(1, tf.cast(tf.round(tf.cast(shape[:2], tf.float32) * scale), tf.int32))
+    new_height, new_width = size[0], size[1]
+    top, left = (side - new_height) // 2, (side - new_width) // 2
+    resized = tf.image.resize(with_channels(image, channels), (new_height, new_width), antialias=True)
+    square = tf.image.pad_to_bounding_box(tf.clip_by_value(resized, 0.0, 255.0) - fill, top, left, side, side) + fill
+    return tf.ensure_shape(square, (side, side, channels)), scale, top, left
 
 
 def prepare_digit_images(images, value_range):

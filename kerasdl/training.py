@@ -123,7 +123,7 @@ def _train(config, strategy, plan, several_workers, log):
         jit,
         jit_reason,
         *resolve_precision(config.precision, strategy, probe),
-        *resolve_steps_per_execution(config.steps_per_execution, steps_per_epoch, strategy),
+        *resolve_steps_per_execution(config.steps_per_execution, steps_per_epoch, strategy, config.task),
         steps_per_epoch,
     )
     for note in dataset.notes:

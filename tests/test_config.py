@@ -84,3 +84,12 @@ def test_importing_the_command_and_its_config_loads_neither_keras_nor_tensorflow
 
     code = "import sys, kerasdl.cli, kerasdl.config; print({'keras', 'tensorflow'} & {*sys.modules})"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "set()\n"
+
+
+def test_box_data_and_the_detector_go_together():
+    with pytest.raises(UserError, match=r"model=yolo \(task=detect\) needs data=boxes:DIR; got data=digits"):
+        make_config("yolo_detect", {"data": "digits"})
+    with pytest.raises(UserError, match="data=boxes:x holds labels for task=detect"):
+        make_config("digits_cnn", {"data": "boxes:x"})
+    with pytest.raises(UserError, match="int8_io=uint8 is not allowed for task=detect"):
+        make_config("yolo_detect", {"data": "boxes:x", "int8_io": "uint8"})

@@ -28,7 +28,7 @@ def _check_classifier(model, info):
 
 
 def test_every_family_is_a_builder():
-    assert set(builders()) == {"ann", "bert", "cnn", "rnn", "transfer", "unet"}
+    assert set(builders()) == {"ann", "bert", "cnn", "rnn", "transfer", "unet", "yolo"}
 
 
 def test_ann_architecture(iris):
@@ -134,3 +134,27 @@ def test_bad_hyperparameters_are_user_errors(digits, family, params, message):
 def test_cnn_refuses_tabular_data(iris):
     with pytest.raises(UserError, match="model=cnn needs image data; 'iris' is tabular"):
         build_model("cnn", iris)
+
+
+def _detection_info(classes, side=64):
+    from kerasdl.data.dataset import DataInfo
+
+    names = [f"class_{index}" for index in range(classes)]
+    zeros, ones = np.zeros(3, "float32"), np.ones(3, "float32")
+    return DataInfo("boxes:x", "image", (side, side, 3), names, (0.0, 255.0), zeros, ones)
+
+
+@pytest.mark.parametrize(("size", "ultralytics"), [("n", 3_157_200), ("s", 11_166_560)])
+def test_yolo_has_ultralytics_yolov8_weights_to_the_parameter(size, ultralytics):
+    # Ultralytics' model summary for yolov8{n,s}.yaml with 80 classes counts
+    # 16 more: its DFL layer holds the bin indices 0-15 as a frozen 1x1
+    # convolution, which here is a constant (`detect_boxes.expected_distances`).
+    model = build_model("yolo", _detection_info(80), size=size)
+    assert sum(int(np.prod(weight.shape)) for weight in model.trainable_weights) == ultralytics - 16
+    anchors = 8 * 8 + 4 * 4 + 2 * 2
+    assert model.output_shape == (None, anchors, 4 * 16 + 80)
+
+
+def test_yolo_refuses_a_side_that_is_no_multiple_of_32():
+    with pytest.raises(UserError, match="multiple of 32"):
+        build_model("yolo", _detection_info(2, side=48))

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from detection_data import make_yolo_folder
 from sms_messages import messages
 from tiny_bert import save_tiny_bert_preset
 
@@ -156,6 +157,7 @@ TINY = {
     "transfer": {"image_size": "16"},  # model.weights: a tiny saved backbone, see below
     "bert": {"sequence_length": "16"},
     "unet": {"model.filters": "4", "image_size": "32", "batch_size": "4"},
+    "yolo": {"image_size": "64", "batch_size": "4"},
 }
 SMS = messages(150, ("", "please", "x"))
 
@@ -186,6 +188,7 @@ def offline_data(tmp_path_factory):
         (root / "segmentation/masks" / f"{index}.png").write_bytes(tf.io.encode_png(mask).numpy())
         pixels = (mask // 2 + rng.integers(0, 100, mask.shape)).astype("uint8")
         (root / "segmentation/images" / f"{index}.png").write_bytes(tf.io.encode_png(pixels).numpy())
+    make_yolo_folder(root / "detection", count=14, size=(64, 48))
     # MobileNetV3Small passes too, but its XLA step took 35 s to compile on 2 cores: any saved
     # Keras image model is a backbone (model.weights=FILE.keras), so a two-layer one stands in.
     inputs = keras.Input((16, 16, 3))
@@ -197,6 +200,7 @@ def offline_data(tmp_path_factory):
         "text": f"text:{root / 'texts.tsv'}",
         "csv": f"csv:{root / 'table.csv'}",
         "masks": f"masks:{root / 'segmentation'}",
+        "boxes": f"boxes:{root / 'detection'}",
     }
 
 

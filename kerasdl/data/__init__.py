@@ -38,7 +38,9 @@ def load_dataset(
             nucleus/background masks, `kerasdl/data/nuclei/README.md`),
             `images:DIR` (one sub-folder of images per class), `masks:DIR`
             (images in `DIR/images` and their segmentation masks in
-            `DIR/masks`, streamed from disk), `csv:FILE` (numeric features
+            `DIR/masks`, streamed from disk), `boxes:DIR` (photos and their
+            object boxes: YOLO txt, Pascal VOC or COCO JSON, streamed from
+            disk, `kerasdl.data.boxes`), `csv:FILE` (numeric features
             and a label column), `text:FILE` (TSV/CSV of labels and texts)
             or `text:DIR` (a sub-folder of .txt files per class), or
             `tfds:NAME[:CONFIG]` (TensorFlow Datasets: images or texts, or
@@ -56,7 +58,8 @@ def load_dataset(
             tokeniser instead of a word vocabulary of the training split.
         augment: `masks:`, `nuclei` and TFDS segmentation data: training
             batches get random flips, rotations and zooms, the same for an
-            image and its mask.
+            image and its mask; `boxes:` data: flips, moves, zooms and
+            colour changes, the boxes moved with the pixels.
 
     Returns:
         A `Dataset`.
@@ -79,6 +82,12 @@ def load_dataset(
     if spec.startswith("masks:"):
         return load_mask_folder(
             spec[len("masks:") :], seed, validation_fraction, test_fraction, image_size, augment=augment
+        )
+    if spec.startswith("boxes:"):
+        from kerasdl.data.boxes import load_box_folder
+
+        return load_box_folder(
+            spec[len("boxes:") :], seed, validation_fraction, test_fraction, image_size, augment=augment
         )
     if spec.startswith("csv:"):
         return load_csv_table(spec[len("csv:") :], seed, validation_fraction, test_fraction, label)
@@ -109,8 +118,8 @@ def load_dataset(
             augment=augment,
         )
     raise UserError(
-        f"Unknown dataset {spec!r}; choose one of: {', '.join(BUNDLED)}, {NUCLEI}, images:DIR, masks:DIR, csv:FILE, "
-        "text:FILE, text:DIR, tfds:NAME"
+        f"Unknown dataset {spec!r}; choose one of: {', '.join(BUNDLED)}, {NUCLEI}, images:DIR, masks:DIR, "
+        "boxes:DIR, csv:FILE, text:FILE, text:DIR, tfds:NAME"
     )
 
 

@@ -255,7 +255,7 @@ class MaskDataset(Dataset):
         if shuffle and split == "train" and self.augment:
             # One call at a time: the layers draw from a seed state, so the
             # order of the batches fixes their transforms and runs repeat.
-            data = data.map(augmenter(seed))
+            data = data.map(self._augmenter(seed))
         return untuned(data.prefetch(PREFETCH_BATCHES))
 
     def statistics(self, split, sample, seed):
@@ -289,6 +289,10 @@ class MaskDataset(Dataset):
         if shuffle:
             data = data.shuffle(self._shuffle_buffer(len(parts[1])), seed=seed, reshuffle_each_iteration=True)
         return data
+
+    def _augmenter(self, seed):
+        """The batch map that augments training batches (`augmenter`)."""
+        return augmenter(seed)
 
     def _shuffle_buffer(self, count):
         # Paths are small: the buffer holds the whole split.

@@ -36,7 +36,7 @@ def model_card(model, info, config, metrics, variants, versions):
             "parameters": int(model.count_params()),
             "training_precision": model.dtype_policy.name,
         },
-        "input": input_entry(info),
+        "input": input_entry(info, task),
         "output": task.card_output(info),
         "labels": list(info.class_names),
         "metrics": {"test": metrics["test"]},
@@ -45,8 +45,9 @@ def model_card(model, info, config, metrics, variants, versions):
     }
 
 
-def input_entry(info):
-    """The card's `input`: the tensor the TFLite model takes and how to make it."""
+def input_entry(info, task=None):
+    """The card's `input`: the tensor the TFLite model takes and how to make
+    it (a task's own `PHOTO_PREPARATION`, a detector's letterbox, first)."""
     low, high = info.value_range
     entry = {"name": info.input_name, "shape": [1, *info.input_shape], "dtype": info.input_dtype}
     if info.kind == "text":
@@ -63,7 +64,7 @@ def input_entry(info):
     if info.kind == "image":
         height, width, channels = info.input_shape
         layout = f"NHWC: batch, {height} rows, {width} columns, {channels} channel(s)"
-        preparation = photo_preparation(info.name, info.input_shape)
+        preparation = getattr(task, "PHOTO_PREPARATION", None) or photo_preparation(info.name, info.input_shape)
         if preparation:  # how a photo becomes what the model learned from
             entry["photo_preparation"] = preparation
     else:

@@ -36,7 +36,9 @@ def write_saved_model(model, info, path, raw_signature=True, task=None):
     task = task or classify
     archive = keras.export.ExportArchive()
     archive.track(model)
-    spec = tf.TensorSpec(shape=(None, *info.input_shape), dtype=info.input_dtype, name=info.input_name)
+    # A detector serves one photo at a time (`detect.SERVING_BATCH`): its NMS is per image.
+    batch = getattr(task, "SERVING_BATCH", None)
+    spec = tf.TensorSpec(shape=(batch, *info.input_shape), dtype=info.input_dtype, name=info.input_name)
 
     def serve(inputs):
         return task.serving_outputs(model(inputs, training=False))
@@ -44,11 +46,13 @@ def write_saved_model(model, info, path, raw_signature=True, task=None):
     archive.add_endpoint(name="serving_default", fn=serve, input_signature=[spec])
     if raw_signature:
         if info.kind == "image":
-            raw_spec = tf.TensorSpec(shape=(None, None, None, None), dtype=tf.uint8, name="images")
+            raw_spec = tf.TensorSpec(shape=(batch, None, None, None), dtype=tf.uint8, name="images")
 
             digits = photo_preparation(info.name, info.input_shape) is not None
 
             def serve_raw(images):
+                if hasattr(task, "serve_raw"):  # a detector letterboxes and maps boxes back to the photo
+                    return task.serve_raw(model, images, info)
                 if digits:  # photos prepared as the 8x8 digits were made (kerasdl.photos)
                     pixels = prepare_digit_images(images, info.value_range)
                 else:
@@ -67,4 +71,8 @@ def write_saved_model(model, info, path, raw_signature=True, task=None):
             raw_spec = tf.TensorSpec(shape=(None, *info.input_shape), dtype=tf.float32, name="features")
             serve_raw = serve
         archive.add_endpoint(name="serve_raw", fn=serve_raw, input_signature=[raw_spec])
-    archive.write_out(str(path), verbose=False)
+    # Without gradient functions: no model here has a custom gradient, and
+    # tracing the gradients of every function took 16 of a detector's 40 s
+    # of saving (two SavedModels, cProfile).
+    options = tf.saved_model.SaveOptions(experimental_custom_gradients=False)
+    archive.write_out(str(path), options=options, verbose=False)

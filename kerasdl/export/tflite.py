@@ -2,10 +2,12 @@
 
 import os
 import tempfile
+import warnings
 
 import tensorflow as tf
 
 from kerasdl.errors import RunFailed
+from kerasdl.export.selective import quantize_before
 from kerasdl.litert_runner import BUILTIN_NAMES as _BUILTIN_NAMES
 from kerasdl.litert_runner import list_ops
 from kerasdl.quiet import captured_native_output
@@ -15,7 +17,9 @@ from kerasdl.quiet import captured_native_output
 _DISALLOWED_BUILTINS = {"WHILE", "IF", "CALL_ONCE"}
 
 
-def convert_variant(source, variant, representative=None, int8_io="float", allow_flex=False, token_input=False):
+def convert_variant(
+    source, variant, representative=None, int8_io="float", allow_flex=False, token_input=False, quantize_until=None
+):
     """Converts a SavedModel's `serving_default` to one TFLite variant.
 
     Args:
@@ -32,6 +36,9 @@ def convert_variant(source, variant, representative=None, int8_io="float", allow
             Flex delegate.
         token_input: the input is int32 token ids, which stay int32 whatever
             `int8_io` says (only the output type follows it).
+        quantize_until: for `int8`, the name of the Keras layer whose output
+            ends the quantized part; the ops after it stay float32 (a
+            detector's decoding and NMS, `kerasdl.export.selective`).
 
     Returns:
         `(flatbuffer_bytes, op_names)`.
@@ -56,12 +63,21 @@ def convert_variant(source, variant, representative=None, int8_io="float", allow
                 converter.inference_input_type = getattr(tf, int8_io)
     elif variant != "float32":
         raise ValueError(f"Unknown variant {variant!r}")
+    selective = variant == "int8" and quantize_until
+    if selective:
+        ops_sets.append(tf.lite.OpsSet.TFLITE_BUILTINS)  # the float32 post-processing
     if allow_flex:
         ops_sets.append(tf.lite.OpsSet.SELECT_TF_OPS)
     converter.target_spec.supported_ops = ops_sets
-    with captured_native_output() as converter_log:
+    with captured_native_output() as converter_log, warnings.catch_warnings():
+        # The quantization debugger builds a tf.lite.Interpreter, which warns that it is deprecated.
+        warnings.simplefilter("ignore", UserWarning)
         try:
-            flatbuffer = converter.convert()
+            if selective:
+                float_model = tf.lite.TFLiteConverter.from_saved_model(str(source)).convert()
+                flatbuffer = quantize_before(converter, float_model, quantize_until, representative)
+            else:
+                flatbuffer = converter.convert()
         except Exception as error:  # the converter raises several kinds
             detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise RunFailed(

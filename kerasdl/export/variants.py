@@ -72,6 +72,7 @@ def export_variant(variant, model, dataset, config, expected, staging, raw_sourc
         int8_io=config.int8_io,
         allow_flex=config.allow_flex,
         token_input=dataset.info.kind == "text",
+        quantize_until=getattr(tasks.get(config.task), "QUANTIZE_UNTIL", None),
     )
     prepared = prepare(test_inputs)
     task = tasks.get(config.task)

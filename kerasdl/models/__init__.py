@@ -9,6 +9,7 @@ def builders():
     from kerasdl.models.rnn import build_rnn
     from kerasdl.models.transfer import build_transfer
     from kerasdl.models.unet import build_unet
+    from kerasdl.models.yolo import build_yolo
 
     return {
         "ann": build_ann,
@@ -17,6 +18,7 @@ def builders():
         "rnn": build_rnn,
         "transfer": build_transfer,
         "unet": build_unet,
+        "yolo": build_yolo,
     }
 
 
@@ -24,13 +26,13 @@ def build_model(family, info, **hyperparameters):
     """Builds the model of `family` for the data described by `info`.
 
     Args:
-        family: `ann`, `bert`, `cnn`, `rnn`, `transfer` or `unet`.
+        family: `ann`, `bert`, `cnn`, `rnn`, `transfer`, `unet` or `yolo`.
         info: the data's `DataInfo`.
         **hyperparameters: keyword arguments of the family's build function.
 
     Returns:
         An uncompiled `keras.Model` from raw inputs to class probabilities
-        (per pixel for `unet`).
+        (per pixel for `unet`; per-anchor box and class logits for `yolo`).
 
     Example:
         >>> model = build_model("cnn", load_dataset("digits").info, filters=(16, 32))

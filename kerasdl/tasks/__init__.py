@@ -11,12 +11,12 @@ which one it is.
 """
 
 from kerasdl.errors import UserError
-from kerasdl.tasks import classify, segment
+from kerasdl.tasks import classify, detect, segment
 
 
 def tasks():
     """Maps each task name to its module, explicitly (no registration by import)."""
-    return {"classify": classify, "segment": segment}
+    return {"classify": classify, "segment": segment, "detect": detect}
 
 
 def get(name):
