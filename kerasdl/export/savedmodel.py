@@ -71,8 +71,8 @@ def write_saved_model(model, info, path, raw_signature=True, task=None):
             raw_spec = tf.TensorSpec(shape=(None, *info.input_shape), dtype=tf.float32, name="features")
             serve_raw = serve
         archive.add_endpoint(name="serve_raw", fn=serve_raw, input_signature=[raw_spec])
-    # Without gradient functions: no model here has a custom gradient, and
-    # tracing the gradients of every function took 16 of a detector's 40 s
-    # of saving (two SavedModels, cProfile).
-    options = tf.saved_model.SaveOptions(experimental_custom_gradients=False)
-    archive.write_out(str(path), options=options, verbose=False)
+    # With the gradient functions (the default), although tracing them took
+    # 16 of a detector's 40 s of saving: SiLU's gradient is a custom one
+    # (tf.nn.silu), and without it every load warned "unsaved custom
+    # gradients" and a gradient through the SavedModel would fail.
+    archive.write_out(str(path), verbose=False)

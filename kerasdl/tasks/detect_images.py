@@ -34,9 +34,11 @@ def draw_boxes(image, boxes, classes, class_names, scores=None, width=2, dashed=
         if scores is not None:
             text = f"{class_names[int(kind)]} {float(scores[index]):.2f}"
             left, top, right, bottom = pen.textbbox((x1, y1), text)
-            lift = bottom - top + 2
-            pen.rectangle([x1, y1 - lift, x1 + right - left + 4, y1], fill=colour)
-            pen.text((x1 + 2, y1 - lift), text, fill=(255, 255, 255))
+            height = bottom - top + 2
+            # Above the box, or inside it where the box touches the picture's top.
+            label_top = y1 - height if y1 >= height else y1
+            pen.rectangle([x1, label_top, x1 + right - left + 4, label_top + height], fill=colour)
+            pen.text((x1 + 2, label_top), text, fill=(255, 255, 255))
     return np.asarray(picture)
 
 
