@@ -89,7 +89,45 @@ def write_inspection(writer, inspection, step):
     writer.flush()
 
 
-class ClassificationInspection(keras.callbacks.Callback):
+class PeriodicInspection(keras.callbacks.Callback):
+    """Inspects every `every` epochs and at the last one (an early stop's
+    too): a task's inspection subclasses it and its `write(epoch)` writes
+    what it shows with `self._writer`, open on `log_dir/inspection`."""
+
+    def __init__(self, log_dir, every):
+        super().__init__()
+        self.log_dir = os.path.join(os.fspath(log_dir), INSPECTION_FOLDER)
+        self.every = every
+        self._writer = None
+        self._last = None  # (epoch, inspected)
+
+    def on_train_begin(self, logs=None):
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+
+    def on_epoch_end(self, epoch, logs=None):
+        due = (epoch + 1) % self.every == 0
+        if due:
+            self.inspect(epoch)
+        self._last = (epoch, due)
+
+    def on_train_end(self, logs=None):
+        if self._last is not None and not self._last[1]:
+            self.inspect(self._last[0])
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def inspect(self, epoch):
+        if self._writer is None:  # used outside fit()'s usual order of calls
+            self.on_train_begin()
+        self.write(epoch)
+
+    def write(self, epoch):
+        raise NotImplementedError
+
+
+class ClassificationInspection(PeriodicInspection):
     """Every `every` epochs, and at the last one, the validation split's
     confusion matrix, per-class table and worst mistakes in TensorBoard.
 
@@ -107,36 +145,12 @@ class ClassificationInspection(keras.callbacks.Callback):
     """
 
     def __init__(self, log_dir, info, features, labels, every, batch_size):
-        super().__init__()
-        self.log_dir = os.path.join(os.fspath(log_dir), INSPECTION_FOLDER)
+        super().__init__(log_dir, every)
         self.info = info
         self.features, self.labels = features[:MAX_EXAMPLES], labels[:MAX_EXAMPLES]
-        self.every = every
         self.batch_size = batch_size
-        self._writer = None
-        self._last = None  # (epoch, inspected)
 
-    def on_train_begin(self, logs=None):
-        if self._writer is None:
-            self._writer = tf.summary.create_file_writer(self.log_dir)
-
-    def on_epoch_end(self, epoch, logs=None):
-        due = (epoch + 1) % self.every == 0
-        if due:
-            self.inspect(epoch)
-        self._last = (epoch, due)
-
-    def on_train_end(self, logs=None):
-        # The last epoch (an early stop's too) is always shown.
-        if self._last is not None and not self._last[1]:
-            self.inspect(self._last[0])
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-
-    def inspect(self, epoch):
-        if self._writer is None:  # used outside fit()'s usual order of calls
-            self.on_train_begin()
+    def write(self, epoch):
         probabilities = model_outputs(self.model, self.features, self.batch_size)
         inspection = split_view(self.info, self.features, self.labels, probabilities, "validation")
         write_inspection(self._writer, inspection, epoch)

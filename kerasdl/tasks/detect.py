@@ -251,9 +251,11 @@ SAMPLE_IMAGES = 4
 def sample_callbacks(log_dir, dataset, config):
     """Every few epochs, validation mAP scalars and a few validation images
     with true and predicted boxes (`detect_samples.DetectionSamples`)."""
+    from kerasdl.inspection.summaries import inspection_interval
     from kerasdl.tasks.detect_samples import DetectionSamples
 
-    return [DetectionSamples(log_dir, dataset, config)]
+    every = inspection_interval(config.inspect_every, config.epochs + config.fine_tune_epochs)
+    return [DetectionSamples(log_dir, dataset, every, config.batch_size)] if every else []
 
 
 def test_view(info, features, labels, outputs):

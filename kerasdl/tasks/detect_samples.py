@@ -6,13 +6,10 @@ Imports Keras and TensorFlow: import this module only once the backend is
 chosen (`detect.sample_callbacks` imports it inside the function).
 """
 
-import os
-
-import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasdl.inspection.summaries import INSPECTION_FOLDER, inspection_interval, model_outputs
+from kerasdl.inspection.summaries import PeriodicInspection, model_outputs
 
 # Validation images whose mAP is computed at most (the first ones): they are
 # held in memory for the run (100 letterboxed images at 320: 123 MB), and the
@@ -20,57 +17,34 @@ from kerasdl.inspection.summaries import INSPECTION_FOLDER, inspection_interval,
 MAX_IMAGES = 100
 
 
-class DetectionSamples(keras.callbacks.Callback):
-    """Every `inspect_every` epochs (auto: about 8 a run) and at the last one,
+class DetectionSamples(PeriodicInspection):
+    """Every `every` epochs (`inspect_every`; auto: about 8 a run) and at the last one,
     writes `map50`, `map50_95` and `samples/<i>` to `log_dir/inspection`.
 
     Args:
         log_dir: the run's TensorBoard folder.
         dataset: the run's `BoxDataset`; its validation split is read once.
-        config: the run's `Config` (`inspect_every`, `epochs`, `batch_size`).
+        every: epochs between two inspections (>= 1).
+        batch_size: images per predict batch.
 
     Example:
-        >>> model.fit(batches, epochs=40, callbacks=[DetectionSamples("runs/yolo/logs", dataset, config)])
+        >>> model.fit(batches, epochs=40, callbacks=[DetectionSamples("runs/yolo/logs", dataset, 5, 16)])
     """
 
-    def __init__(self, log_dir, dataset, config):
-        super().__init__()
+    def __init__(self, log_dir, dataset, every, batch_size):
         from kerasdl.tasks.detect import SAMPLE_IMAGES
 
-        self.log_dir = os.path.join(os.fspath(log_dir), INSPECTION_FOLDER)
+        super().__init__(log_dir, every)
         self.images, self.labels = dataset.sample("validation", MAX_IMAGES)
         self.class_names = dataset.info.class_names
         self.shown = SAMPLE_IMAGES
-        interval = inspection_interval(config.inspect_every, config.epochs)
-        self.every = interval or None
-        self.batch_size = config.batch_size
-        self._writer = None
-        self._last = None  # (epoch, inspected)
+        self.batch_size = batch_size
 
-    def on_train_begin(self, logs=None):
-        if self._writer is None:
-            self._writer = tf.summary.create_file_writer(self.log_dir)
-
-    def on_epoch_end(self, epoch, logs=None):
-        due = self.every is not None and (epoch + 1) % self.every == 0
-        if due:
-            self.inspect(epoch)
-        self._last = (epoch, due)
-
-    def on_train_end(self, logs=None):
-        if self.every is not None and self._last is not None and not self._last[1]:
-            self.inspect(self._last[0])
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-
-    def inspect(self, epoch):
+    def write(self, epoch):
         from kerasdl.tasks.detect_images import truth_and_prediction
         from kerasdl.tasks.detect_nms import SHOW_SCORE, detections_from_heads
         from kerasdl.tasks.detect_score import mean_average_precision
 
-        if self._writer is None:
-            self.on_train_begin()
         side = self.images.shape[1]
         found = detections_from_heads(model_outputs(self.model, self.images, self.batch_size), side)
         scores = mean_average_precision(found, self.labels, self.class_names)
