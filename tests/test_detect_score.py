@@ -63,3 +63,24 @@ def test_no_detections_scores_zero():
 def test_per_class_ap_is_zero_for_missed_classes_and_none_for_absent_ones():
     scores = mean_average_precision(np.zeros((1, 4, 6), "float32"), _labels([[0, 0, 0, 20, 20]]), ["a", "b"])
     assert scores["ap50"] == {"a": 0.0, "b": None} and scores["ap50_95"] == {"a": 0.0, "b": None}
+
+
+def test_predict_s_stricter_nms_keeps_the_best_of_each_overlapping_class_pair():
+    from kerasdl.tasks.detect import matched_share
+    from kerasdl.tasks.detect_render import box_iou, suppressed
+
+    found = np.array(
+        [
+            [0, 0, 10, 10, 0.9, 0],
+            [0, 0, 10, 8, 0.8, 0],  # IoU 0.8 with the first, same class: suppressed at 0.5
+            [0, 0, 10, 8, 0.7, 1],  # the same place, another class: kept
+            [20, 20, 30, 30, 0.6, 0],  # elsewhere: kept
+        ],
+        "float32",
+    )
+    np.testing.assert_allclose(box_iou(found[:1, :4], found[:, :4])[0], [1.0, 0.8, 0.8, 0.0])
+    np.testing.assert_array_equal(suppressed(found, 0.5)[:, 4], np.float32([0.9, 0.7, 0.6]))
+    np.testing.assert_array_equal(suppressed(found, 0.85)[:, 4], found[:, 4])
+    # All four score 0.25 or more (an app shows them); a copy without the second matches three of four.
+    assert matched_share(found[None], found[None]) == 1.0
+    assert matched_share(found[None], np.delete(found, 1, axis=0)[None]) == 0.75

@@ -131,6 +131,7 @@ def matched_share(expected, actual):
     an app shows) that `actual` also returns: same class, IoU >= `MATCH_IOU`,
     at any rank (near-equal scores may swap places). 1.0 when none is shown."""
     from kerasdl.tasks.detect_nms import SHOW_SCORE
+    from kerasdl.tasks.detect_render import box_iou
 
     shown = found = 0
     for mine, theirs in zip(expected, actual, strict=True):
@@ -138,11 +139,7 @@ def matched_share(expected, actual):
         shown += len(mine)
         if not len(mine) or not len(theirs):
             continue
-        top_left = np.maximum(mine[:, None, :2], theirs[None, :, :2])
-        bottom_right = np.minimum(mine[:, None, 2:4], theirs[None, :, 2:4])
-        overlap = np.prod(np.clip(bottom_right - top_left, 0, None), axis=-1)
-        areas = [np.prod(boxes[:, 2:4] - boxes[:, :2], axis=-1) for boxes in (mine, theirs)]
-        iou = overlap / np.maximum(areas[0][:, None] + areas[1][None, :] - overlap, 1e-9)
+        iou = box_iou(mine, theirs)
         same = mine[:, None, 5] == theirs[None, :, 5]
         found += int(np.count_nonzero(((iou >= MATCH_IOU) & same).any(axis=1)))
     return found / shown if shown else 1.0

@@ -20,22 +20,22 @@ def photo_boxes(detections, photo_height, photo_width, side):
     return found
 
 
+def box_iou(boxes, others):
+    """Pairwise IoU `(len(boxes), len(others))` of x1 y1 x2 y2 rows (NumPy)."""
+    top_left = np.maximum(boxes[:, None, :2], others[None, :, :2])
+    bottom_right = np.minimum(boxes[:, None, 2:4], others[None, :, 2:4])
+    overlap = np.prod(np.clip(bottom_right - top_left, 0, None), axis=-1)
+    areas = [np.prod(rows[:, 2:4] - rows[:, :2], axis=-1) for rows in (boxes, others)]
+    return overlap / np.maximum(areas[0][:, None] + areas[1][None, :] - overlap, 1e-9)
+
+
 def suppressed(found, iou):
     """`found` `(rows, 6)`, best first, without the rows that overlap a
     better row of the same class by more than `iou` (greedy NMS)."""
+    overlaps = box_iou(found, found)
     keep = []
-    for index, row in enumerate(found):
-        for kept in keep:
-            other = found[kept]
-            if other[5] != row[5]:
-                continue
-            width = max(0.0, min(row[2], other[2]) - max(row[0], other[0]))
-            height = max(0.0, min(row[3], other[3]) - max(row[1], other[1]))
-            overlap = width * height
-            union = (row[2] - row[0]) * (row[3] - row[1]) + (other[2] - other[0]) * (other[3] - other[1]) - overlap
-            if overlap / max(union, 1e-9) > iou:
-                break
-        else:
+    for index in range(len(found)):
+        if not any(found[kept, 5] == found[index, 5] and overlaps[kept, index] > iou for kept in keep):
             keep.append(index)
     return found[keep]
 
