@@ -30,6 +30,8 @@ DIGITS_8X8 = "digits_8x8"
 # `input.photo_preparation.kind` of a detector: the photo fitted into the
 # square input keeping its shape (`letterbox_geometry`).
 LETTERBOX = "letterbox"
+# The grey a letterboxed photo's margins are filled with (Ultralytics').
+LETTERBOX_FILL = 114
 # Pixels above this share of the darkest ink are ink: anti-aliased strokes
 # keep their width. On 1,000 real MNIST digits given to digits_cnn, 0.2-0.5
 # scored 70.6-74.3% (0.3: 73.4%) against 28.7% for the photo resized whole.
@@ -77,7 +79,7 @@ def letterbox_geometry(height, width, side):
     return scale, new_height, new_width, (side - new_height) // 2, (side - new_width) // 2
 
 
-def letterbox_photo(pixels, input_shape, fill=114):
+def letterbox_photo(pixels, input_shape, fill=LETTERBOX_FILL):
     """One uint8 photo as a detector's float32 input `(1, side, side,
     channels)` of 0-255 values: the NumPy twin of
     `kerasdl.preprocess.letterbox_image` (`letterbox_geometry`'s rule)."""

@@ -10,10 +10,7 @@ So a phone app that follows the model card, a server that calls
 
 import tensorflow as tf
 
-from kerasdl.photos import GREY_WEIGHTS, INK_THRESHOLD
-
-# The grey a letterboxed image's margins are filled with (Ultralytics').
-LETTERBOX_FILL = 114.0
+from kerasdl.photos import GREY_WEIGHTS, INK_THRESHOLD, LETTERBOX_FILL
 
 
 def prepare_images(images, input_shape, value_range):

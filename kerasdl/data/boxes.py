@@ -199,10 +199,10 @@ def box_augmenter(seed):
     import keras
     import tensorflow as tf
 
-    from kerasdl.preprocess import LETTERBOX_FILL
+    from kerasdl.photos import LETTERBOX_FILL
 
     common = {"bounding_box_format": "xyxy"}
-    filled = {"fill_mode": "constant", "fill_value": LETTERBOX_FILL, **common}
+    filled = {"fill_mode": "constant", "fill_value": float(LETTERBOX_FILL), **common}
     layers = [
         keras.layers.RandomFlip("horizontal", seed=seed, **common),
         keras.layers.RandomTranslation(TRANSLATE_FACTOR, TRANSLATE_FACTOR, seed=seed + 1, **filled),

@@ -15,7 +15,7 @@ import dataclasses
 
 import numpy as np
 
-from kerasdl.photos import LETTERBOX
+from kerasdl.photos import LETTERBOX, LETTERBOX_FILL
 
 MODEL_FAMILIES = ("yolo",)
 OUTPUT = "detections"
@@ -34,11 +34,11 @@ STEPS_PER_EXECUTION = 1
 # How a photo becomes the input (model card, `kerasdl predict`, `serve_raw`).
 PHOTO_PREPARATION = {
     "kind": LETTERBOX,
-    "fill": 114,
+    "fill": LETTERBOX_FILL,
     "rule": (
         "scale the photo by side / max(height, width) (bilinear, antialiased), centre it in a side x side "
-        "square filled with grey 114 (offsets (side - new_height) // 2 and (side - new_width) // 2); map a "
-        "box back to the photo as (x - left) / scale, (y - top) / scale"
+        f"square filled with grey {LETTERBOX_FILL} (offsets (side - new_height) // 2 and (side - new_width) // 2); "
+        "map a box back to the photo as (x - left) / scale, (y - top) / scale"
     ),
 }
 
