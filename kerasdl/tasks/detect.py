@@ -27,9 +27,10 @@ DATA_SPECS = ("boxes:",)
 # rank-2 form that TFLite runs as a builtin (a batched NMS is a loop).
 SERVING_BATCH = 1
 # Training steps per call into the graph under steps_per_execution=auto. A
-# detector's step (over 100 ms at 64x64 on 2 cores) dwarfs the ~1 ms a call
-# costs, while Keras's multi-step loop traces the step inside a while loop:
-# in the end-to-end test, 29 s per trace against about 5 s for one step.
+# detector's step (312 ms for 16 images at 128x128 on 2 cores) dwarfs the
+# ~1 ms a call costs, while Keras's multi-step loop traces the step inside
+# a while loop: under cProfile, the end-to-end test's training and
+# validation traces took 59 s that way and 48 s at one step per call.
 STEPS_PER_EXECUTION = 1
 # How a photo becomes the input (model card, `kerasdl predict`, `serve_raw`).
 PHOTO_PREPARATION = {
