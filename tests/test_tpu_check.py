@@ -215,9 +215,19 @@ def tiny_bert(tmp_path_factory):
 # one of them (another bundled table; a TFDS image or text set, whose model is
 # the one digits_cnn or text_rnn builds, and whose loading test_tfds.py covers)
 # and run in make test-full, so every shipped preset is still checked.
-# unet_transfer's MobileNetV2 encoder takes long to compile for XLA on 2
-# cores, as MobileNetV3 does (above); unet_segment checks the U-Net.
-REPEATS = {"wine_ann", "iris_ann", "cnn_cifar10", "cnn_tf_flowers", "cnn_mnist", "rnn_imdb", "unet_transfer"}
+# unet_transfer's and yolo_transfer's MobileNetV2 encoder takes long to
+# compile for XLA on 2 cores, as MobileNetV3 does (above); unet_segment and
+# yolo_detect check the U-Net and the detector.
+REPEATS = {
+    "wine_ann",
+    "iris_ann",
+    "cnn_cifar10",
+    "cnn_tf_flowers",
+    "cnn_mnist",
+    "rnn_imdb",
+    "unet_transfer",
+    "yolo_transfer",
+}
 
 
 @pytest.mark.slow
@@ -232,7 +242,7 @@ def test_every_shipped_preset_is_ready(preset, offline_data, request):
         overrides["data"] = offline_data[source]
     if config.model == "transfer":
         overrides["model.weights"] = offline_data["backbone"]
-    if config.model == "unet" and config.model_params["backbone"] != "none":
+    if config.model in ("unet", "yolo") and config.model_params.get("backbone", "none") != "none":
         overrides["model.weights"] = "none"  # no download here; the encoder's shape is what XLA compiles
     if config.model == "bert":
         overrides["model.preset"] = str(request.getfixturevalue("tiny_bert"))

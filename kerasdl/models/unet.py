@@ -11,50 +11,22 @@ The decoder up-samples with `Conv2DTranspose` (2x2, stride 2, the paper's
 `UpSampling2D` would convert to tile and reshape ops that many delegates
 reject.
 
-With `backbone`, a `keras.applications` network replaces the encoder: its
+With `backbone` (or a keras-hub preset directory as `weights`), a
+pretrained network from `kerasdl.models.pyramid` replaces the encoder: its
 features at strides 2, 4, 8 and 16 are the skips and its stride-32 features
 the bottleneck, so the image side must be a multiple of 32. It takes the
-same raw pixels, prepared inside the model as `kerasdl.models.transfer`
-prepares them, and is named `backbone`, so the two-phase fine-tuning of
-`kerasdl.finetune` applies to it as to a transfer model.
+same raw pixels, prepared inside the model, and is named `backbone`, so
+the two-phase fine-tuning of `kerasdl.finetune` applies to it as to a
+transfer model.
 """
-
-from pathlib import Path
 
 import keras
 
 from kerasdl.errors import UserError
 from kerasdl.models.layers import check_at_least, check_choice, check_fraction, model_inputs
-from kerasdl.models.transfer import _settle_batchnorm_faster, build_application, caffe_preprocessing, to_rgb_255
+from kerasdl.models.pyramid import BACKBONES, backbone_inputs, is_preset, pyramid_features
 
-# name -> (application, its layers at strides 2, 4, 8, 16 and 32)
-BACKBONES = {
-    "mobilenet_v2": (
-        keras.applications.MobileNetV2,
-        (
-            "block_1_expand_relu",
-            "block_3_expand_relu",
-            "block_6_expand_relu",
-            "block_13_expand_relu",
-            "block_16_project",
-        ),
-    ),
-    "resnet50": (
-        keras.applications.ResNet50,
-        ("conv1_relu", "conv2_block3_out", "conv3_block4_out", "conv4_block6_out", "conv5_block3_out"),
-    ),
-    "efficientnet_b0": (
-        keras.applications.EfficientNetB0,
-        (
-            "block2a_expand_activation",
-            "block3a_expand_activation",
-            "block4a_expand_activation",
-            "block6a_expand_activation",
-            "top_activation",
-        ),
-    ),
-}
-BACKBONE_DEPTH = 5  # every backbone above ends at stride 2**5 = 32
+BACKBONE_DEPTH = 5  # every pyramid backbone ends at stride 2**5 = 32
 
 
 def apply_double_conv(x, filters, batch_norm, name):
@@ -97,7 +69,9 @@ def build_unet(info, filters=16, depth=3, batch_norm=True, dropout=0.0, backbone
             efficientnet_b0).
         weights: with a backbone: "imagenet" (default, downloaded once into
             ~/.keras/models), "none" (or None: random, trained from scratch),
-            or a `.weights.h5` file of the same backbone without its top.
+            a `.weights.h5` file of the same backbone without its top, or a
+            keras-hub preset directory of an image backbone with pyramid
+            levels P1 to P5 (then `backbone` is not used).
 
     Returns:
         A `keras.Model` from raw pixels (batch, height, width, channels) to
@@ -118,7 +92,8 @@ def build_unet(info, filters=16, depth=3, batch_norm=True, dropout=0.0, backbone
     if not isinstance(batch_norm, bool):
         raise UserError(f"model.batch_norm={batch_norm!r} is not allowed; choose one of: true, false")
     check_fraction("dropout", dropout)
-    if backbone == "none":
+    encoder = "hub" if is_preset(weights) else backbone
+    if encoder == "none":
         _check_image_size(info, 2**depth, f"depth={depth}")
         inputs, x = model_inputs(info)
         skips = []
@@ -129,14 +104,9 @@ def build_unet(info, filters=16, depth=3, batch_norm=True, dropout=0.0, backbone
         x = apply_double_conv(x, filters * 2**depth, batch_norm, "bottleneck")
         levels = depth
     else:
-        _check_image_size(info, 2**BACKBONE_DEPTH, f"backbone={backbone}")
-        if info.input_shape[-1] not in (1, 3):
-            raise UserError(
-                f"model.backbone={backbone} takes grey or RGB images; {info.name!r} has {info.input_shape[-1]} "
-                "channels (use backbone=none)"
-            )
-        inputs = keras.Input(shape=info.input_shape, name=info.input_name)
-        *skips, x = _backbone_features(to_rgb_255(inputs, info), backbone, weights)
+        _check_image_size(info, 2**BACKBONE_DEPTH, f"backbone={encoder}")
+        inputs, rgb_255 = backbone_inputs(info, encoder)
+        *skips, x = pyramid_features(rgb_255, backbone, weights)
         skips = [None, *skips]  # the full-size level has no backbone features
         levels = BACKBONE_DEPTH
     if dropout:
@@ -145,29 +115,8 @@ def build_unet(info, filters=16, depth=3, batch_norm=True, dropout=0.0, backbone
         x = apply_up_block(x, skips[level - 1], filters * 2 ** (level - 1), batch_norm, f"up{level}")
     # float32 softmax: under mixed precision a float16 one saturates.
     outputs = keras.layers.Conv2D(info.num_classes, 1, activation="softmax", dtype="float32", name="probabilities")(x)
-    name = "unet" if backbone == "none" else f"unet_{backbone}"
+    name = "unet" if encoder == "none" else f"unet_{encoder}"
     return keras.Model(inputs, outputs, name=name)
-
-
-def _backbone_features(rgb_255, name, weights):
-    """The backbone's features at strides 2, 4, 8, 16 and 32, from 0-255 RGB."""
-    application, layer_names = BACKBONES[name]
-    source = None if weights == "none" else weights
-    if source not in (None, "imagenet") and not Path(source).is_file():
-        raise UserError(f"model.weights={weights!r} does not exist; use imagenet, none or a .weights.h5 file")
-    base = build_application(application, name, weights, input_shape=rgb_255.shape[1:])
-    encoder = keras.Model(base.input, [base.get_layer(layer).output for layer in layer_names], name="backbone")
-    if name == "resnet50":
-        x = caffe_preprocessing(rgb_255)
-    elif name == "mobilenet_v2":  # its preprocess_input: 0-255 -> [-1, 1]
-        x = keras.layers.Rescaling(1 / 127.5, offset=-1.0, name="mobilenet_preprocess")(rgb_255)
-    else:  # EfficientNet scales and normalises inside
-        x = rgb_255
-    # As in build_transfer: pretrained BatchNorm statistics stay ImageNet's.
-    if weights == "none":
-        _settle_batchnorm_faster(encoder)
-        return encoder(x)
-    return encoder(x, training=False)
 
 
 def _check_integer(name, value, smallest):

@@ -18,6 +18,12 @@ Every cell of every level is an anchor point; the model returns, per
 anchor, `4 * REG_MAX` box logits then one logit per class, in one tensor
 `(batch, anchors, 4 * REG_MAX + classes)` named `heads`. Decoding and NMS
 are `kerasdl.tasks.detect_boxes`'s (Keras side) and the export wrapper's.
+
+With `backbone` (or a keras-hub preset directory as `weights`), a
+pretrained encoder of `kerasdl.models.pyramid` replaces the CSP backbone and
+its stride 8, 16 and 32 features feed the same SPPF, neck and heads; it is
+named `backbone`, so `kerasdl.finetune` trains the rest over it frozen,
+then unfreezes its top.
 """
 
 import math
@@ -26,6 +32,7 @@ import keras
 
 from kerasdl.errors import UserError
 from kerasdl.models.layers import check_choice, model_inputs
+from kerasdl.models.pyramid import BACKBONES, backbone_inputs, is_preset, pyramid_features
 
 REG_MAX = 16  # bins of each side's distance distribution, in units of the level's stride
 STRIDES = (8, 16, 32)
@@ -61,8 +68,13 @@ def apply_c2f(x, filters, repeats, shortcut, name):
 
 
 def apply_sppf(x, filters, name):
-    """SPPF: three 5x5 max pools in a row (reach 5, 9, 13), concatenated."""
-    x = apply_conv(x, x.shape[-1] // 2, 1, 1, f"{name}_in")
+    """SPPF: three 5x5 max pools in a row (reach 5, 9, 13), concatenated.
+
+    Pooled at half the input's channels (Ultralytics'), at most half of
+    `filters`: a pretrained backbone's 1,280 or 2,048 would quadruple the
+    neck's cost for nothing the 1x1 convolution after it keeps.
+    """
+    x = apply_conv(x, min(x.shape[-1], filters) // 2, 1, 1, f"{name}_in")
     pooled = [x]
     for index in range(3):
         pooled.append(keras.layers.MaxPooling2D(5, strides=1, padding="same", name=f"{name}_pool{index}")(pooled[-1]))
@@ -93,14 +105,23 @@ def apply_head(x, classes, box_filters, class_filters, stride, image_side, name)
     return keras.layers.Reshape((-1, 4 * REG_MAX + classes), name=f"{name}_flat")(x)
 
 
-def build_yolo(info, size="n"):
+def build_yolo(info, size="n", backbone="none", weights="imagenet"):
     """An anchor-free YOLO detector from raw pixels to per-anchor box and class logits.
 
     Args:
         info: `DataInfo` of images whose side is a multiple of 32 (the
             coarsest level's stride); its classes are what is detected.
         size: "n" (default, YOLOv8n's widths: 16 to 256 channels) or "s"
-            (twice as wide, about 3.5x the computation).
+            (twice as wide, about 3.5x the computation). With a backbone it
+            sets the neck's and heads' widths.
+        backbone: "none" (default, or None) for the CSP backbone built here,
+            or a pretrained encoder from `kerasdl.models.pyramid.BACKBONES`
+            (mobilenet_v2, resnet50, efficientnet_b0) whose stride 8, 16
+            and 32 features feed the neck.
+        weights: with a backbone: "imagenet" (default, downloaded once),
+            "none", a `.weights.h5` file of that backbone without its top,
+            or a keras-hub preset directory of an image backbone with
+            pyramid levels P3 to P5 (then `backbone` is not used).
 
     Returns:
         A `keras.Model` from raw pixels `(batch, side, side, channels)` to
@@ -109,6 +130,7 @@ def build_yolo(info, size="n"):
 
     Example:
         >>> model = build_yolo(info, size="n")
+        >>> model = build_yolo(info, backbone="mobilenet_v2", weights="imagenet")
     """
     if info.kind != "image" or len(info.input_shape) != 3:
         raise UserError(f"model=yolo needs image data; {info.name!r} is {info.kind}")
@@ -123,15 +145,23 @@ def build_yolo(info, size="n"):
     channels = [_scaled(base, width_multiple, most) for base in BASE_CHANNELS]
     repeats = [max(1, round(base * depth_multiple)) for base in BASE_REPEATS]
 
-    inputs, x = model_inputs(info)
-    x = apply_conv(x, channels[0], 3, 2, "stem")
-    features = []
-    for stage in range(4):
-        x = apply_conv(x, channels[stage + 1], 3, 2, f"down{stage + 1}")
-        x = apply_c2f(x, channels[stage + 1], repeats[stage], True, f"stage{stage + 1}")
-        features.append(x)
-    p3, p4 = features[1], features[2]
-    p5 = apply_sppf(features[3], channels[4], "sppf")
+    backbone = "none" if backbone is None else backbone
+    weights = "none" if weights is None else weights
+    check_choice("backbone", backbone, ("none", *BACKBONES))
+    encoder = "hub" if is_preset(weights) else backbone
+    if encoder == "none":
+        inputs, x = model_inputs(info)
+        x = apply_conv(x, channels[0], 3, 2, "stem")
+        features = []
+        for stage in range(4):
+            x = apply_conv(x, channels[stage + 1], 3, 2, f"down{stage + 1}")
+            x = apply_c2f(x, channels[stage + 1], repeats[stage], True, f"stage{stage + 1}")
+            features.append(x)
+        p3, p4, top = features[1:]
+    else:
+        inputs, rgb_255 = backbone_inputs(info, encoder)
+        p3, p4, top = pyramid_features(rgb_255, backbone, weights, strides=STRIDES)
+    p5 = apply_sppf(top, channels[4], "sppf")
 
     # PAN neck: up to stride 8, then back down.
     up = keras.layers.UpSampling2D(2, name="neck_up1")(p5)
@@ -153,7 +183,8 @@ def build_yolo(info, size="n"):
     # float32: under mixed precision the box distribution's softmax and the
     # class sigmoids need the range.
     outputs = keras.layers.Concatenate(axis=1, dtype="float32", name="heads")(levels)
-    return keras.Model(inputs, outputs, name=f"yolo_{size}")
+    name = f"yolo_{size}" if encoder == "none" else f"yolo_{size}_{encoder}"
+    return keras.Model(inputs, outputs, name=name)
 
 
 def _scaled(channels, width_multiple, most):
