@@ -10,7 +10,7 @@ ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install train train-ann train-cnn train-rnn tensorboard export test test-full test-fast \
-	bench bench-export bench-training bench-memory bench-tta bench-seg quality quality-seg quality-detect time-train clean distclean
+	bench bench-export bench-training bench-memory bench-tta bench-seg bench-detect quality quality-seg quality-detect time-train clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -58,7 +58,7 @@ test-full: $(INSTALLED) ## full-length quality runs: presets over seeds, bfloat1
 test-fast: $(INSTALLED) ## the test suite without the slow end-to-end tests
 	$(BIN)/python -m pytest -m "not slow and not full"
 
-bench: bench-export bench-training bench-memory bench-tta bench-seg ## every benchmark below; results in bench/ (JSON and Markdown)
+bench: bench-export bench-training bench-memory bench-tta bench-seg bench-detect ## every benchmark below; results in bench/ (JSON and Markdown)
 
 bench-export: $(INSTALLED) ## the export bar: variant sizes, agreement, LiteRT vs Keras latency
 	$(BIN)/python scripts/bench_export.py
@@ -75,6 +75,19 @@ bench-tta: $(INSTALLED) ## time to accuracy vs the keras.io recipes: image_cnn o
 # ARGS='--only speed --augmented-recipe' or ARGS='--only memory'.
 bench-seg: $(INSTALLED) ## U-Net examples/s and mean IoU vs the keras.io recipe (ISBI; ARGS='--data DIR'), peak RSS on 2,000 512x512 images
 	$(BIN)/python scripts/bench_segmentation.py $(ARGS)
+
+# Long (about 45 minutes on 2 cores): both detectors train 60 epochs.
+# Ultralytics gets an interpreter of its own (.venv-ultralytics): its int8
+# LiteRT export needs litert-torch, which brings its own TensorFlow-free
+# converter, and torch; none of it belongs in kerasdl's .venv.
+ULTRALYTICS := .venv-ultralytics/.installed
+$(ULTRALYTICS):
+	$(PYTHON) -m venv .venv-ultralytics
+	.venv-ultralytics/bin/pip install --quiet "ultralytics>=8.4,<9" "litert-torch>=0.10,<1" "ai-edge-litert>=2.3,<3"
+	touch $(ULTRALYTICS)
+
+bench-detect: $(INSTALLED) $(ULTRALYTICS) ## yolo_detect vs Ultralytics YOLOv8n from scratch on BCCD: images/s, mAP50-95, int8 TFLite mAP (ARGS='--data DIR')
+	$(BIN)/python scripts/bench_detection.py $(ARGS)
 
 bench-memory: $(INSTALLED) ## peak RSS of `kerasdl train PRESET`, stage by stage
 	$(BIN)/python scripts/bench_memory.py --preset $(PRESET) $(ARGS)
