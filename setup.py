@@ -11,11 +11,14 @@ setup(
     package_data={
         "kerasdl": [
             "presets/*.yaml",
-            # The bundled `nuclei` segmentation set (load_dataset("nuclei")).
+            # The bundled `nuclei` segmentation and detection set
+            # (load_dataset("nuclei"), load_dataset("nuclei_boxes")).
             "data/nuclei/README.md",
             "data/nuclei/classes.txt",
+            "data/nuclei/data.yaml",
             "data/nuclei/images/*.png",
             "data/nuclei/masks/*.png",
+            "data/nuclei/labels/*.txt",
         ]
     },
     install_requires=[

@@ -11,7 +11,15 @@ and its instance label mask (`mask2d.tif`). This script turns them into
   set the scale);
 - the instance labels become nucleus (label > 0) vs background: 1 and 0;
 - both are cut into 64 non-overlapping 64x64 tiles, `tile_NN.png` with
-  NN = row * 8 + column of the 8x8 grid.
+  NN = row * 8 + column of the 8x8 grid;
+- each tile's nuclei become boxes for detection (`data=nuclei_boxes`):
+  `labels/tile_NN.txt` in the Ultralytics YOLO layout (class 0, centre,
+  width, height, normalised), one line a nucleus: the bounding box of its
+  pixels inside the tile. A nucleus the tile edge cuts keeps its box when
+  the part inside is at least `MIN_VISIBLE_AREA` of its whole box's area
+  and `MIN_VISIBLE_SIDE` pixels wide and high, the rule Ultralytics applies
+  to boxes its crops cut (`box_candidates`: area ratio 0.1, sides 2 px);
+  `data.yaml` names the class.
 
 Only PIL and numpy are needed (PIL reads these uncompressed 16-bit TIFFs
 exactly as tifffile does). Rerun with the wheel or its extracted folder:
@@ -36,6 +44,7 @@ SIDE = 512
 TILE = 64
 LOW_PERCENTILE, HIGH_PERCENTILE = 1.0, 99.8
 CLASS_NAMES = ("background", "nucleus")
+MIN_VISIBLE_AREA, MIN_VISIBLE_SIDE = 0.1, 2
 
 
 def read_sources(source):
@@ -81,9 +90,9 @@ def write_tiles(grey, labels, output):
 
     binary = (labels > 0).astype("uint8")
     per_side = SIDE // TILE
-    for folder in ("images", "masks"):
+    for folder in ("images", "masks", "labels"):
         (output / folder).mkdir(parents=True, exist_ok=True)
-        for stale in (output / folder).glob("tile_*.png"):
+        for stale in (output / folder).glob("tile_*.*"):
             stale.unlink()
     nuclei_share = []
     for row in range(per_side):
@@ -93,8 +102,44 @@ def write_tiles(grey, labels, output):
             Image.fromarray(grey[window]).save(output / "images" / f"tile_{index:02d}.png", optimize=True)
             Image.fromarray(binary[window]).save(output / "masks" / f"tile_{index:02d}.png", optimize=True)
             nuclei_share.append(binary[window].mean())
+            lines = [yolo_line(box) for box in tile_boxes(labels, window)]
+            (output / "labels" / f"tile_{index:02d}.txt").write_text("".join(lines))
     (output / "classes.txt").write_text("".join(f"{name}\n" for name in CLASS_NAMES))
+    (output / "data.yaml").write_text(
+        "# boxes of the nuclei (data=nuclei_boxes); classes.txt names the mask classes\nnames: [nucleus]\n"
+    )
     return np.asarray(nuclei_share)
+
+
+def instance_boxes(labels):
+    """`{instance: (x1, y1, x2, y2)}`, each instance's pixels' bounding box (x2, y2 exclusive)."""
+    boxes = {}
+    for instance in np.unique(labels[labels > 0]):
+        ys, xs = np.nonzero(labels == instance)
+        boxes[int(instance)] = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+    return boxes
+
+
+def tile_boxes(labels, window):
+    """The boxes of the nuclei in one tile, in tile pixels, cut ones kept by
+    Ultralytics' rule (see the module docstring)."""
+    whole = instance_boxes(labels)
+    rows, columns = window
+    kept = []
+    for instance, (x1, y1, x2, y2) in instance_boxes(labels[window]).items():
+        left, top, right, bottom = whole[instance]
+        full = (right - left) * (bottom - top)
+        ox, oy = columns.start, rows.start
+        cut = left < ox or top < oy or right > ox + TILE or bottom > oy + TILE
+        width, height = x2 - x1, y2 - y1
+        if not cut or (width * height >= MIN_VISIBLE_AREA * full and min(width, height) >= MIN_VISIBLE_SIDE):
+            kept.append((x1, y1, x2, y2))
+    return kept
+
+
+def yolo_line(box):
+    x1, y1, x2, y2 = box
+    return f"0 {(x1 + x2) / 2 / TILE:.6f} {(y1 + y2) / 2 / TILE:.6f} {(x2 - x1) / TILE:.6f} {(y2 - y1) / TILE:.6f}\n"
 
 
 def main():
@@ -119,6 +164,11 @@ def main():
         f"{len(shares)} tiles of {TILE}x{TILE} in {arguments.output}; nucleus share per tile "
         f"{shares.min():.0%}-{shares.max():.0%}, {np.sum(shares == 0)} without nuclei; folder {size / 1024:.0f} KiB"
     )
+    boxes = [
+        len((arguments.output / "labels" / f"tile_{index:02d}.txt").read_text().splitlines())
+        for index in range(len(shares))
+    ]
+    print(f"{sum(boxes)} nucleus boxes in labels/ ({min(boxes)}-{max(boxes)} a tile)")
 
 
 if __name__ == "__main__":
