@@ -23,19 +23,8 @@ def has_backbone(model):
 
 
 def pretrained(config):
-    """A model whose backbone starts from learnt weights (not `model.weights=none`).
-
-    Without `model.weights` the family's own default counts (ImageNet for
-    `transfer`, and for `unet` and `yolo` with a backbone): reading it as
-    "none" trained a pretrained backbone whole from the first epoch.
-    """
-    import inspect
-
-    from kerasdl.models import builders
-
-    default = inspect.signature(builders()[config.model]).parameters.get("weights")
-    weights = config.model_params.get("weights", "none" if default is None else default.default)
-    return weights not in ("none", None)
+    """A transfer model whose backbone starts from learnt weights (not `model.weights=none`)."""
+    return config.model_params.get("weights", "none") != "none"
 
 
 def wants_fine_tuning(model, config):

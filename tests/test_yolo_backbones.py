@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from kerasdl.config import Config
+from kerasdl.config import make_config
 from kerasdl.data.dataset import DataInfo
 from kerasdl.errors import UserError
 from kerasdl.finetune import freeze_backbone, pretrained, unfreeze_top
@@ -84,7 +84,7 @@ def test_bad_backbone_settings_are_one_line():
 def test_phase_one_trains_neck_and_heads_over_the_frozen_preset_then_unfreezes_its_top(tmp_path):
     preset = _save_tiny_resnet(tmp_path / "tiny_resnet")
     model = build_model("yolo", _info(), weights=preset)
-    config = Config(preset="test", model="yolo", model_params={"weights": preset})
+    config = make_config("yolo_transfer", {"model.weights": preset})
     assert pretrained(config)
     whole = len(model.trainable_weights)
     freeze_backbone(model, config)
@@ -95,11 +95,8 @@ def test_phase_one_trains_neck_and_heads_over_the_frozen_preset_then_unfreezes_i
     assert len(unfrozen) == 2 and len(model.get_layer("backbone").trainable_weights) == 2
 
 
-def test_a_backbone_without_model_weights_counts_as_pretrained_by_its_default():
-    # build_yolo's weights default to imagenet: a run that names a backbone
-    # and no weights must freeze it in phase 1, as one that says imagenet.
-    assert pretrained(Config(preset="test", model="yolo", model_params={"backbone": "mobilenet_v2"}))
-    assert pretrained(Config(preset="test", model="transfer"))
-    scratch = {"backbone": "mobilenet_v2", "weights": "none"}
-    assert not pretrained(Config(preset="test", model="yolo", model_params=scratch))
-    assert not pretrained(Config(preset="test", model="cnn"))
+def test_a_run_that_names_a_backbone_and_no_weights_freezes_it_as_imagenet():
+    # config.yaml records every build argument, defaults included, so
+    # build_yolo's weights=imagenet makes the backbone count as pretrained.
+    assert pretrained(make_config("yolo_detect", {"model.backbone": "mobilenet_v2"}))
+    assert not pretrained(make_config("yolo_transfer", {"model.weights": "none"}))
