@@ -15,7 +15,8 @@ import tensorflow_datasets as tfds
 
 from kerasdl.data import load_dataset
 from kerasdl.data.masks import MaskDataset
-from kerasdl.data.tfds_segmentation import _segmentation_splits, trimap_classes
+from kerasdl.data.tfds_records import tfds_splits
+from kerasdl.data.tfds_segmentation import trimap_classes
 from kerasdl.training import train
 
 EXAMPLES = 24
@@ -78,11 +79,11 @@ def test_photos_of_any_size_default_to_128_and_stray_mask_values_are_ignored():
 
 
 def test_tfds_test_split_is_kept_and_validation_carved_from_train():
-    splits = _segmentation_splits({"train": 3680, "test": 3669}, seed=42, validation_fraction=0.1, test_fraction=0.2)
+    splits = tfds_splits({"train": 3680, "test": 3669}, seed=42, validation_fraction=0.1, test_fraction=0.2)
     assert set(splits["test"][0]) == {"test"} and splits["test"][1].tolist() == list(range(3669))
     train, validation = splits["train"][1], splits["validation"][1]
     assert len(validation) == 368 and sorted([*train, *validation]) == list(range(3680))
-    again = _segmentation_splits({"train": 3680, "test": 3669}, seed=42, validation_fraction=0.1, test_fraction=0.2)
+    again = tfds_splits({"train": 3680, "test": 3669}, seed=42, validation_fraction=0.1, test_fraction=0.2)
     assert np.array_equal(again["validation"][1], validation)
 
 

@@ -67,6 +67,20 @@ def padded_labels(boxes, classes, rows):
     return labels
 
 
+def box_info(name, side, class_names):
+    """The `DataInfo` of detection photos: raw 0-255 RGB, letterboxed into
+    `side`; mean and variance are set from the training split later."""
+    return DataInfo(
+        name=name,
+        kind="image",
+        input_shape=(side, side, 3),
+        class_names=list(class_names),
+        value_range=(0.0, 255.0),
+        mean=np.zeros(3, dtype="float32"),
+        variance=np.ones(3, dtype="float32"),
+    )
+
+
 def load_box_folder(directory, seed, validation_fraction, test_fraction, image_size="auto", augment=True):
     """Loads a detection folder as train/validation/test splits streamed from disk.
 
@@ -93,19 +107,11 @@ def load_box_folder(directory, seed, validation_fraction, test_fraction, image_s
     order = _split_indices(len(paths), records.splits, seed, validation_fraction, test_fraction)
     splits = {name: (paths[indices], labels[indices]) for name, indices in order.items()}
     side = detection_side(image_size, int(records.sizes.max()))
-    info = DataInfo(
-        name=f"boxes:{directory}",
-        kind="image",
-        input_shape=(side, side, 3),
-        class_names=list(records.class_names),
-        value_range=(0.0, 255.0),
-        mean=np.zeros(3, dtype="float32"),
-        variance=np.ones(3, dtype="float32"),
-    )
+    info = box_info(f"boxes:{directory}", side, records.class_names)
     notes = list(records.notes)
     if "test" not in records.splits and "validation" in records.splits:
         notes.append(f"scoring on the folder's val split ({len(order['test'])} images); validation is drawn from train")
-    dataset = BoxDataset(info=info, splits=splits, notes=notes, augment=augment)
+    dataset = BoxDataset(info=info, splits=splits, notes=notes, augment=augment, max_boxes=rows)
     info.mean, info.variance = dataset.statistics("train", STATS_SAMPLE, seed)
     return dataset
 
@@ -145,14 +151,21 @@ class BoxDataset(MaskDataset):
     """Detection splits: `splits[name]` is `(image paths, labels (N, MAX_BOXES, 5))`
     with boxes in each photo's own pixels; `pipeline()` and `arrays()` give
     letterboxed float32 images `(batch, side, side, 3)` of 0-255 values and
-    labels in the input's pixels."""
+    labels in the input's pixels (`letterboxed`).
+
+    Args:
+        max_boxes: MAX_BOXES, the rows of each image's labels: the most
+            boxes any image has (at least 1).
+    """
+
+    max_boxes: int = 1
 
     def arrays(self, split):
         """`split` in memory, cached: letterboxed images and their labels."""
         if split not in self.loaded:
             batches = list(self.pipeline(split, 64).as_numpy_iterator())
             side, _, channels = self.info.input_shape
-            rows = self.splits[split][1].shape[1]
+            rows = self.max_boxes
             self.loaded[split] = (
                 np.concatenate([np.zeros((0, side, side, channels), "float32"), *(batch[0] for batch in batches)]),
                 np.concatenate([np.zeros((0, rows, 5), "float32"), *(batch[1] for batch in batches)]),
@@ -162,29 +175,54 @@ class BoxDataset(MaskDataset):
     def decoded_bytes(self):
         """Bytes of one example as `pipeline` yields it: float32 image and labels."""
         height, width, channels = self.info.input_shape
-        rows = next(iter(self.splits.values()))[1].shape[1]
-        return 4 * (height * width * channels + rows * 5)
+        return 4 * (height * width * channels + self.max_boxes * 5)
 
     def _reader(self):
         """`(image path, labels) -> (image, labels)`, letterboxed."""
         import tensorflow as tf
 
-        from kerasdl.preprocess import letterbox_image
-
         side, _, channels = self.info.input_shape
+        rows = self.max_boxes
 
         def read(image_path, labels):
             image = tf.io.decode_image(tf.io.read_file(image_path), expand_animations=False)
-            image, scale, top, left = letterbox_image(image, side, channels)
-            offset = tf.cast(tf.stack([left, top, left, top]), tf.float32)
-            boxes = labels[:, 1:] * scale + offset
-            real = labels[:, :1] >= 0
-            return image, tf.concat([labels[:, :1], tf.where(real, boxes, 0.0)], axis=-1)
+            return letterboxed(image, labels[:, 1:], labels[:, 0], side, channels, rows)
 
         return read
 
     def _augmenter(self, seed):
         return box_augmenter(seed)
+
+
+def letterboxed(image, boxes, classes, side, channels, rows):
+    """A photo and its boxes as the detector's input and labels: the photo
+    letterboxed into the `side` square (`kerasdl.preprocess.letterbox_image`),
+    the boxes moved with it, padded to `rows` label rows. The one path from a
+    photo's own boxes to labels, for `boxes:DIR` and TFDS detection sets.
+
+    Args:
+        image: uint8 `(height, width, channels)`, any size.
+        boxes: `(k, 4)` x1, y1, x2, y2 in the photo's pixels, k <= `rows`.
+        classes: `(k,)` class indices; -1 marks a padding row.
+        side, channels: the input square's side and channels.
+        rows: label rows per image (MAX_BOXES).
+
+    Returns:
+        float32 `(side, side, channels)` of 0-255 values, and float32 labels
+        `(rows, 5)`: class, x1, y1, x2, y2 in the input's pixels, then rows
+        of class -1 and zeros.
+    """
+    import tensorflow as tf
+
+    from kerasdl.preprocess import letterbox_image
+
+    image, scale, top, left = letterbox_image(image, side, channels)
+    offset = tf.cast(tf.stack([left, top, left, top]), tf.float32)
+    classes = tf.cast(classes, tf.float32)[:, tf.newaxis]
+    boxes = tf.where(classes >= 0, tf.cast(boxes, tf.float32) * scale + offset, 0.0)
+    padding = tf.tile(tf.constant([[-1.0, 0.0, 0.0, 0.0, 0.0]]), [rows - tf.shape(classes)[0], 1])
+    labels = tf.concat([tf.concat([classes, boxes], axis=-1), padding], axis=0)
+    return image, tf.ensure_shape(labels, (rows, 5))
 
 
 def box_augmenter(seed):

@@ -1,5 +1,6 @@
 """`tfds:NAME[:CONFIG]`: image- and text-classification datasets from TFDS,
-and segmentation datasets (`oxford_iiit_pet`).
+segmentation datasets (`oxford_iiit_pet`) and detection datasets (`voc`,
+`coco/2017`).
 
 The dataset's own test (and validation) splits are used where it has them;
 otherwise its train split is divided into seeded, stratified splits. Images
@@ -8,7 +9,10 @@ are prepared with the same `prepare_images` as every other image path; texts
 
 A dataset with an image and an `Image` feature named `segmentation_mask` is
 a segmentation set; `tfds_segmentation.py` streams it from its TFDS records
-as `masks:DIR` streams files (`TfdsMaskDataset`).
+as `masks:DIR` streams files (`TfdsMaskDataset`). A dataset with an image
+and an `objects` sequence of `bbox` and `label` is a detection set;
+`tfds_detection.py` streams it as `boxes:DIR` streams files
+(`TfdsBoxDataset`).
 
 With no network, a dataset that has not been downloaded is a one-line error
 that says how to fetch it into `TFDS_DATA_DIR` on a machine that has one
@@ -22,9 +26,21 @@ from sklearn.model_selection import train_test_split
 
 from kerasdl.data.dataset import DataInfo, Dataset, image_side, normalisation_stats, split_stratified
 from kerasdl.data.text import vectorised_dataset
+from kerasdl.data.tfds_detection import OBJECTS, detection_image_key, load_detection
 from kerasdl.data.tfds_download import load_splits
 from kerasdl.data.tfds_segmentation import MASK_FEATURE, load_segmentation, segmentation_image_key
 from kerasdl.errors import UserError
+
+# What each task reads from TFDS, for the lines that refuse a set: the
+# kind of dataset, and what makes one.
+SET_KINDS = {
+    "classify": ("an image- or text-classification dataset", "one image or text feature and one class label"),
+    "segment": ("a segmentation dataset", f"an image and an image feature {MASK_FEATURE!r}"),
+    "detect": (
+        "a detection dataset",
+        f"an image and an {OBJECTS!r} sequence of bbox and label, as tfds:voc/2007 and tfds:coco/2017",
+    ),
+}
 
 
 def load_tfds(
@@ -37,6 +53,7 @@ def load_tfds(
     sequence_length=64,
     wordpiece="",
     augment=True,
+    task="",
 ):
     """Loads `tfds:NAME[:CONFIG]` as train/validation/test splits.
 
@@ -44,6 +61,10 @@ def load_tfds(
     keeps TFDS's test split as its test split and carves validation out of
     TFDS's train split: for `oxford_iiit_pet`, 3,669 test photos, and 10% of
     the 3,680 train photos (368) for validation at the default fraction.
+    A detection set (an image and `objects` with `bbox` and `label`) keeps
+    TFDS's splits (`tfds_detection`: VOC 2007's train, validation and
+    test; COCO 2017's test has no labels, so its validation split is the
+    test split and validation is carved from train).
 
     Args:
         spec: the data spec, e.g. `tfds:mnist` or `tfds:NAME:CONFIG`.
@@ -55,21 +76,28 @@ def load_tfds(
         image_size: side of the square images are resized to, or "auto":
             for classification the data set's image size if fixed, at most
             32, else 32; for segmentation `masks.segmentation_side` of the
-            image size if fixed, else 128 (`PHOTO_SIDE`).
+            image size if fixed, else 128 (`PHOTO_SIDE`); for detection
+            `boxes.detection_side` of the image size if fixed, else 320.
         vocabulary_size: most token ids, for a text dataset.
         sequence_length: token ids per text, for a text dataset.
         wordpiece: a keras-hub BERT preset to tokenise text with, if any.
         augment: segmentation sets: training batches get random flips,
-            rotations and zooms, the same for an image and its mask.
+            rotations and zooms, the same for an image and its mask;
+            detection sets: `boxes:DIR`'s flips, moves, zooms and colours.
+        task: the run's task, if known: a set whose labels are another
+            task's is a `UserError` before anything is read.
 
     Returns:
-        A `Dataset`; a `TfdsMaskDataset` for a segmentation set.
+        A `Dataset`; a `TfdsMaskDataset` for a segmentation set, a
+        `TfdsBoxDataset` for a detection set.
 
     Example:
         >>> load_tfds("tfds:mnist", 42, 0.1, 0.2, image_size=28).info.input_shape
         (28, 28, 1)
         >>> load_tfds("tfds:oxford_iiit_pet", 42, 0.1, 0.2).info.class_names
         ['pet', 'background', 'border']
+        >>> load_tfds("tfds:voc/2007", 42, 0.1, 0.2).info.input_shape
+        (320, 320, 3)
     """
     import tensorflow_datasets as tfds
 
@@ -80,18 +108,20 @@ def load_tfds(
     except tfds.core.registered.DatasetNotFoundError:
         raise UserError(f"Unknown TFDS dataset {name!r}; see https://www.tensorflow.org/datasets/catalog") from None
     features = builder.info.features
+    split_options = (seed, validation_fraction, test_fraction, image_size, augment)
     image_key = segmentation_image_key(features, name)
     if image_key is not None:
-        return load_segmentation(
-            spec, builder, name, data_dir, image_key, seed, validation_fraction, test_fraction, image_size, augment
-        )
+        _check_task(name, "segment", task)
+        return load_segmentation(spec, builder, name, data_dir, image_key, *split_options)
+    image_key = detection_image_key(features, name)
+    if image_key is not None:
+        _check_task(name, "detect", task)
+        return load_detection(spec, builder, name, data_dir, image_key, *split_options)
     input_key, label_key = _input_and_label_keys(features)
     if input_key is None:
-        raise UserError(
-            f"tfds:{name} is not an image- or text-classification dataset (one image or text feature and one "
-            f"class label) or a segmentation dataset (an image and an image feature {MASK_FEATURE!r}); kerasdl "
-            "reads those"
-        )
+        kinds = [f"{kind} ({what})" for kind, what in SET_KINDS.values()]
+        raise UserError(f"tfds:{name} is not {', '.join(kinds[:-1])} or {kinds[-1]}; kerasdl reads those")
+    _check_task(name, "classify", task)
     text = type(features[input_key]).__name__ == "Text"
 
     loaded, _ = load_splits(builder, name, data_dir)
@@ -118,6 +148,16 @@ def load_tfds(
         variance=variance,
     )
     return Dataset(info=info, splits=splits)
+
+
+def _check_task(name, kind, task):
+    """A one-line `UserError` when the set `tfds:name` holds labels for
+    the task `kind` and the run does `task` (empty: any)."""
+    if task and task != kind:
+        needed = "{} ({})".format(*SET_KINDS[task]) if task in SET_KINDS else "data that is not from TFDS"
+        raise UserError(
+            f"tfds:{name} is {SET_KINDS[kind][0]}, labels for task={kind}; this run's task={task} needs {needed}"
+        )
 
 
 def _complete_splits(arrays, seed, validation_fraction, test_fraction):

@@ -13,6 +13,7 @@ import numpy as np
 from kerasdl.data.mask_folder import IGNORE_INDEX, is_binary
 from kerasdl.data.masks import STATS_SAMPLE, MaskDataset, mask_info, resize_pair, segmentation_side
 from kerasdl.data.tfds_download import load_splits
+from kerasdl.data.tfds_records import TfdsRecords, record_count, tfds_splits
 from kerasdl.errors import UserError
 
 # The feature that makes a TFDS dataset a segmentation set: an `Image` of
@@ -28,12 +29,6 @@ TRIMAP_CLASSES = ["pet", "background", "border"]
 # gives Oxford-IIIT Pet. Finding the largest side would decode every photo
 # before training starts.
 PHOTO_SIDE = 128
-
-# Encoded examples a training split is shuffled in. TFDS records are read
-# in order (files cannot be read at random), but TFDS shuffled the examples
-# when it wrote them; the buffer reorders them every epoch. 512 Oxford-IIIT
-# Pet examples are about 55 MB of JPEG and PNG bytes (774 MiB for 7,349).
-SHUFFLE_BUFFER = 512
 
 
 def load_segmentation(
@@ -68,21 +63,22 @@ def load_segmentation(
     fixed_sides = [side for side in image_feature.shape[:2] if side]
     side = segmentation_side(image_size, max(fixed_sides) if len(fixed_sides) == 2 else PHOTO_SIDE)
     info = mask_info(spec, side, channels, class_names)
-    counts = {split: _count(data) for split, data in records.items()}
-    splits = _segmentation_splits(counts, seed, validation_fraction, test_fraction)
+    counts = {split: record_count(data) for split, data in records.items()}
+    splits = tfds_splits(counts, seed, validation_fraction, test_fraction)
     dataset = TfdsMaskDataset(info=info, splits=splits, augment=augment, binary=binary, records=records, decode=decode)
     info.mean, info.variance = dataset.statistics("train", STATS_SAMPLE, seed)
     return dataset
 
 
 @dataclasses.dataclass
-class TfdsMaskDataset(MaskDataset):
+class TfdsMaskDataset(TfdsRecords, MaskDataset):
     """A TFDS segmentation set, streamed from its records as `MaskDataset`
     streams files; `size`, `sample`, `arrays` and `pipeline` are
     `MaskDataset`'s, training augmentation included.
 
     `splits[name]` is `(sources, positions)`: for each example, the TFDS
-    split it is read from and its position in that split's stored order.
+    split it is read from and its position in that split's stored order
+    (`kerasdl.data.tfds_records`).
 
     Args:
         records: `{TFDS split: tf.data.Dataset}` of `(image, mask)` encoded
@@ -91,29 +87,6 @@ class TfdsMaskDataset(MaskDataset):
             `(height, width, channels)` and uint8 class indices `(height,
             width)`.
     """
-
-    records: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
-    decode: object = dataclasses.field(default=None, repr=False, compare=False)
-
-    def _records(self, parts, shuffle=False, seed=0):
-        """The encoded examples of `parts`, each TFDS split's in stored order,
-        then reshuffled every epoch in a buffer of `SHUFFLE_BUFFER` if
-        `shuffle`."""
-        import tensorflow as tf
-
-        sources, positions = parts
-        data = next(iter(self.records.values())).take(0)
-        for source in dict.fromkeys(sources):
-            data = data.concatenate(_at_positions(self.records[source], positions[sources == source]))
-        # Known, as a folder's is: Keras then stops each epoch at its last
-        # batch instead of running out of data mid-execution.
-        data = data.apply(tf.data.experimental.assert_cardinality(len(positions)))
-        if shuffle:
-            data = data.shuffle(self._shuffle_buffer(len(positions)), seed=seed, reshuffle_each_iteration=True)
-        return data
-
-    def _shuffle_buffer(self, count):
-        return min(count, SHUFFLE_BUFFER)
 
     def _reader(self):
         """`(image bytes, mask bytes) -> (image, mask)`, resized to the input shape."""
@@ -194,46 +167,3 @@ def _stored_classes(records, mask_feature, spec):
     if count < 2:
         raise UserError(f"Every {MASK_FEATURE} of {spec} is class 0 alone; there is nothing to segment")
     return [f"class_{index}" for index in range(count)], False
-
-
-def _count(data):
-    """Examples in a TFDS split, from its metadata where TFDS knows it."""
-    count = int(data.cardinality())
-    return count if count >= 0 else int(data.reduce(0, lambda count, _: count + 1))
-
-
-def _segmentation_splits(counts, seed, validation_fraction, test_fraction):
-    """`{split: (sources, positions)}` from `counts`, the examples in each
-    TFDS split: TFDS's own test (and validation) split where it has one,
-    validation then `validation_fraction` of its train split; with no test
-    split, seeded random shares of the train split, as `masks:DIR` splits a
-    folder. Positions are sorted: the records are read in stored order."""
-    own = {split: (np.full(count, split), np.arange(count)) for split, count in counts.items()}
-    if "test" in own and "validation" in own:
-        return own
-    count = counts["train"]
-    test = 0 if "test" in own else max(1, round(test_fraction * count))
-    validation = max(1, round(validation_fraction * count))
-    if count - test - validation < 1:
-        raise UserError(
-            f"The train split's {count} example(s) cannot fill train and validation"
-            + ("" if "test" in own else " and test")
-            + f" (validation_fraction={validation_fraction:g}, test_fraction={test_fraction:g})"
-        )
-    order = np.random.default_rng(seed).permutation(count)
-    carved = {"train": order[test + validation :], "validation": order[test : test + validation]}
-    if "test" not in own:
-        carved["test"] = order[:test]
-    return own | {split: (np.full(len(part), "train"), np.sort(part)) for split, part in carved.items()}
-
-
-def _at_positions(records, positions):
-    """The records at `positions` of one TFDS split, in stored order; reading
-    stops after the last of them."""
-    import tensorflow as tf
-
-    wanted = np.zeros(int(positions.max()) + 1 if len(positions) else 0, dtype=bool)
-    wanted[positions] = True
-    wanted = tf.constant(wanted)
-    data = records.take(len(wanted)).enumerate().filter(lambda position, _: wanted[position])
-    return data.map(lambda _, record: record)
