@@ -315,12 +315,16 @@ def config_from_settings(preset, settings):
 
 def _check_data_fits_task(config):
     """Data whose labels only one task reads (`DATA_SPECS`, boxes for
-    detection) goes with that task, and that task with such data."""
-    own = getattr(tasks.get(config.task), "DATA_SPECS", ())
-    if own and not config.data.startswith(own):
+    detection) goes with that task, and that task with such data or data
+    of a source whose sets hold its labels or another's (`SHARED_DATA_SPECS`:
+    `tfds:`; the loader checks the set, `load_dataset(task=...)`)."""
+    task = tasks.get(config.task)
+    own, shared = getattr(task, "DATA_SPECS", ()), getattr(task, "SHARED_DATA_SPECS", ())
+    if own and not config.data.startswith(own + shared):
+        allowed = [f"{prefix}DIR" if prefix.endswith(":") else prefix for prefix in own]
+        allowed += [f"{prefix}NAME" for prefix in shared]
         raise UserError(
-            f"model={config.model} (task={config.task}) needs data={' or '.join(f'{p}DIR' for p in own)}; "
-            f"got data={config.data}"
+            f"model={config.model} (task={config.task}) needs data={' or '.join(allowed)}; got data={config.data}"
         )
     for name, task in tasks.tasks().items():
         specs = getattr(task, "DATA_SPECS", ())

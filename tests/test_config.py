@@ -87,9 +87,13 @@ def test_importing_the_command_and_its_config_loads_neither_keras_nor_tensorflow
 
 
 def test_box_data_and_the_detector_go_together():
-    with pytest.raises(UserError, match=r"model=yolo \(task=detect\) needs data=boxes:DIR; got data=digits"):
+    needs = r"model=yolo \(task=detect\) needs data=boxes:DIR or nuclei_boxes or tfds:NAME; got data=digits"
+    with pytest.raises(UserError, match=needs):
         make_config("yolo_detect", {"data": "digits"})
     with pytest.raises(UserError, match="data=boxes:x holds labels for task=detect"):
         make_config("digits_cnn", {"data": "boxes:x"})
     with pytest.raises(UserError, match="int8_io=uint8 is not allowed for task=detect"):
         make_config("yolo_detect", {"data": "boxes:x", "int8_io": "uint8"})
+    # Which task a TFDS set is for shows in its features: the loader checks it (test_tfds_detection.py).
+    assert make_config("yolo_detect", {"data": "tfds:voc/2007"}).task == "detect"
+    assert make_config("digits_cnn", {"data": "tfds:voc/2007"}).task == "classify"

@@ -138,3 +138,18 @@ def test_an_anchor_two_boxes_claim_goes_to_the_candidate_it_overlaps_most():
     )
     assert foreground.tolist() == [[True]]
     np.testing.assert_allclose(target_boxes[0, 0], [5, 5, 11, 11])
+
+
+def test_a_small_picture_is_drawn_enlarged_with_its_boxes_on_the_same_pixels():
+    from kerasdl.tasks.detect_images import PALETTE, draw_boxes
+
+    image = np.zeros((64, 48, 3), np.uint8)
+    image[10:20, 5:25] = 200  # the object: x 5 to 25, y 10 to 20
+    drawn = draw_boxes(image, [[5, 10, 25, 20]], [0], ["cell"], width=1)
+    assert drawn.shape == (256, 192, 3)  # 4x: the longer side reaches 256
+    # The box's outline, 4x, on the enlarged object's edge; the object
+    # inside and the ground outside as they were.
+    assert tuple(drawn[40, 60]) == tuple(drawn[60, 20]) == PALETTE[0]
+    assert (drawn[42:78, 22:98] == 200).all() and (drawn[:38] == 0).all()
+    large = draw_boxes(np.zeros((300, 400, 3), np.uint8), [[5, 10, 25, 20]], [0], ["cell"])
+    assert large.shape == (300, 400, 3)  # large enough already: drawn as it is

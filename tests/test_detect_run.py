@@ -106,7 +106,7 @@ def test_predict_draws_the_boxes_and_lists_them_in_photo_pixels(detect_run, shap
         x1, y1, x2, y2 = item["box"]
         assert 0 <= x1 < x2 <= 80 and 0 <= y1 < y2 <= 64
     with Image.open(out / "img001.boxes.jpg") as drawn:
-        assert drawn.size == (80, 64)
+        assert drawn.size == (80 * 4, 64 * 4)  # a small photo is drawn enlarged, its labels readable
 
 
 def test_tensorboard_shows_validation_map_and_samples(detect_run):

@@ -1,7 +1,10 @@
 """The bundled `nuclei` segmentation set (kerasdl/data/nuclei, from the 2018 Data Science Bowl)."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from kerasdl.data import load_dataset
 from kerasdl.errors import UserError
@@ -47,3 +50,24 @@ def test_masks_line_up_with_bright_nuclei(nuclei):
 def test_unknown_spec_names_nuclei():
     with pytest.raises(UserError, match="nuclei"):
         load_dataset("nucleus")
+
+
+def test_nuclei_boxes_frame_the_nuclei_of_the_masks():
+    boxes = load_dataset("nuclei_boxes", augment=False)
+    assert boxes.info.name == "nuclei_boxes" and boxes.info.class_names == ["nucleus"]
+    assert boxes.info.input_shape == (64, 64, 3)  # auto: the tiles' side, a multiple of 32
+    counts = {split: len(boxes.splits[split][0]) for split in ("train", "validation", "test")}
+    assert sum(counts.values()) == 64 and counts["test"] == 13
+    total = 0
+    for split in counts:
+        for path, rows in zip(*boxes.splits[split], strict=True):
+            path = Path(str(path))
+            with Image.open(path.parent.parent / "masks" / path.name) as mask:  # the same tile's mask
+                nucleus = np.asarray(mask) == 1
+            for _, x1, y1, x2, y2 in np.round(rows[rows[:, 0] >= 0]).astype(int):  # YOLO lines round-trip
+                # A tight box around nucleus pixels: each of its rows and
+                # columns crosses some.
+                inside = nucleus[y1:y2, x1:x2]
+                assert inside.any(axis=1).all() and inside.any(axis=0).all()
+                total += 1
+    assert total == 182  # every nucleus of kerasdl/data/nuclei/README.md

@@ -10,10 +10,12 @@ from kerasdl.data.masks import load_mask_folder
 from kerasdl.data.text import load_text
 from kerasdl.errors import UserError
 
-__all__ = ["DataInfo", "Dataset", "load_dataset", "load_dataset_for", "BUNDLED", "NUCLEI"]
+__all__ = ["DataInfo", "Dataset", "load_dataset", "load_dataset_for", "BUNDLED", "NUCLEI", "NUCLEI_BOXES"]
 
-# The segmentation set that ships inside the package (kerasdl/data/nuclei/).
+# The segmentation set that ships inside the package (kerasdl/data/nuclei/),
+# and the same tiles with a box per nucleus, for detection.
 NUCLEI = "nuclei"
+NUCLEI_BOXES = "nuclei_boxes"
 
 
 def load_dataset(
@@ -28,6 +30,7 @@ def load_dataset(
     sequence_length=64,
     wordpiece="",
     augment=True,
+    task="",
 ):
     """Loads the data named by `spec` as train/validation/test splits.
 
@@ -36,6 +39,8 @@ def load_dataset(
             scikit-learn, offline), `nuclei` (bundled with kerasdl, offline:
             64 real 64x64 fluorescence tiles of cell nuclei and their
             nucleus/background masks, `kerasdl/data/nuclei/README.md`),
+            `nuclei_boxes` (the same tiles with a box per nucleus, for
+            detection),
             `images:DIR` (one sub-folder of images per class), `masks:DIR`
             (images in `DIR/images` and their segmentation masks in
             `DIR/masks`, streamed from disk), `boxes:DIR` (photos and their
@@ -43,8 +48,9 @@ def load_dataset(
             disk, `kerasdl.data.boxes`), `csv:FILE` (numeric features
             and a label column), `text:FILE` (TSV/CSV of labels and texts)
             or `text:DIR` (a sub-folder of .txt files per class), or
-            `tfds:NAME[:CONFIG]` (TensorFlow Datasets: images or texts, or
-            images and segmentation masks such as `tfds:oxford_iiit_pet`).
+            `tfds:NAME[:CONFIG]` (TensorFlow Datasets: images or texts,
+            images and segmentation masks such as `tfds:oxford_iiit_pet`,
+            or photos and object boxes such as `tfds:voc/2007`).
         seed: seeds the stratified splits.
         validation_fraction: share of all examples for validation.
         test_fraction: share of all examples for the test split.
@@ -58,8 +64,11 @@ def load_dataset(
             tokeniser instead of a word vocabulary of the training split.
         augment: `masks:`, `nuclei` and TFDS segmentation data: training
             batches get random flips, rotations and zooms, the same for an
-            image and its mask; `boxes:` data: flips, moves, zooms and
-            colour changes, the boxes moved with the pixels.
+            image and its mask; `boxes:` and TFDS detection data: flips,
+            moves, zooms and colour changes, the boxes moved with the pixels.
+        task: the run's task, if known: a `tfds:` set whose labels are
+            another task's is refused in one line before it is read (which
+            task a TFDS set is for shows only in its features).
 
     Returns:
         A `Dataset`.
@@ -76,6 +85,13 @@ def load_dataset(
         folder = str(resources.files("kerasdl.data") / NUCLEI)
         dataset = load_mask_folder(folder, seed, validation_fraction, test_fraction, image_size, augment=augment)
         dataset.info.name = NUCLEI
+        return dataset
+    if spec == NUCLEI_BOXES:
+        from kerasdl.data.boxes import load_box_folder
+
+        folder = str(resources.files("kerasdl.data") / NUCLEI)
+        dataset = load_box_folder(folder, seed, validation_fraction, test_fraction, image_size, augment=augment)
+        dataset.info.name = NUCLEI_BOXES
         return dataset
     if spec.startswith("images:"):
         return load_image_folder(spec[len("images:") :], seed, validation_fraction, test_fraction, image_size)
@@ -116,10 +132,11 @@ def load_dataset(
             sequence_length,
             wordpiece,
             augment=augment,
+            task=task,
         )
     raise UserError(
-        f"Unknown dataset {spec!r}; choose one of: {', '.join(BUNDLED)}, {NUCLEI}, images:DIR, masks:DIR, "
-        "boxes:DIR, csv:FILE, text:FILE, text:DIR, tfds:NAME"
+        f"Unknown dataset {spec!r}; choose one of: {', '.join(BUNDLED)}, {NUCLEI}, {NUCLEI_BOXES}, images:DIR, "
+        "masks:DIR, boxes:DIR, csv:FILE, text:FILE, text:DIR, tfds:NAME"
     )
 
 
@@ -137,4 +154,5 @@ def load_dataset_for(config):
         config.sequence_length,
         # BERT reads text with its own pretrained vocabulary.
         config.model_params.get("preset", "") if config.model == "bert" else "",
+        task=config.task,
     )

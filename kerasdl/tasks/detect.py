@@ -21,8 +21,13 @@ MODEL_FAMILIES = ("yolo",)
 OUTPUT = "detections"
 TEST_METRIC = "map50_95"  # the test metric that sums a run up (`kerasdl runs`, HParams)
 LOSSES = ("yolo",)
-# The data specs whose labels are boxes (`kerasdl.data.boxes`).
-DATA_SPECS = ("boxes:",)
+# The data specs whose labels are boxes (`kerasdl.data.boxes`; `nuclei_boxes`
+# is the bundled tiles'), and those
+# that hold boxes for some sets only: a `tfds:` set is a detection set when
+# its features say so (`kerasdl.data.tfds_detection`), which shows only once
+# it is opened, so `load_tfds` refuses one that is not.
+DATA_SPECS = ("boxes:", "nuclei_boxes")
+SHARED_DATA_SPECS = ("tfds:",)
 # The served models take one photo at a time: each gets its own NMS, the
 # rank-2 form that TFLite runs as a builtin (a batched NMS is a loop).
 SERVING_BATCH = 1

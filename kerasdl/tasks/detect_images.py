@@ -9,6 +9,10 @@ PALETTE = (
     (230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180),
     (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128),
 )  # fmt: skip
+# A picture whose longer side is under this is drawn enlarged (whole
+# multiples, nearest neighbour): on a 64-pixel tile the labels' 11-pixel
+# text would cover the objects it names.
+MIN_DRAWN_SIDE = 256
 
 
 def draw_boxes(image, boxes, classes, class_names, scores=None, width=2, dashed=False):
@@ -21,13 +25,20 @@ def draw_boxes(image, boxes, classes, class_names, scores=None, width=2, dashed=
         scores: `(k,)`, shown after the name; None for true boxes (no label
             text: the picture shows truth as thin outlines).
         width: line width in pixels.
+
+    Returns:
+        uint8 RGB, `image`'s size times a whole factor: 1, or enough to
+        bring its longer side to `MIN_DRAWN_SIDE`.
     """
     pixels = np.clip(np.asarray(image, dtype=np.float32), 0, 255).astype(np.uint8)
     if pixels.ndim == 2 or pixels.shape[-1] == 1:
         pixels = np.repeat(pixels.reshape(*pixels.shape[:2], 1), 3, axis=-1)
+    factor = max(1, -(-MIN_DRAWN_SIDE // max(pixels.shape[:2])))
+    pixels = pixels.repeat(factor, axis=0).repeat(factor, axis=1)
+    boxes = np.asarray(boxes, dtype=float).reshape(-1, 4) * factor
     picture = Image.fromarray(pixels[..., :3])
     pen = ImageDraw.Draw(picture)
-    for index, (box, kind) in enumerate(zip(np.asarray(boxes, dtype=float), classes, strict=True)):
+    for index, (box, kind) in enumerate(zip(boxes, classes, strict=True)):
         colour = PALETTE[int(kind) % len(PALETTE)]
         x1, y1, x2, y2 = box.tolist()
         pen.rectangle([x1, y1, max(x1, x2), max(y1, y2)], outline=colour, width=width)
