@@ -48,6 +48,9 @@ class Config:
         class_weights: `segment`: comma-separated weights, one per class in
             labels.txt order, multiplying each pixel's cross-entropy by its
             true class's weight (for rare classes); empty weighs all alike.
+        mosaic: `detect`: the share of augmented training images replaced
+            by a mosaic of four (`kerasdl.data.box_mosaic`), 0 to 1; 0
+            (default) for none.
         model: model family: `ann`, `bert`, `cnn`, `rnn`, `transfer`, `unet` or `yolo`.
         model_params: hyperparameters for the family's build function.
         epochs: maximum number of epochs (early stopping may end sooner).
@@ -131,6 +134,7 @@ class Config:
     task: str = ""
     loss: str = ""
     class_weights: str = ""
+    mosaic: float = 0.0
     model: str = "cnn"
     model_params: dict = dataclasses.field(default_factory=dict)
     epochs: int = 20
@@ -205,6 +209,7 @@ _CHECKS = {
     "reduce_lr": (lambda v: v >= 0, "an integer >= 0 (0 turns it off)"),
     "validation_fraction": (lambda v: 0 < v < 0.5, "a number in (0, 0.5)"),
     "test_fraction": (lambda v: 0 < v < 0.5, "a number in (0, 0.5)"),
+    "mosaic": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
     "seed": (lambda v: 0 <= v < 2**31, "an integer in [0, 2**31)"),
     "verbose": (lambda v: v in (0, 1, 2), "0, 1 or 2"),
     "backend": (lambda v: v in BACKENDS, "one of: " + ", ".join(BACKENDS)),
@@ -304,6 +309,8 @@ def config_from_settings(preset, settings):
     if config.class_weights and config.task != "segment":
         raise UserError(f"class_weights applies to task=segment; this run's task is {config.task}")
     parse_class_weights(config.class_weights)
+    if config.mosaic and config.task != "detect":
+        raise UserError(f"mosaic applies to task=detect; this run's task is {config.task}")
     _check_data_fits_task(config)
     if config.int8_io != "float" and hasattr(tasks.get(config.task), "QUANTIZE_UNTIL"):
         raise UserError(

@@ -65,15 +65,24 @@ def test_a_folder_that_names_train_and_val_is_scored_on_val(tmp_path):
     assert any("val split" in note for note in dataset.notes)
 
 
-def test_augmented_boxes_still_frame_their_rectangles():
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_augmented_boxes_still_frame_their_rectangles(policy):
+    import keras
     import tensorflow as tf
 
     # One white rectangle on black, the same picture eight times: each copy
-    # gets its own flip, move, zoom and colour change.
+    # gets its own flip, move, zoom and colour change. Under a mixed policy
+    # (a run on a bfloat16 CPU) the augmentation still works in float32.
     images = np.zeros((8, 64, 64, 3), "float32")
     images[:, 20:36, 8:40] = 255.0
     labels = np.tile(np.array([[[0, 8, 20, 40, 36], [-1, 0, 0, 0, 0]]], "float32"), (8, 1, 1))
-    moved_images, moved_labels = box_augmenter(seed=5)(tf.constant(images), tf.constant(labels))
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        moved_images, moved_labels = box_augmenter(seed=5)(tf.constant(images), tf.constant(labels))
+    finally:
+        keras.config.set_dtype_policy(previous)
+    assert moved_images.dtype == moved_labels.dtype == tf.float32
     moved_images, moved_labels = moved_images.numpy(), moved_labels.numpy()
     checked = 0
     for image, rows in zip(moved_images, moved_labels, strict=True):

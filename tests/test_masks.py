@@ -245,3 +245,23 @@ def test_augmented_masks_keep_their_indices(tmp_path):
     dataset = load_dataset(f"masks:{root}", image_size=16)
     masks = np.concatenate([masks for _, masks in dataset.pipeline("train", 8, shuffle=True).as_numpy_iterator()])
     assert set(np.unique(masks)) == {0, 3, IGNORE_INDEX}
+
+
+def test_segmentation_augmentation_stays_float32_under_a_mixed_policy():
+    import keras
+    import tensorflow as tf
+
+    from kerasdl.data.masks import augmenter
+
+    # A flat image moves, turns and zooms into itself: 200.25 everywhere.
+    # In bfloat16 (a run's policy on a bfloat16 CPU) it would come back 200.
+    images = tf.fill((4, 32, 32, 3), 200.25)
+    masks = tf.ones((4, 32, 32), tf.uint8)
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        moved, moved_masks = augmenter(seed=3)(images, masks)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    np.testing.assert_allclose(moved.numpy(), 200.25, atol=1e-3)
+    assert moved_masks.dtype == tf.uint8 and (moved_masks.numpy() == 1).all()

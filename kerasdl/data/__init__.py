@@ -142,7 +142,7 @@ def load_dataset(
 
 def load_dataset_for(config):
     """The dataset a run's `Config` names, with its seed, fractions and data settings."""
-    return load_dataset(
+    dataset = load_dataset(
         config.data,
         config.seed,
         config.validation_fraction,
@@ -156,3 +156,6 @@ def load_dataset_for(config):
         config.model_params.get("preset", "") if config.model == "bert" else "",
         task=config.task,
     )
+    if config.mosaic:  # detection data only: the config refuses mosaic for other tasks
+        dataset.mosaic = config.mosaic
+    return dataset

@@ -156,9 +156,12 @@ class BoxDataset(MaskDataset):
     Args:
         max_boxes: MAX_BOXES, the rows of each image's labels: the most
             boxes any image has (at least 1).
+        mosaic: the share of augmented training images replaced by a
+            mosaic of four (`kerasdl.data.box_mosaic`); 0 for none.
     """
 
     max_boxes: int = 1
+    mosaic: float = 0.0
 
     def arrays(self, split):
         """`split` in memory, cached: letterboxed images and their labels."""
@@ -191,7 +194,7 @@ class BoxDataset(MaskDataset):
         return read
 
     def _augmenter(self, seed):
-        return box_augmenter(seed)
+        return box_augmenter(seed, self.mosaic)
 
 
 def letterboxed(image, boxes, classes, side, channels, rows):
@@ -225,9 +228,10 @@ def letterboxed(image, boxes, classes, side, channels, rows):
     return image, tf.ensure_shape(labels, (rows, 5))
 
 
-def box_augmenter(seed):
+def box_augmenter(seed, mosaic=0.0):
     """A batch map `(images, labels) -> (images, labels)` that flips, moves,
-    zooms and recolours each photo, moving its boxes with the pixels.
+    zooms and recolours each photo, moving its boxes with the pixels; first,
+    with `mosaic` > 0, that share of the photos becomes mosaics of four.
 
     Keras's image layers transform `bounding_boxes` with the images; a box
     pushed out of the picture comes back with label -1, and one left
@@ -239,7 +243,10 @@ def box_augmenter(seed):
 
     from kerasdl.photos import LETTERBOX_FILL
 
-    common = {"bounding_box_format": "xyxy"}
+    # float32 whatever the run's precision: augmentation is input work on
+    # the CPU, and under mixed_bfloat16 the layers would move boxes in
+    # bfloat16 (steps of 2 pixels beyond 256) and return bfloat16.
+    common = {"bounding_box_format": "xyxy", "dtype": "float32"}
     filled = {"fill_mode": "constant", "fill_value": float(LETTERBOX_FILL), **common}
     layers = [
         keras.layers.RandomFlip("horizontal", seed=seed, **common),
@@ -256,7 +263,13 @@ def box_augmenter(seed):
         ),
     ]
 
+    generator = tf.random.Generator.from_seed(seed + len(layers)) if mosaic else None
+
     def augment(images, labels):
+        if mosaic:
+            from kerasdl.data.box_mosaic import mosaic_batch
+
+            images, labels = mosaic_batch(images, labels, generator, mosaic)
         data = {"images": images, "bounding_boxes": {"boxes": labels[..., 1:], "labels": labels[..., 0]}}
         for layer in layers:
             data = layer(data, training=True)

@@ -359,11 +359,13 @@ def augmenter(seed):
     import keras
     import tensorflow as tf
 
+    # float32 whatever the run's precision: input work on the CPU, not the
+    # model's (under mixed_bfloat16 the resampled pixels would be bfloat16).
     layers = [
         # Left-right only: a scene upside down is rarely a scene.
-        keras.layers.RandomFlip("horizontal", seed=seed),
-        keras.layers.RandomRotation(ROTATION_FACTOR, fill_mode="reflect", seed=seed + 1),
-        keras.layers.RandomZoom((-ZOOM_FACTOR, ZOOM_FACTOR), fill_mode="reflect", seed=seed + 2),
+        keras.layers.RandomFlip("horizontal", seed=seed, dtype="float32"),
+        keras.layers.RandomRotation(ROTATION_FACTOR, fill_mode="reflect", seed=seed + 1, dtype="float32"),
+        keras.layers.RandomZoom((-ZOOM_FACTOR, ZOOM_FACTOR), fill_mode="reflect", seed=seed + 2, dtype="float32"),
     ]
 
     def augment(images, masks):
