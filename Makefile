@@ -110,5 +110,5 @@ clean: ## remove run outputs and caches (keeps .venv)
 	rm -rf .pytest_cache .ruff_cache build *.egg-info bench
 	find . -name __pycache__ -not -path './$(VENV)/*' -exec rm -rf {} +
 
-distclean: clean ## also remove .venv
-	rm -rf $(VENV)
+distclean: clean ## also remove .venv and .venv-ultralytics
+	rm -rf $(VENV) .venv-ultralytics
