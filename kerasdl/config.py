@@ -15,8 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from kerasdl import tasks
-from kerasdl.config_values import TFLITE_VARIANTS, coerce, parse_class_weights, parse_variants
+from kerasdl.config_tasks import check_task_settings
+from kerasdl.config_values import TFLITE_VARIANTS, coerce, parse_variants
 
 # Public here too, for Python callers of make_config: `kerasdl.config.parse_overrides`.
 from kerasdl.config_values import parse_overrides as parse_overrides
@@ -303,43 +303,8 @@ def config_from_settings(preset, settings):
             setattr(config, key, _check(key, coerce(key, value, _SETTABLE[key])))
     config.model_params = _model_params(config.model, model_values)
     config.task = task_for(config.model, config.task)
-    losses = tasks.get(config.task).LOSSES
-    if config.loss and config.loss not in losses:
-        raise UserError(f"loss={config.loss!r} is not a loss of task={config.task}; allowed: {', '.join(losses)}")
-    if config.class_weights and config.task != "segment":
-        raise UserError(f"class_weights applies to task=segment; this run's task is {config.task}")
-    parse_class_weights(config.class_weights)
-    if config.mosaic and config.task != "detect":
-        raise UserError(f"mosaic applies to task=detect; this run's task is {config.task}")
-    _check_data_fits_task(config)
-    if config.int8_io != "float" and hasattr(tasks.get(config.task), "QUANTIZE_UNTIL"):
-        raise UserError(
-            f"int8_io={config.int8_io} is not allowed for task={config.task}: its int8 model computes the "
-            "post-processing in float32 and takes and returns float32; use int8_io=float"
-        )
+    check_task_settings(config)
     return config
-
-
-def _check_data_fits_task(config):
-    """Data whose labels only one task reads (`DATA_SPECS`, boxes for
-    detection) goes with that task, and that task with such data or data
-    of a source whose sets hold its labels or another's (`SHARED_DATA_SPECS`:
-    `tfds:`; the loader checks the set, `load_dataset(task=...)`)."""
-    task = tasks.get(config.task)
-    own, shared = getattr(task, "DATA_SPECS", ()), getattr(task, "SHARED_DATA_SPECS", ())
-    if own and not config.data.startswith(own + shared):
-        allowed = [f"{prefix}DIR" if prefix.endswith(":") else prefix for prefix in own]
-        allowed += [f"{prefix}NAME" for prefix in shared]
-        raise UserError(
-            f"model={config.model} (task={config.task}) needs data={' or '.join(allowed)}; got data={config.data}"
-        )
-    for name, task in tasks.tasks().items():
-        specs = getattr(task, "DATA_SPECS", ())
-        if name != config.task and specs and config.data.startswith(specs):
-            raise UserError(
-                f"data={config.data} holds labels for task={name} (model={', '.join(task.MODEL_FAMILIES)}); "
-                f"model={config.model} does task={config.task}"
-            )
 
 
 def model_param_defaults(family):

@@ -21,11 +21,10 @@ import keras
 
 from kerasdl.errors import UserError
 from kerasdl.models.transfer import (
-    _check_input_shape,
-    _first_line,
     _settle_batchnorm_faster,
     build_application,
     caffe_preprocessing,
+    load_preset_backbone,
     to_rgb_255,
 )
 
@@ -129,16 +128,7 @@ def _application_encoder(rgb_255, name, weights, strides):
 
 def _preset_encoder(rgb_255, directory, strides):
     """A keras-hub backbone's pyramid levels at `strides`, after its saved `ImageConverter` if any."""
-    import keras_hub
-
-    try:
-        base = keras_hub.models.Backbone.from_preset(str(directory))
-        converter = None
-        if (Path(directory) / "image_converter.json").exists():
-            converter = keras_hub.layers.ImageConverter.from_preset(str(directory))
-    except Exception as error:  # foreign or partial presets raise many kinds
-        raise UserError(f"Cannot load a keras-hub backbone from {str(directory)!r}: {_first_line(error)}") from None
-    _check_input_shape(base, directory, tuple(rgb_255.shape[1:]))
+    base, converter = load_preset_backbone(directory, tuple(rgb_255.shape[1:]))
     levels = getattr(base, "pyramid_outputs", None) or {}
     wanted = [f"P{stride.bit_length() - 1}" for stride in strides]
     missing = [level for level in wanted if level not in levels]
@@ -149,10 +139,7 @@ def _preset_encoder(rgb_255, directory, strides):
             f"{', '.join(map(str, strides))})"
         )
     encoder = keras.Model(base.input, [levels[level] for level in wanted], name="backbone")
-    if converter is None:
-        return encoder, rgb_255
-    converter.name = "image_converter"
-    return encoder, converter(rgb_255)
+    return encoder, rgb_255 if converter is None else converter(rgb_255)
 
 
 def _as_list(outputs):

@@ -169,8 +169,11 @@ def build_application(application, name, weights, **options):
         raise UserError(f"Cannot load {weights!r} into {name}: {_first_line(error)}") from None
 
 
-def _preset_backbone(directory, input_shape):
-    """A keras-hub image backbone saved with `save_to_preset`, and its `ImageConverter` if saved too."""
+def load_preset_backbone(directory, input_shape):
+    """A keras-hub image backbone saved with `save_to_preset`, named
+    `backbone`, and its `ImageConverter` (named `image_converter`) if saved
+    too, else None; a preset that fails to load or takes other inputs is
+    one line. `kerasdl.models.pyramid` reads its pyramid levels."""
     import keras_hub
 
     try:
@@ -182,10 +185,14 @@ def _preset_backbone(directory, input_shape):
         raise UserError(f"Cannot load a keras-hub backbone from {str(directory)!r}: {_first_line(error)}") from None
     _check_input_shape(base, directory, input_shape)
     base.name = "backbone"
-    if converter is None:
-        return base, _unchanged
-    converter.name = "image_converter"
+    if converter is not None:
+        converter.name = "image_converter"
     return base, converter
+
+
+def _preset_backbone(directory, input_shape):
+    base, converter = load_preset_backbone(directory, input_shape)
+    return base, _unchanged if converter is None else converter
 
 
 def _saved_backbone(path, input_shape):

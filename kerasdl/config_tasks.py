@@ -1,0 +1,48 @@
+"""The settings that depend on the run's task: its loss, the keys only one
+task reads (`class_weights`, `mosaic`), the data its labels need and its
+int8 model's input and output types. `kerasdl.config` calls
+`check_task_settings` once the task is known."""
+
+from kerasdl import tasks
+from kerasdl.config_values import parse_class_weights
+from kerasdl.errors import UserError
+
+
+def check_task_settings(config):
+    """Raises a one-line `UserError` for a setting the run's task cannot take."""
+    losses = tasks.get(config.task).LOSSES
+    if config.loss and config.loss not in losses:
+        raise UserError(f"loss={config.loss!r} is not a loss of task={config.task}; allowed: {', '.join(losses)}")
+    if config.class_weights and config.task != "segment":
+        raise UserError(f"class_weights applies to task=segment; this run's task is {config.task}")
+    parse_class_weights(config.class_weights)
+    if config.mosaic and config.task != "detect":
+        raise UserError(f"mosaic applies to task=detect; this run's task is {config.task}")
+    _check_data_fits_task(config)
+    if config.int8_io != "float" and hasattr(tasks.get(config.task), "QUANTIZE_UNTIL"):
+        raise UserError(
+            f"int8_io={config.int8_io} is not allowed for task={config.task}: its int8 model computes the "
+            "post-processing in float32 and takes and returns float32; use int8_io=float"
+        )
+
+
+def _check_data_fits_task(config):
+    """Data whose labels only one task reads (`DATA_SPECS`, boxes for
+    detection) goes with that task, and that task with such data or data
+    of a source whose sets hold its labels or another's (`SHARED_DATA_SPECS`:
+    `tfds:`; the loader checks the set, `load_dataset(task=...)`)."""
+    task = tasks.get(config.task)
+    own, shared = getattr(task, "DATA_SPECS", ()), getattr(task, "SHARED_DATA_SPECS", ())
+    if own and not config.data.startswith(own + shared):
+        allowed = [f"{prefix}DIR" if prefix.endswith(":") else prefix for prefix in own]
+        allowed += [f"{prefix}NAME" for prefix in shared]
+        raise UserError(
+            f"model={config.model} (task={config.task}) needs data={' or '.join(allowed)}; got data={config.data}"
+        )
+    for name, task in tasks.tasks().items():
+        specs = getattr(task, "DATA_SPECS", ())
+        if name != config.task and specs and config.data.startswith(specs):
+            raise UserError(
+                f"data={config.data} holds labels for task={name} (model={', '.join(task.MODEL_FAMILIES)}); "
+                f"model={config.model} does task={config.task}"
+            )
