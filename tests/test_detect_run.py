@@ -27,7 +27,16 @@ def shapes(tmp_path_factory):
 @pytest.fixture(scope="module")
 def detect_run(shapes, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("run") / "yolo"
-    settings = TINY | {"data": f"boxes:{shapes}", "variants": "float32,int8", "run_dir": str(run_dir)}
+    # float32: on a bfloat16 CPU the precision probe may pick mixed_bfloat16
+    # for this tiny model (its timings are close), and the saved model then
+    # scores in bfloat16, off the float32 TFLite file's lowest scores by more
+    # than the comparison below allows (seen once: 12 of 600 near the cut).
+    settings = TINY | {
+        "data": f"boxes:{shapes}",
+        "variants": "float32,int8",
+        "run_dir": str(run_dir),
+        "precision": "float32",
+    }
     return train("yolo_detect", settings, log=lambda line: None)
 
 
