@@ -47,6 +47,9 @@ setup(
         "markdown>=3.5,<4",
         # COCO mAP for detection, computed by the reference implementation.
         "pycocotools>=2.0.8,<3",
+        # data=colorize: CC0 and public-domain colour photos that ship inside
+        # its wheel (kerasdl/data/colorize.py), an image-to-image set offline.
+        "scikit-image>=0.22,<1",
     ],
     extras_require={
         # The tests train on the JAX backend too, and execute the Colab notebook.

@@ -123,9 +123,10 @@ class RunCheckpoints(keras.callbacks.BackupAndRestore):
         return value < self.best if self.mode == "min" else value > self.best
 
     def _variables(self):
-        """What `save_weights` writes: the model's variables and its optimizer's."""
-        optimizer = self.model.optimizer
-        return list(self.model.variables) + (list(optimizer.variables) if optimizer is not None else [])
+        """What `save_weights` writes: the model's variables and its
+        optimizers' (a GAN's `optimizers` are two)."""
+        optimizers = getattr(self.model, "optimizers", [self.model.optimizer])
+        return list(self.model.variables) + [v for optimizer in optimizers if optimizer for v in optimizer.variables]
 
     def _write(self, epochs, best_is_current=False):
         """The best weights (the model as it is now if `best_is_current`,

@@ -52,7 +52,10 @@ def build_parser():
         "--out",
         default=None,
         metavar="DIR",
-        help="where a segmenter or detector writes its pictures (default: beside each photo)",
+        help="where a segmenter, detector or translator writes its pictures (default: beside each photo)",
+    )
+    predict.add_argument(
+        "--grid", default=None, metavar="PNG", help="a translator: also a contact sheet of every input | output"
     )
     predict.add_argument("--conf", type=float, default=None, help="a detector: lowest score shown (default 0.25)")
     predict.add_argument(
@@ -244,7 +247,7 @@ def _predict(args):
         raise UserError(f"--top must be >= 1, got {args.top}")
     task = tasks.for_card(load_card(Path(args.run_dir)))
     thresholds = {"min_score": args.conf, "nms_iou": args.iou}
-    results = predict(args.run_dir, args.inputs, args.top, args.variant, args.out, **thresholds)
+    results = predict(args.run_dir, args.inputs, args.top, args.variant, args.out, grid=args.grid, **thresholds)
     for source, result in results:
         print(f"{source}: {task.format_prediction(result)}")
     return 0

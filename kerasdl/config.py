@@ -30,6 +30,7 @@ PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 JIT = ("auto", "true", "false")
 MONITORS = ("val_loss", "val_accuracy")
 INT8_IO = ("float", "int8", "uint8")
+DIRECTIONS = ("AtoB", "BtoA")
 
 
 @dataclasses.dataclass
@@ -41,7 +42,7 @@ class Config:
         description: one line shown by `kerasdl presets`.
         data: data spec, for example `digits` or `breast_cancer`.
         task: what the model learns (`kerasdl/tasks/`): `classify` or
-            `segment`; empty means the task of the model family. A family
+            `segment`, `detect` or `translate`; empty means the task of the model family. A family
             that cannot do the task named is refused.
         loss: the task's loss; empty means its default. `classify`: `ce`
             (cross-entropy); `segment`: `ce`, `dice` or `ce+dice`.
@@ -51,7 +52,10 @@ class Config:
         mosaic: `detect`: the share of augmented training images replaced
             by a mosaic of four (`kerasdl.data.box_mosaic`), 0 to 1; 0
             (default) for none.
-        model: model family: `ann`, `bert`, `cnn`, `rnn`, `transfer`, `unet` or `yolo`.
+        direction: `translate`, data `pairs:DIR`: `AtoB` (default: A, or the
+            left half of a side-by-side file, is the input) or `BtoA`.
+        model: model family: `ann`, `bert`, `cnn`, `rnn`, `transfer`, `unet`,
+            `yolo`, `pix2pix` or `l1_unet`.
         model_params: hyperparameters for the family's build function.
         epochs: maximum number of epochs (early stopping may end sooner).
         batch_size: examples per replica per step; the global batch is this
@@ -135,6 +139,7 @@ class Config:
     loss: str = ""
     class_weights: str = ""
     mosaic: float = 0.0
+    direction: str = "AtoB"
     model: str = "cnn"
     model_params: dict = dataclasses.field(default_factory=dict)
     epochs: int = 20
@@ -210,6 +215,7 @@ _CHECKS = {
     "validation_fraction": (lambda v: 0 < v < 0.5, "a number in (0, 0.5)"),
     "test_fraction": (lambda v: 0 < v < 0.5, "a number in (0, 0.5)"),
     "mosaic": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    "direction": (lambda v: v in DIRECTIONS, "one of: " + ", ".join(DIRECTIONS)),
     "seed": (lambda v: 0 <= v < 2**31, "an integer in [0, 2**31)"),
     "verbose": (lambda v: v in (0, 1, 2), "0, 1 or 2"),
     "backend": (lambda v: v in BACKENDS, "one of: " + ", ".join(BACKENDS)),

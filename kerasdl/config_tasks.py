@@ -7,6 +7,11 @@ from kerasdl import tasks
 from kerasdl.config_values import parse_class_weights
 from kerasdl.errors import UserError
 
+PIX2PIX_NOT_ON_JAX = (
+    "model=pix2pix trains on backend=tensorflow only: its step updates two networks with two optimizers, and "
+    "Keras's JAX trainer carries one optimizer's state; model=l1_unet runs on JAX"
+)
+
 
 def check_task_settings(config):
     """Raises a one-line `UserError` for a setting the run's task cannot take."""
@@ -18,6 +23,10 @@ def check_task_settings(config):
     parse_class_weights(config.class_weights)
     if config.mosaic and config.task != "detect":
         raise UserError(f"mosaic applies to task=detect; this run's task is {config.task}")
+    if config.direction != "AtoB" and config.task != "translate":
+        raise UserError(f"direction applies to task=translate; this run's task is {config.task}")
+    if config.model == "pix2pix" and config.backend == "jax":
+        raise UserError(PIX2PIX_NOT_ON_JAX)
     _check_data_fits_task(config)
     if config.int8_io != "float" and hasattr(tasks.get(config.task), "QUANTIZE_UNTIL"):
         raise UserError(

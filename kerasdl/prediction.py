@@ -28,7 +28,7 @@ from kerasdl.photos import (
 )
 
 
-def predict(run_dir, inputs, top=3, variant="float32", out_dir=None, min_score=None, nms_iou=None):
+def predict(run_dir, inputs, top=3, variant="float32", out_dir=None, min_score=None, nms_iou=None, grid=None):
     """Runs one of the run's TFLite variants on raw inputs; the run's task
     (`kerasdl.tasks`) says what comes back.
 
@@ -46,11 +46,14 @@ def predict(run_dir, inputs, top=3, variant="float32", out_dir=None, min_score=N
         nms_iou: a detector: suppress boxes overlapping a better one of their
             class by more than this IoU; at most the model's own `NMS_IOU`
             (0.7), which the model applied already.
+        grid: a translator: also write a contact sheet (input | output,
+            one row per input) to this PNG path.
 
     Returns:
         A list of `(source, result)`; a classifier's result is
         `[(label, probability), ...]`, best first; a segmenter's the paths
-        it wrote and each class's share of the pixels.
+        it wrote and each class's share of the pixels; a translator's the
+        image it wrote and its size.
 
     Example:
         >>> predict("saved_models/iris_ann", ["5.1,3.5,1.4,0.2"])[0][1][0][0]
@@ -72,9 +75,15 @@ def predict(run_dir, inputs, top=3, variant="float32", out_dir=None, min_score=N
     if entry["input"].get("preprocessing") == "standardise":
         batch = standardise(batch, spec["normalisation_inside_model"])
     thresholds = {name: value for name, value in (("min_score", min_score), ("nms_iou", nms_iou)) if value is not None}
+    doing = card.get("task_description", "classification")
     if thresholds and not hasattr(task, "SHOW_THRESHOLDS"):
-        doing = card.get("task_description", "classification")
         raise UserError(f"--conf and --iou apply to a detector; this run's model does {doing}")
+    if grid is not None:
+        if not hasattr(task, "CONTACT_SHEET"):
+            raise UserError(f"--grid applies to image-to-image translation; this run's model does {doing}")
+        if not str(grid).lower().endswith(".png"):
+            raise UserError(f"--grid {grid!r} must name a .png file")
+        thresholds["grid"] = grid
     runner = TFLiteRunner(_read_model(run_dir / entry["file"]), xnnpack=entry.get("xnnpack", True), output=task.OUTPUT)
     rendered = task.render(runner(batch), card, top=top, sources=sources, out_dir=out_dir, **thresholds)
     return list(zip(sources, rendered, strict=True))

@@ -65,17 +65,17 @@ FEW_STEPS = 100
 
 
 def compile_model(model, config, learning_rate=None, jit_compile=False, steps_per_execution=1, steps_per_epoch=None):
-    """Compiles for the config's task: Adam at `learning_rate` (default: the
-    config's rate and schedule over `steps_per_epoch`, `kerasdl.schedule`),
-    the task's loss and metrics (`kerasdl.tasks`); XLA if `jit_compile`;
-    `steps_per_execution` training steps per call into the graph.
+    """Compiles for the config's task: Adam (beta_1: the task's `ADAM_BETA_1`, else 0.9) at `learning_rate`
+    (default: the config's rate and schedule over `steps_per_epoch`, `kerasdl.schedule`), the task's loss and
+    metrics (`kerasdl.tasks`); XLA if `jit_compile`; `steps_per_execution` steps per call.
 
     Example:
         >>> compile_model(model, make_config("iris_ann"), steps_per_epoch=7)
     """
+    task, rate = tasks.get(config.task), learning_rate or schedule.learning_rate(config, steps_per_epoch)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate or schedule.learning_rate(config, steps_per_epoch)),
-        **tasks.get(config.task).compile_arguments(config, model),
+        optimizer=keras.optimizers.Adam(learning_rate=rate, beta_1=getattr(task, "ADAM_BETA_1", 0.9)),
+        **task.compile_arguments(config, model),
         jit_compile=jit_compile,
         steps_per_execution=steps_per_execution,
     )

@@ -48,7 +48,10 @@ def test_changing_the_family_drops_the_presets_hyperparameters():
         ({"precision": "int4"}, "precision='int4' is out of range"),
         ({"overwrite": "maybe"}, "overwrite must be true or false"),
         ({"epoch": "3"}, "Unknown config key 'epoch'; allowed keys:"),
-        ({"model": "transformer"}, "Unknown model 'transformer'; choose one of: ann, bert, cnn, rnn, transfer"),
+        (
+            {"model": "transformer"},
+            "Unknown model 'transformer'; choose one of: ann, bert, cnn, l1_unet, pix2pix, rnn, transfer",
+        ),
         ({"model.units": "3"}, "Unknown key 'model.units' for model 'cnn'; allowed: model.filters"),
         ({"model.filters": "32,x"}, "model.filters must be a comma-separated list of integers"),
     ],

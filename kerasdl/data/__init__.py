@@ -7,15 +7,19 @@ from kerasdl.data.csv_table import load_csv_table
 from kerasdl.data.dataset import DataInfo, Dataset
 from kerasdl.data.images import load_image_folder
 from kerasdl.data.masks import load_mask_folder
+from kerasdl.data.pairs import load_pair_folder
 from kerasdl.data.text import load_text
 from kerasdl.errors import UserError
 
-__all__ = ["DataInfo", "Dataset", "load_dataset", "load_dataset_for", "BUNDLED", "NUCLEI", "NUCLEI_BOXES"]
+__all__ = ["DataInfo", "Dataset", "load_dataset", "load_dataset_for", "BUNDLED", "NUCLEI", "NUCLEI_BOXES", "COLORIZE"]
 
 # The segmentation set that ships inside the package (kerasdl/data/nuclei/),
 # and the same tiles with a box per nucleus, for detection.
 NUCLEI = "nuclei"
 NUCLEI_BOXES = "nuclei_boxes"
+# Grey photo to colour photo: crops of photos that ship inside scikit-image
+# (kerasdl/data/colorize.py), for image-to-image translation offline.
+COLORIZE = "colorize"
 
 
 def load_dataset(
@@ -31,6 +35,7 @@ def load_dataset(
     wordpiece="",
     augment=True,
     task="",
+    direction="AtoB",
 ):
     """Loads the data named by `spec` as train/validation/test splits.
 
@@ -40,12 +45,17 @@ def load_dataset(
             64 real 64x64 fluorescence tiles of cell nuclei and their
             nucleus/background masks, `kerasdl/data/nuclei/README.md`),
             `nuclei_boxes` (the same tiles with a box per nucleus, for
-            detection),
+            detection), `colorize` (grey photo to colour photo, offline:
+            seeded crops of four CC0 or public-domain photos that ship inside
+            scikit-image, a demonstration, `kerasdl.data.colorize`),
             `images:DIR` (one sub-folder of images per class), `masks:DIR`
             (images in `DIR/images` and their segmentation masks in
             `DIR/masks`, streamed from disk), `boxes:DIR` (photos and their
             object boxes: YOLO txt, Pascal VOC or COCO JSON, streamed from
-            disk, `kerasdl.data.boxes`), `csv:FILE` (numeric features
+            disk, `kerasdl.data.boxes`), `pairs:DIR` (image pairs for
+            image-to-image translation: `DIR/A` and `DIR/B`, or images with
+            the two halves side by side, streamed from disk,
+            `kerasdl.data.pairs`), `csv:FILE` (numeric features
             and a label column), `text:FILE` (TSV/CSV of labels and texts)
             or `text:DIR` (a sub-folder of .txt files per class), or
             `tfds:NAME[:CONFIG]` (TensorFlow Datasets: images or texts,
@@ -65,10 +75,14 @@ def load_dataset(
         augment: `masks:`, `nuclei` and TFDS segmentation data: training
             batches get random flips, rotations and zooms, the same for an
             image and its mask; `boxes:` and TFDS detection data: flips,
-            moves, zooms and colour changes, the boxes moved with the pixels.
+            moves, zooms and colour changes, the boxes moved with the pixels;
+            `pairs:` and `colorize`: pix2pix's random jitter (enlarge, crop
+            back, mirror), the same for an input and its target.
         task: the run's task, if known: a `tfds:` set whose labels are
             another task's is refused in one line before it is read (which
             task a TFDS set is for shows only in its features).
+        direction: `pairs:` data: "AtoB" (A, the left half, is the input
+            and B the target) or "BtoA".
 
     Returns:
         A `Dataset`.
@@ -93,11 +107,25 @@ def load_dataset(
         dataset = load_box_folder(folder, seed, validation_fraction, test_fraction, image_size, augment=augment)
         dataset.info.name = NUCLEI_BOXES
         return dataset
+    if spec == COLORIZE:
+        from kerasdl.data.colorize import load_colorize
+
+        return load_colorize(seed, validation_fraction, test_fraction, image_size, augment=augment)
     if spec.startswith("images:"):
         return load_image_folder(spec[len("images:") :], seed, validation_fraction, test_fraction, image_size)
     if spec.startswith("masks:"):
         return load_mask_folder(
             spec[len("masks:") :], seed, validation_fraction, test_fraction, image_size, augment=augment
+        )
+    if spec.startswith("pairs:"):
+        return load_pair_folder(
+            spec[len("pairs:") :],
+            seed,
+            validation_fraction,
+            test_fraction,
+            image_size,
+            augment=augment,
+            direction=direction,
         )
     if spec.startswith("boxes:"):
         from kerasdl.data.boxes import load_box_folder
@@ -135,8 +163,8 @@ def load_dataset(
             task=task,
         )
     raise UserError(
-        f"Unknown dataset {spec!r}; choose one of: {', '.join(BUNDLED)}, {NUCLEI}, {NUCLEI_BOXES}, images:DIR, "
-        "masks:DIR, boxes:DIR, csv:FILE, text:FILE, text:DIR, tfds:NAME"
+        f"Unknown dataset {spec!r}; choose one of: {', '.join(BUNDLED)}, {NUCLEI}, {NUCLEI_BOXES}, {COLORIZE}, "
+        "images:DIR, masks:DIR, boxes:DIR, pairs:DIR, csv:FILE, text:FILE, text:DIR, tfds:NAME"
     )
 
 
@@ -155,6 +183,8 @@ def load_dataset_for(config):
         # BERT reads text with its own pretrained vocabulary.
         config.model_params.get("preset", "") if config.model == "bert" else "",
         task=config.task,
+        # The translate task's key; getattr while other configs lack it.
+        direction=getattr(config, "direction", "AtoB"),
     )
     if config.mosaic:  # detection data only: the config refuses mosaic for other tasks
         dataset.mosaic = config.mosaic

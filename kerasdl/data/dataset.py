@@ -35,6 +35,8 @@ class DataInfo:
         categories: tabular data: `{feature index: [category, ...]}` for the
             categorical features, whose values are codes (category i is code
             i + 1; 0 is unknown); else None.
+        target_shape: image-to-image data: the shape of one target image
+            (side, side, channels), else None.
     """
 
     name: str
@@ -48,6 +50,7 @@ class DataInfo:
     vocabulary: list = None
     tokenizer: str = "words"
     categories: dict = None
+    target_shape: tuple = None
 
     @property
     def num_classes(self):

@@ -54,6 +54,7 @@ def export_run(run_dir, model, dataset, config, metrics, log=print):
         shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=run_dir))
     task = tasks.get(config.task)
+    model = task.exported_model(model) if hasattr(task, "exported_model") else model  # a GAN's generator
     line = StageLine("export", enabled=bool(config.verbose))
     try:
         line.say("the Keras file and the SavedModel")

@@ -6,6 +6,7 @@ def builders():
     from kerasdl.models.ann import build_ann
     from kerasdl.models.bert import build_bert
     from kerasdl.models.cnn import build_cnn
+    from kerasdl.models.pix2pix import build_l1_unet, build_pix2pix
     from kerasdl.models.rnn import build_rnn
     from kerasdl.models.transfer import build_transfer
     from kerasdl.models.unet import build_unet
@@ -15,6 +16,8 @@ def builders():
         "ann": build_ann,
         "bert": build_bert,
         "cnn": build_cnn,
+        "l1_unet": build_l1_unet,
+        "pix2pix": build_pix2pix,
         "rnn": build_rnn,
         "transfer": build_transfer,
         "unet": build_unet,
@@ -26,13 +29,15 @@ def build_model(family, info, **hyperparameters):
     """Builds the model of `family` for the data described by `info`.
 
     Args:
-        family: `ann`, `bert`, `cnn`, `rnn`, `transfer`, `unet` or `yolo`.
+        family: `ann`, `bert`, `cnn`, `rnn`, `transfer`, `unet`, `yolo`,
+            `pix2pix` or `l1_unet`.
         info: the data's `DataInfo`.
         **hyperparameters: keyword arguments of the family's build function.
 
     Returns:
         An uncompiled `keras.Model` from raw inputs to class probabilities
-        (per pixel for `unet`; per-anchor box and class logits for `yolo`).
+        (per pixel for `unet`; per-anchor box and class logits for `yolo`;
+        an image in [0, 1] for `pix2pix` and `l1_unet`).
 
     Example:
         >>> model = build_model("cnn", load_dataset("digits").info, filters=(16, 32))

@@ -11,12 +11,12 @@ which one it is.
 """
 
 from kerasdl.errors import UserError
-from kerasdl.tasks import classify, detect, segment
+from kerasdl.tasks import classify, detect, segment, translate
 
 
 def tasks():
     """Maps each task name to its module, explicitly (no registration by import)."""
-    return {"classify": classify, "segment": segment, "detect": detect}
+    return {"classify": classify, "segment": segment, "detect": detect, "translate": translate}
 
 
 def get(name):
