@@ -10,7 +10,7 @@ ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install train train-ann train-cnn train-rnn tensorboard export test test-full test-fast \
-	bench bench-export bench-training bench-memory bench-tta bench-seg bench-detect quality quality-seg quality-detect time-train clean distclean
+	bench bench-export bench-training bench-memory bench-tta bench-seg bench-detect quality quality-seg quality-detect quality-translate time-train clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -101,6 +101,9 @@ quality-seg: $(INSTALLED) ## issue 16's bar: unet_segment on the ISBI 2012 membr
 
 quality-detect: $(INSTALLED) ## issue 18's bar: yolo_detect on the BCCD blood cells (ARGS='--data DIR'; default ../shared/data/bccd)
 	$(BIN)/python scripts/quality_detection.py $(ARGS)
+
+quality-translate: $(INSTALLED) ## issue 19's bar: pix2pix vs l1_unet on ISBI labels -> EM (ARGS='--data DIR --epochs N')
+	$(BIN)/python scripts/quality_translation.py $(ARGS)
 
 time-train: $(INSTALLED) ## measure `make train` after set-up (the figure in docs/measured-figures.md)
 	$(BIN)/python scripts/time_make_train.py

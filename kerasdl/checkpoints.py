@@ -46,6 +46,9 @@ class RunCheckpoints(keras.callbacks.BackupAndRestore):
         checkpoints: the run's `checkpoints/` folder (`Path`); the best
             weights go to `best.weights.h5`, the backup to `backup/`.
         monitor: the metric the best epoch is chosen by (`val_loss`, ...).
+            A model whose `best_is_last` is true (a GAN: its validation
+            losses depend on a discriminator that changes every epoch)
+            keeps its last epoch as the best.
         mode: "min" or "max".
         best: the best value of `monitor` that the files already on disk
             reached (a resumed run), or None.
@@ -85,16 +88,17 @@ class RunCheckpoints(keras.callbacks.BackupAndRestore):
         with deferred():
             value = (logs or {}).get(self.monitor)
             improved = value is not None and self._improves(float(value))
+            improved = improved or getattr(self.model, "best_is_last", False)
             wait = max(self.interval, SLOW_WRITE_FACTOR * self._write_seconds) if self.interval else 0
             if time.monotonic() - self._written_at >= wait:
                 self._write(epoch + 1, best_is_current=improved)
-                if improved:
+                if improved and value is not None:
                     self.best = float(value)
                 self._state = None
                 return
             best_weights = self.model.get_weights() if improved else self._best_weights
             state = (epoch + 1, [variable.numpy() for variable in self._variables()])
-            if improved:
+            if improved and value is not None:
                 self.best = float(value)
             self._best_weights, self._state = best_weights, state
 

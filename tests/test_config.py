@@ -100,3 +100,18 @@ def test_box_data_and_the_detector_go_together():
     # Which task a TFDS set is for shows in its features: the loader checks it (test_tfds_detection.py).
     assert make_config("yolo_detect", {"data": "tfds:voc/2007"}).task == "detect"
     assert make_config("digits_cnn", {"data": "tfds:voc/2007"}).task == "classify"
+
+
+def test_image_pairs_and_the_translators_go_together():
+    with pytest.raises(UserError, match=r"model=pix2pix \(task=translate\) needs data=pairs:DIR or colorize"):
+        make_config("pix2pix_pairs", {"data": "digits"})
+    with pytest.raises(UserError, match="data=pairs:x holds labels for task=translate"):
+        make_config("unet_segment", {"data": "pairs:x"})
+    with pytest.raises(UserError, match="direction applies to task=translate"):
+        make_config("digits_cnn", {"direction": "BtoA"})
+    with pytest.raises(UserError, match="direction='AB' is out of range; allowed: one of: AtoB, BtoA"):
+        make_config("pix2pix_pairs", {"direction": "AB"})
+    # Two optimizers in one step: the GAN trains on TensorFlow only; its baseline anywhere.
+    with pytest.raises(UserError, match="model=pix2pix trains on backend=tensorflow only"):
+        make_config("pix2pix_pairs", {"backend": "jax"})
+    assert make_config("pix2pix_pairs", {"backend": "jax", "model": "l1_unet"}).task == "translate"

@@ -302,3 +302,17 @@ def test_mixed_precision_models_export_in_float32(tmp_path, digits, precision):
     batch = digits.arrays("test")[0]
     agreement = np.mean(np.argmax(model.predict(batch, verbose=0), -1) == np.argmax(copy.predict(batch, verbose=0), -1))
     assert agreement > 0.95
+
+
+def test_latency_of_a_slow_model_stops_at_its_time_budget():
+    import time
+
+    from kerasdl.export import latency
+
+    calls = []
+    result = latency._time(lambda: (calls.append(1), time.sleep(0.02)), runs=200, warmup=20, budget=0.1)
+    # warming stops after budget / 5; timing after the budget, but never below MIN_RUNS
+    assert latency.MIN_RUNS <= result["runs"] < 200 and len(calls) < 30
+    assert 20 <= result["median_ms"] <= result["p90_ms"]
+    quick = latency._time(lambda: None, runs=50, warmup=5, budget=10)
+    assert quick["runs"] == 50

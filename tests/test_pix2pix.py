@@ -123,3 +123,16 @@ def test_collapse_guard_fires_on_a_constant_generator(tmp_path):
     assert any(path.name.startswith("events") for path in (tmp_path / "samples").iterdir())
     assert "discriminator's loss is 0.0010" in collapse_signs(0.001, 1.0)[0]
     assert collapse_signs(0.35, 0.8) == []
+
+
+def test_a_gans_best_checkpoint_is_its_last_epoch(tmp_path):
+    inputs, targets = _pairs()
+    model = _compiled(build_pix2pix(_info(), filters=8, discriminator_filters=8))
+    # A best so far that no epoch can beat: a classifier's checkpoint would keep none of these epochs.
+    checkpoints = RunCheckpoints(tmp_path, "val_loss", "min", -1.0, interval=0)
+    model.fit(inputs, targets, batch_size=4, epochs=2, validation_data=(inputs, targets), callbacks=[checkpoints])
+    last = [weight.numpy() for weight in model.generator.weights]
+    fresh = _compiled(build_pix2pix(_info(), filters=8, discriminator_filters=8))
+    fresh.load_weights(tmp_path / "best.weights.h5")
+    for saved, loaded in zip(last, fresh.generator.weights, strict=True):
+        np.testing.assert_array_equal(saved, loaded.numpy())

@@ -77,8 +77,11 @@ def build_generator(info, filters=64, depth="auto", norm="instance", dropout=0.5
     inputs, x = model_inputs(info)
     skips = []
     for level in range(1, depth + 1):
+        # No bias at the innermost level: with one, TensorFlow's graph
+        # optimiser (grappler's remapper) gave up on the whole training step
+        # and logged an error, and the step took 6% longer (256x256, bfloat16).
         x = keras.layers.Conv2D(
-            _width(filters, level), 4, strides=2, padding="same", use_bias=norm != "batch",
+            _width(filters, level), 4, strides=2, padding="same", use_bias=norm != "batch" and level < depth,
             kernel_initializer=_init(), name=f"down{level}_conv",
         )(x)  # fmt: skip
         if 1 < level < depth:  # not the first (the paper's C64 has none) nor the 1x1 innermost
