@@ -18,6 +18,11 @@ from pathlib import Path
 
 from kerasdl.errors import UserError, first_few
 
+# What chose the best checkpoint of a family that keeps its last epoch (a
+# GAN: `Pix2Pix.best_is_last`), in place of a monitored metric
+# (`tasks.checkpoint_rule`).
+LAST_EPOCH = "last epoch"
+
 HISTORY_FILE = "history.csv"
 DAMAGED_COPY = "history.damaged.csv"
 
@@ -167,12 +172,15 @@ def monitor_mode(monitor):
 
 def best_epoch(values, monitor):
     """The 1-based epoch whose `monitor` value in `values` (one per epoch) was
-    best, the first of equals; None when no value is finite.
+    best, the first of equals; None when no value is finite. With `monitor`
+    `LAST_EPOCH` (a GAN's rule), the last of `values`.
 
     Example:
         >>> best_epoch([0.9, 0.5, 0.7], "val_loss"), best_epoch([0.6, 0.8, 0.8], "val_accuracy")
         (2, 2)
     """
+    if monitor == LAST_EPOCH:
+        return len(values) or None
     finite = [(value, index) for index, value in enumerate(values) if math.isfinite(value)]
     if not finite:
         return None

@@ -64,7 +64,7 @@ def run_row(path):
     metrics = _read_json(path / "metrics.json")
     test = metrics.get("test", {}) if metrics else {}
     history = parse_history(path / "history.csv").metrics() if (path / "history.csv").exists() else {}
-    monitor = config.get("monitor", "val_loss")
+    monitor = tasks.checkpoint_rule(config.get("model", ""), config.get("monitor", "val_loss"))
     tflite = path / "model.tflite"
     return RunRow(
         path=path,
@@ -73,7 +73,7 @@ def run_row(path):
         status=_status(path, metrics),
         metric_name=metric_name,
         metric=float(test.get(metric_name, math.nan)) if isinstance(test.get(metric_name), (int, float)) else math.nan,
-        best_epoch=best_epoch(history.get(monitor, []), monitor) or 0,
+        best_epoch=best_epoch(history.get(monitor, history.get("loss", [])), monitor) or 0,
         epochs=len(history.get("loss", [])),
         tflite_bytes=tflite.stat().st_size if metrics and tflite.exists() else 0,
         when=(path / "metrics.json" if metrics else path / "config.yaml").stat().st_mtime,

@@ -203,3 +203,12 @@ def test_ctrl_c_on_two_devices_resumes_and_a_bfloat16_text_model_serves_raw_text
     serve_raw = tf.saved_model.load(str(run_dir / "saved_model")).signatures["serve_raw"]
     served = serve_raw(texts=tf.constant(texts))
     assert served["probabilities"].numpy().argmax(axis=1).tolist() == [1, 0]  # labels sorted: ham, spam
+
+
+def test_the_l1_translation_baseline_trains_and_exports_on_jax(tmp_path):
+    # Pix2Pix's two-optimizer step is TensorFlow's (refused on JAX: test_config.py); its baseline is a plain model.
+    settings = ["model=l1_unet", "image_size=32", "model.filters=8", "epochs=1", "variants=float32", "run_dir=l1"]
+    done = _train_on_jax(tmp_path, 1, *settings, preset="pix2pix_colorize")
+    assert done.returncode == 0, done.stderr
+    card = json.loads((tmp_path / "l1" / "model_card.json").read_text())
+    assert card["task"] == "translate" and card["variants"]["float32"]["parity"]["psnr_db"] >= 50

@@ -94,6 +94,12 @@ def test_predict_writes_each_output_at_its_inputs_size_and_a_contact_sheet(trans
     assert "first.out.png (48x40)" in capsys.readouterr().out
 
 
+def test_evaluate_rescores_the_exported_generator_and_tensorboard_has_the_triples(translate_run, capsys):
+    assert main(["evaluate", str(translate_run.run_dir)]) == 0
+    assert "ssim" in capsys.readouterr().out
+    assert any((translate_run.run_dir / "logs" / "samples").iterdir())
+
+
 def test_grid_on_a_classifier_is_a_one_line_error(iris_run, capsys):
     assert main(["predict", str(iris_run.run_dir), "5.1,3.5,1.4,0.2", "--grid", "sheet.png"]) == 2
     assert "--grid applies to image-to-image translation" in capsys.readouterr().err

@@ -7,11 +7,13 @@ from kerasdl.export.report import markdown_report
 from kerasdl.export.report_html import html_report
 from kerasdl.finetune import PHASE_MARKER
 from kerasdl.inspection.plots import write_plots
+from kerasdl.tasks import checkpoint_rule
 
 
 def write_reports(staging, run_dir, card, config, inspection, history):
     """Writes `plots/`, report.md and report.html into `staging`."""
-    plots = write_plots(staging / "plots", inspection, history, config.monitor, fine_tune_start(run_dir))
+    monitor = checkpoint_rule(config.model, config.monitor)
+    plots = write_plots(staging / "plots", inspection, history, monitor, fine_tune_start(run_dir))
     report = markdown_report(card, plots, inspection.texts if inspection is not None else None)
     (staging / "report.md").write_text(report)
     (staging / "report.html").write_text(html_report(report, staging), encoding="utf-8")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from kerasdl.history import best_epoch
+from kerasdl.history import LAST_EPOCH, best_epoch
 
 CURVES_FILE = "training_curves.png"
 
@@ -53,7 +53,7 @@ def training_curves(history, monitor, fine_tune_start=None):
     # 0.36 s to save against 0.21 s (Xeon), and the panels are alike.
     figure.subplots_adjust(left=0.6 / (5.2 * len(measures)), right=0.98, bottom=0.13, top=0.92, wspace=0.18)
     axes = figure.subplots(1, len(measures), squeeze=False)[0]
-    best = best_epoch(history.get(monitor, []), monitor)
+    best = best_epoch(history.get(monitor, history["loss"]), monitor)
     for axis, measure in zip(axes, measures, strict=True):
         axis.plot(epochs, history[measure], label="train", color="tab:blue")
         if history.get(f"val_{measure}"):
@@ -66,7 +66,8 @@ def training_curves(history, monitor, fine_tune_start=None):
         if fine_tune_start:
             axis.axvspan(fine_tune_start + 0.5, epochs[-1] + 0.5, color="tab:green", alpha=0.12, label="fine-tuning")
         if best:
-            axis.axvline(best, color="grey", linestyle="--", linewidth=1, label=f"best epoch ({best}, by {monitor})")
+            kept = f"best epoch ({best}, by {monitor})" if monitor != LAST_EPOCH else f"kept: the last epoch ({best})"
+            axis.axvline(best, color="grey", linestyle="--", linewidth=1, label=kept)
         axis.set_xlabel("epoch")
         axis.set_title(measure.replace("_", " "))
         axis.grid(alpha=0.3)

@@ -11,6 +11,7 @@ which one it is.
 """
 
 from kerasdl.errors import UserError
+from kerasdl.history import LAST_EPOCH
 from kerasdl.tasks import classify, detect, segment, translate
 
 
@@ -46,6 +47,21 @@ def task_for(model_family, requested=""):
         if model_family in task.MODEL_FAMILIES:
             return name
     raise UserError(f"model={model_family} belongs to no task; tasks: {', '.join(tasks())}")
+
+
+
+def checkpoint_rule(model_family, monitor):
+    """What picked a run's best checkpoint: `monitor`, or `LAST_EPOCH` for a
+    family a task lists in `LAST_EPOCH_MODELS`.
+
+    Example:
+        >>> checkpoint_rule("cnn", "val_loss"), checkpoint_rule("pix2pix", "val_loss")
+        ('val_loss', 'last epoch')
+    """
+    for task in tasks().values():
+        if model_family in getattr(task, "LAST_EPOCH_MODELS", ()):
+            return LAST_EPOCH
+    return monitor
 
 
 def for_card(card):

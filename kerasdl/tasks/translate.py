@@ -19,6 +19,8 @@ OUTPUT = "image"
 TEST_METRIC = "ssim"  # the test metric that sums a run up (`kerasdl runs`, HParams)
 LOSSES = ("l1",)  # pix2pix adds its adversarial loss (`pix2pix_gan`)
 DATA_SPECS = ("pairs:", "colorize")
+# A GAN's best checkpoint is its last epoch (`Pix2Pix.best_is_last`); the baseline's, its lowest val_loss.
+LAST_EPOCH_MODELS = ("pix2pix",)
 # The paper's Adam: beta_1 0.5 instead of 0.9, for the generator and the
 # discriminator alike (and for the L1 baseline, trained the same way).
 ADAM_BETA_1 = 0.5
@@ -69,7 +71,8 @@ def score(model, batches, info):
     generator = exported_model(model)
     targets, outputs = [], []
     for inputs, truth in batches:
-        outputs.append(np.asarray(generator.predict_on_batch(inputs), dtype=np.float32))
+        # NumPy: JAX's compiled predict step takes no TensorFlow tensors.
+        outputs.append(np.asarray(generator.predict_on_batch(np.asarray(inputs)), dtype=np.float32))
         targets.append(np.asarray(truth, dtype=np.float32))
     return image_scores(np.concatenate(targets), np.concatenate(outputs))
 
