@@ -49,7 +49,6 @@ def task_for(model_family, requested=""):
     raise UserError(f"model={model_family} belongs to no task; tasks: {', '.join(tasks())}")
 
 
-
 def checkpoint_rule(model_family, monitor):
     """What picked a run's best checkpoint: `monitor`, or `LAST_EPOCH` for a
     family a task lists in `LAST_EPOCH_MODELS`.
