@@ -205,6 +205,7 @@ def test_ctrl_c_on_two_devices_resumes_and_a_bfloat16_text_model_serves_raw_text
     assert served["probabilities"].numpy().argmax(axis=1).tolist() == [1, 0]  # labels sorted: ham, spam
 
 
+@pytest.mark.full  # 40-80 s: make test-full (CI runs it too)
 def test_the_l1_translation_baseline_trains_and_exports_on_jax(tmp_path):
     # Pix2Pix's two-optimizer step is TensorFlow's (refused on JAX: test_config.py); its baseline is a plain model.
     settings = ["model=l1_unet", "image_size=32", "model.filters=8", "epochs=1", "variants=float32", "run_dir=l1"]

@@ -28,7 +28,7 @@ def _check_classifier(model, info):
 
 
 def test_every_family_is_a_builder():
-    assert set(builders()) == {"ann", "bert", "cnn", "rnn", "transfer", "unet", "yolo"}
+    assert set(builders()) == {"ann", "bert", "cnn", "rnn", "transfer", "unet", "yolo", "pix2pix", "l1_unet"}
 
 
 def test_ann_architecture(iris):

@@ -158,6 +158,7 @@ TINY = {
     "bert": {"sequence_length": "16"},
     "unet": {"model.filters": "4", "image_size": "32", "batch_size": "4"},
     "yolo": {"image_size": "64", "batch_size": "4"},
+    "pix2pix": {"model.filters": "4", "model.discriminator_filters": "4", "image_size": "32", "batch_size": "4"},
 }
 SMS = messages(150, ("", "please", "x"))
 
@@ -189,6 +190,12 @@ def offline_data(tmp_path_factory):
         pixels = (mask // 2 + rng.integers(0, 100, mask.shape)).astype("uint8")
         (root / "segmentation/images" / f"{index}.png").write_bytes(tf.io.encode_png(pixels).numpy())
     make_yolo_folder(root / "detection", count=14, size=(64, 48))
+    for side in ("A", "B"):  # image pairs: a grey input and its negative
+        (root / "pairs" / side).mkdir(parents=True)
+    for index in range(12):
+        grey = rng.integers(0, 256, (32, 32, 1)).astype("uint8")
+        (root / "pairs/A" / f"{index}.png").write_bytes(tf.io.encode_png(grey).numpy())
+        (root / "pairs/B" / f"{index}.png").write_bytes(tf.io.encode_png(255 - grey).numpy())
     # MobileNetV3Small passes too, but its XLA step took 35 s to compile on 2 cores: any saved
     # Keras image model is a backbone (model.weights=FILE.keras), so a two-layer one stands in.
     inputs = keras.Input((16, 16, 3))
@@ -201,6 +208,7 @@ def offline_data(tmp_path_factory):
         "csv": f"csv:{root / 'table.csv'}",
         "masks": f"masks:{root / 'segmentation'}",
         "boxes": f"boxes:{root / 'detection'}",
+        "pairs": f"pairs:{root / 'pairs'}",
     }
 
 
@@ -217,7 +225,8 @@ def tiny_bert(tmp_path_factory):
 # a TFDS detection set, whose model is yolo_detect's and whose loading
 # test_tfds_detection.py covers) and run in make test-full, so every shipped
 # preset is still checked.
-# yolo_nuclei builds yolo_detect's model on bundled tiles.
+# yolo_nuclei builds yolo_detect's model on bundled tiles; pix2pix_colorize
+# pix2pix_pairs's on bundled photos.
 # unet_transfer's and yolo_transfer's MobileNetV2 encoder takes long to
 # compile for XLA on 2 cores, as MobileNetV3 does (above); unet_segment and
 # yolo_detect check the U-Net and the detector.
@@ -232,6 +241,7 @@ REPEATS = {
     "yolo_transfer",
     "yolo_voc",
     "yolo_coco",
+    "pix2pix_colorize",
 }
 
 

@@ -65,6 +65,11 @@ class Pix2Pix(keras.Model):
         return self.generator(inputs, training=training)
 
     @property
+    def inputs(self):
+        """The generator's: what the model takes (the TPU check reads them)."""
+        return self.generator.inputs
+
+    @property
     def optimizers(self):
         """Both optimizers, for whatever saves or restores training state."""
         return [optimizer for optimizer in (self.optimizer, self.discriminator_optimizer) if optimizer is not None]
