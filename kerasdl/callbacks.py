@@ -135,7 +135,8 @@ def run_callbacks(run_dir, config, dataset=None, write_interval=WRITE_INTERVAL_S
         callbacks.append(
             keras.callbacks.EarlyStopping(monitor=config.monitor, mode=mode, patience=config.early_stopping)
         )
-    callbacks.append(RunCheckpoints(checkpoints, config.monitor, mode, best, interval=write_interval))
+    kept_by = tasks.checkpoint_rule(config.model, config.monitor)  # a GAN keeps its last epoch
+    callbacks.append(RunCheckpoints(checkpoints, kept_by, mode, best, interval=write_interval))
     callbacks.append(
         keras.callbacks.TensorBoard(
             log_dir=str(run_dir / "logs"), profile_batch=profile_batches(config.profile, steps_per_execution)

@@ -26,6 +26,7 @@ from pathlib import Path
 import keras
 
 from kerasdl.finetune import PHASE_MARKER
+from kerasdl.history import LAST_EPOCH
 from kerasdl.interrupts import deferred
 
 # At least this long between two writes; longer when a write is slow, so that
@@ -45,10 +46,10 @@ class RunCheckpoints(keras.callbacks.BackupAndRestore):
     Args:
         checkpoints: the run's `checkpoints/` folder (`Path`); the best
             weights go to `best.weights.h5`, the backup to `backup/`.
-        monitor: the metric the best epoch is chosen by (`val_loss`, ...).
-            A model whose `best_is_last` is true (a GAN: its validation
-            losses depend on a discriminator that changes every epoch)
-            keeps its last epoch as the best.
+        monitor: the metric the best epoch is chosen by (`val_loss`, ...),
+            or `LAST_EPOCH`: every epoch is the best so far (a GAN, whose
+            validation losses depend on a discriminator that changes every
+            epoch; `tasks.checkpoint_rule`).
         mode: "min" or "max".
         best: the best value of `monitor` that the files already on disk
             reached (a resumed run), or None.
@@ -87,8 +88,7 @@ class RunCheckpoints(keras.callbacks.BackupAndRestore):
         # older backup.
         with deferred():
             value = (logs or {}).get(self.monitor)
-            improved = value is not None and self._improves(float(value))
-            improved = improved or getattr(self.model, "best_is_last", False)
+            improved = self.monitor == LAST_EPOCH or (value is not None and self._improves(float(value)))
             wait = max(self.interval, SLOW_WRITE_FACTOR * self._write_seconds) if self.interval else 0
             if time.monotonic() - self._written_at >= wait:
                 self._write(epoch + 1, best_is_current=improved)

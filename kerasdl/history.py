@@ -19,8 +19,7 @@ from pathlib import Path
 from kerasdl.errors import UserError, first_few
 
 # What chose the best checkpoint of a family that keeps its last epoch (a
-# GAN: `Pix2Pix.best_is_last`), in place of a monitored metric
-# (`tasks.checkpoint_rule`).
+# GAN), in place of a monitored metric (`tasks.checkpoint_rule`).
 LAST_EPOCH = "last epoch"
 
 HISTORY_FILE = "history.csv"

@@ -97,10 +97,10 @@ def contact_sheet(pairs, runs, path):
             pair = np.asarray(pair.convert("L"))
         half = pair.shape[1] // 2
         panels = [pair[:, :half], pair[:, half:]]
+        single = path.parent / "quality_translation_inputs" / source.name  # the input alone, as predict takes it
+        single.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(panels[0]).save(single)
         for run_dir in runs:
-            single = path.parent / "quality_translation_inputs" / source.name
-            single.parent.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(panels[0]).save(single)
             ((_, result),) = predict(run_dir, [str(single)], out_dir=single.parent / run_dir.name)
             with Image.open(result["image"]) as output:
                 panels.append(np.asarray(output.convert("L")))

@@ -8,7 +8,7 @@ from kerasdl.checkpoints import RunCheckpoints
 from kerasdl.data.dataset import DataInfo
 from kerasdl.errors import UserError
 from kerasdl.models.pix2pix import build_discriminator, build_generator, build_l1_unet, build_pix2pix
-from kerasdl.tasks import translate
+from kerasdl.tasks import checkpoint_rule, translate
 from kerasdl.tasks.translate_samples import TranslationSamples, collapse_signs, output_spread
 
 
@@ -121,15 +121,15 @@ def test_collapse_guard_fires_on_a_constant_generator(tmp_path):
     samples.on_train_end()
     assert len(lines) == 1 and "mode collapse" in lines[0]  # said once, not every epoch
     assert any(path.name.startswith("events") for path in (tmp_path / "samples").iterdir())
-    assert "discriminator's loss is 0.0010" in collapse_signs(0.001, 1.0)[0]
-    assert collapse_signs(0.35, 0.8) == []
+    assert "discriminator's loss is 0.0010" in collapse_signs(0.001, 1.0)["discriminator"]
+    assert collapse_signs(0.35, 0.8) == {}
 
 
 def test_a_gans_best_checkpoint_is_its_last_epoch(tmp_path):
     inputs, targets = _pairs()
     model = _compiled(build_pix2pix(_info(), filters=8, discriminator_filters=8))
     # A best so far that no epoch can beat: a classifier's checkpoint would keep none of these epochs.
-    checkpoints = RunCheckpoints(tmp_path, "val_loss", "min", -1.0, interval=0)
+    checkpoints = RunCheckpoints(tmp_path, checkpoint_rule("pix2pix", "val_loss"), "min", -1.0, interval=0)
     model.fit(inputs, targets, batch_size=4, epochs=2, validation_data=(inputs, targets), callbacks=[checkpoints])
     last = [weight.numpy() for weight in model.generator.weights]
     fresh = _compiled(build_pix2pix(_info(), filters=8, discriminator_filters=8))

@@ -147,7 +147,8 @@ class PairDataset(MaskDataset):
     Reading, the in-memory cache of small splits, `sample()` and
     `statistics()` (of the inputs) are `MaskDataset`'s; `pipeline()` yields
     float32 inputs `(batch, S, S, Cin)` of raw 0-255 values and float32
-    targets `(batch, S, S, Cout)` in [0, 1].
+    targets `(batch, S, S, Cout)` in [0, 1], the training batches jittered
+    (`jitter`) if the dataset augments.
 
     Args:
         halves: "" when input and target are separate files; else each file
@@ -156,22 +157,6 @@ class PairDataset(MaskDataset):
     """
 
     halves: str = ""
-
-    def pipeline(self, split, batch_size, shuffle=False, seed=0, replicas=1, even=False):
-        """A batched `tf.data.Dataset` of `(inputs, targets)`.
-
-        Args are those of `MaskDataset.pipeline`; `shuffle=True` on `train`
-        also jitters the pairs if the dataset augments.
-
-        Returns:
-            A prefetched `tf.data.Dataset` of float32 inputs `(batch, S, S,
-            Cin)`, raw 0-255, and float32 targets `(batch, S, S, Cout)` in
-            [0, 1].
-
-        Example:
-            >>> inputs, targets = next(iter(load_dataset("pairs:facades").pipeline("train", 1)))
-        """
-        return super().pipeline(split, batch_size, shuffle, seed, replicas, even)
 
     def arrays(self, split):
         """`split` in memory, cached: float32 inputs `(N, S, S, Cin)` of raw

@@ -55,12 +55,6 @@ class Pix2Pix(keras.Model):
         self.discriminator_optimizer = None
         self.built = True  # both networks are functional and built
 
-    # The run's best checkpoint is the last epoch's (`RunCheckpoints`), as
-    # the paper and its implementations keep the generator training ended
-    # with: the validation loss includes the adversarial term, measured by a
-    # discriminator that changes every epoch, so it ranks no two epochs.
-    best_is_last = True
-
     def call(self, inputs, training=False):
         return self.generator(inputs, training=training)
 

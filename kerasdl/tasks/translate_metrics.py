@@ -80,26 +80,30 @@ def _float(images):
     return keras.ops.cast(keras.ops.convert_to_tensor(images), "float32")
 
 
+class _PerImageMean(keras.metrics.MeanMetricWrapper):
+    """The mean over images of a per-image `measure` of the outputs against the targets."""
+
+    measure = None  # a per-image function (truth, images), set by each subclass
+
+    def __init__(self, name=None, dtype=None):
+        super().__init__(type(self).measure, name=name or type(self).__name__.lower(), dtype=dtype)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+
 @keras.saving.register_keras_serializable(package="kerasdl")
-class PSNR(keras.metrics.MeanMetricWrapper):
+class PSNR(_PerImageMean):
     """Mean per-image PSNR (dB) of a batch's outputs against the targets."""
 
-    def __init__(self, name="psnr", dtype=None):
-        super().__init__(psnr, name=name, dtype=dtype)
-
-    def get_config(self):
-        return {"name": self.name, "dtype": self.dtype}
+    measure = staticmethod(psnr)
 
 
 @keras.saving.register_keras_serializable(package="kerasdl")
-class SSIM(keras.metrics.MeanMetricWrapper):
+class SSIM(_PerImageMean):
     """Mean per-image SSIM of a batch's outputs against the targets."""
 
-    def __init__(self, name="ssim", dtype=None):
-        super().__init__(ssim, name=name, dtype=dtype)
-
-    def get_config(self):
-        return {"name": self.name, "dtype": self.dtype}
+    measure = staticmethod(ssim)
 
 
 @keras.saving.register_keras_serializable(package="kerasdl")

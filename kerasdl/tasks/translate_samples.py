@@ -39,15 +39,15 @@ def output_spread(outputs, targets):
 
 
 def collapse_signs(discriminator_loss, spread):
-    """The collapse warnings that apply (a list of lines, empty if none)."""
-    signs = []
+    """The collapse warnings that apply, `{"discriminator" or "spread": line}`; empty if none."""
+    signs = {}
     if discriminator_loss is not None and discriminator_loss < DISCRIMINATOR_COLLAPSE:
-        signs.append(
+        signs["discriminator"] = (
             f"the discriminator's loss is {discriminator_loss:.4f} (near 0: it wins, and the generator learns "
             "nothing from it); lower learning_rate or raise model.l1_weight"
         )
     if spread < SPREAD_COLLAPSE:
-        signs.append(
+        signs["spread"] = (
             f"the generator's outputs barely differ between inputs (spread {spread:.1%} of the targets'): mode "
             "collapse; resume from an earlier checkpoint or lower learning_rate"
         )
@@ -90,14 +90,12 @@ class TranslationSamples(keras.callbacks.Callback):
             for index, (inputs, target, output) in enumerate(zip(self.inputs, self.targets, outputs, strict=True)):
                 tf.summary.image(f"samples/{index}", triple(inputs, target, output)[np.newaxis], max_outputs=1)
             tf.summary.scalar("collapse/output_spread", spread)
-            for sign in signs:
+            for sign in signs.values():
                 tf.summary.text("collapse/warning", sign)
         self._writer.flush()
-        for sign in signs:
-            kind = sign.split(" ", 2)[1]  # one warning per kind: discriminator's / generator's
-            if kind not in self.warned:
-                self.warned.add(kind)
-                self.log(f"warning: at epoch {epoch + 1}, {sign}")
+        for kind in signs.keys() - self.warned:  # one line per kind of sign, the first time it shows
+            self.warned.add(kind)
+            self.log(f"warning: at epoch {epoch + 1}, {signs[kind]}")
 
     def on_train_end(self, logs=None):
         if self._writer is not None:
