@@ -113,8 +113,8 @@ def contact_sheet(pairs, runs, path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="folder with images/ and masks/")
-    parser.add_argument("--epochs", type=int, default=120, help="pix2pix's epochs (default 120)")
-    parser.add_argument("--image-size", default="256")
+    parser.add_argument("--epochs", type=int, default=200, help="pix2pix's epochs (default 200)")
+    parser.add_argument("--image-size", default="128")
     parser.add_argument("--filters", default="32")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", default=str(ROOT / "bench"), help="where the runs, the JSON and the sheet go")

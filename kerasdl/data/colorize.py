@@ -27,7 +27,7 @@ from importlib import resources
 import numpy as np
 
 from kerasdl.data.masks import STATS_SAMPLE
-from kerasdl.data.pairs import PairDataset, pair_info, pair_side
+from kerasdl.data.pairs import PairDataset, jitter_side, pair_info, pair_side
 from kerasdl.errors import UserError
 
 # name -> (file in skimage/data/, author and licence, for the docstring's reader).
@@ -143,13 +143,23 @@ class ColorizeDataset(PairDataset):
 
     crops: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
-    def _reader(self):
+    def _reader(self, augmenting=False):
         """`(grey, colour) -> (input, target)`: the crops were resized
         through `prepare_images` when they were cut; here they are only
-        scaled, the input to raw float32 0-255, the target to [0, 1]."""
+        scaled, the input to raw float32 0-255, the target to [0, 1], and
+        `augmenting`, enlarged (bilinear) to `jitter_side` as the paper
+        does, for `jitter` to crop."""
         import tensorflow as tf
 
-        return lambda grey, colour: (tf.cast(grey, tf.float32), tf.cast(colour, tf.float32) / 255.0)
+        larger = jitter_side(self.info.input_shape[0])
+
+        def read(grey, colour):
+            grey, colour = tf.cast(grey, tf.float32), tf.cast(colour, tf.float32) / 255.0
+            if augmenting:
+                grey, colour = (tf.image.resize(image, (larger, larger)) for image in (grey, colour))
+            return grey, colour
+
+        return read
 
 
 def photo_path(name):

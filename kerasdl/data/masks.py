@@ -245,14 +245,15 @@ class MaskDataset(Dataset):
         # then runs on the decoded examples instead of the paths, so the
         # batches are the same either way.
         cached = (shuffle or split == "validation") and keep * self.decoded_bytes() <= MEMORY_CACHE_BYTES
+        augmenting = shuffle and split == "train" and self.augment
         data = self._records(parts, shuffle and not cached, seed)
-        data = data.map(self._reader(), num_parallel_calls=usable_threads(), deterministic=True)
+        data = data.map(self._reader(augmenting), num_parallel_calls=usable_threads(), deterministic=True)
         if cached:
             data = data.cache()
             if shuffle:
                 data = data.shuffle(self._shuffle_buffer(keep), seed=seed, reshuffle_each_iteration=True)
         data = data.batch(batch_size, drop_remainder=drop_remainder)
-        if shuffle and split == "train" and self.augment:
+        if augmenting:
             # One call at a time: the layers draw from a seed state, so the
             # order of the batches fixes their transforms and runs repeat.
             data = data.map(self._augmenter(seed))
@@ -298,8 +299,10 @@ class MaskDataset(Dataset):
         # Paths are small: the buffer holds the whole split.
         return count
 
-    def _reader(self):
-        """`(image path, mask path) -> (image, mask)`, resized to the input shape."""
+    def _reader(self, augmenting=False):
+        """`(image path, mask path) -> (image, mask)`, resized to the input
+        shape. `augmenting`: the examples go on to `_augmenter` (a dataset
+        whose augmenter crops may read them larger; this one's does not)."""
         import tensorflow as tf
 
         shape = self.info.input_shape

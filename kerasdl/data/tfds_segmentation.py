@@ -88,8 +88,9 @@ class TfdsMaskDataset(TfdsRecords, MaskDataset):
             width)`.
     """
 
-    def _reader(self):
-        """`(image bytes, mask bytes) -> (image, mask)`, resized to the input shape."""
+    def _reader(self, augmenting=False):
+        """`(image bytes, mask bytes) -> (image, mask)`, resized to the input
+        shape, augmenting or not."""
         shape, decode = self.info.input_shape, self.decode
 
         def read(image, mask):
