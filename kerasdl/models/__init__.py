@@ -4,6 +4,7 @@
 def builders():
     """Maps each family name to its build function."""
     from kerasdl.models.ann import build_ann
+    from kerasdl.models.audio_cnn import build_audio_cnn
     from kerasdl.models.bert import build_bert
     from kerasdl.models.cnn import build_cnn
     from kerasdl.models.pix2pix import build_l1_unet, build_pix2pix
@@ -14,6 +15,7 @@ def builders():
 
     return {
         "ann": build_ann,
+        "audio_cnn": build_audio_cnn,
         "bert": build_bert,
         "cnn": build_cnn,
         "l1_unet": build_l1_unet,
@@ -29,8 +31,8 @@ def build_model(family, info, **hyperparameters):
     """Builds the model of `family` for the data described by `info`.
 
     Args:
-        family: `ann`, `bert`, `cnn`, `rnn`, `transfer`, `unet`, `yolo`,
-            `pix2pix` or `l1_unet`.
+        family: `ann`, `audio_cnn`, `bert`, `cnn`, `rnn`, `transfer`,
+            `unet`, `yolo`, `pix2pix` or `l1_unet`.
         info: the data's `DataInfo`.
         **hyperparameters: keyword arguments of the family's build function.
 
