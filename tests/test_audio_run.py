@@ -16,7 +16,6 @@ TINY = {
     "model.filters": "4,8",
     "model.mel_bins": "16",
     "model.dense_units": "0",
-    "model.bn_momentum": "0.8",  # a few dozen steps: running statistics must settle fast
     "epochs": "12",
     "batch_size": "8",
     "learning_rate": "0.01",

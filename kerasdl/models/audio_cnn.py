@@ -50,7 +50,7 @@ def build_audio_cnn(
     top_db=80.0,
     dense_units=128,
     dropout=0.3,
-    bn_momentum=0.99,
+    bn_momentum=0.9,
 ):
     """A classifier of clips: log-mel spectrogram, conv blocks, global pooling.
 
@@ -65,7 +65,11 @@ def build_audio_cnn(
         top_db: the spectrogram's range below each clip's loudest bin, dB.
         dense_units: width of the dense layer of the head; 0 for none.
         dropout: dropout rate before the dense layers. Default 0.3.
-        bn_momentum: batch normalisation's momentum (see `build_cnn`).
+        bn_momentum: batch normalisation's momentum. Default 0.9: the
+            spectrogram's activations vary little, so the running variance
+            starts (at 1) far above them, and at 0.99 the start still
+            outweighed them after 450 steps (FSDD: validation accuracy 0.25
+            in inference mode against 0.77 with batch statistics).
 
     Returns:
         A `keras.Model` from raw samples `(batch, samples)` to class probabilities.
