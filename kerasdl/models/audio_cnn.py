@@ -8,8 +8,8 @@ REAL and IMAG in TFLite, builtin ops), which converts and matches Keras to
 loudest time-frequency bin (`RelativeDecibels`), not through the layer's
 own `power_to_db`, whose floor (`top_db`) is below the maximum of the
 whole batch: that would make a clip's prediction depend on the clips
-beside it. The relative level also makes a quiet recording (one FSDD
-speaker peaks at 0.18) look like a loud one.
+beside it. The relative level also makes a quiet recording look like a
+loud one (FSDD's speakers' median peaks range from 0.03 to 0.43).
 """
 
 import keras
