@@ -1,5 +1,8 @@
 """Model families: `build_<family>(info, **hyperparameters) -> keras.Model`."""
 
+# Families whose int8 model keeps a front end in float32: the layer it ends at.
+FLOAT_FRONT_ENDS = {"audio_cnn": "log_mel"}
+
 
 def builders():
     """Maps each family name to its build function."""

@@ -2,17 +2,18 @@
 
 The model takes raw samples (mono, the data's sample rate, [-1, 1]), so
 the SavedModel, the TFLite files and `kerasdl predict` take a clip and
-nothing else: the spectrogram is Keras's `MelSpectrogram` (an STFT: RFFT2D,
-REAL and IMAG in TFLite, builtin ops), which converts and matches Keras to
-1e-7 (probed). Its power goes to decibels relative to each clip's
-loudest time-frequency bin (`RelativeDecibels`), not through the layer's
-own `power_to_db`, whose floor (`top_db`) is below the maximum of the
-whole batch: that would make a clip's prediction depend on the clips
-beside it. The relative level also makes a quiet recording look like a
-loud one (FSDD's speakers' median peaks range from 0.03 to 0.43).
+nothing else. The spectrogram (`LogMelSpectrogram`) is `keras.ops.stft`,
+which TFLite runs as RFFT2D, REAL and IMAG (builtin ops; a probe of Keras's
+`MelSpectrogram` matched Keras to 1e-7), and stays float32 in the int8
+model (`FRONT_END`). Its decibels are relative to each clip's loudest
+band and frame, not to the batch's as `MelSpectrogram`'s `top_db` floor
+is (a clip's prediction would depend on the clips beside it); that also
+makes a quiet recording look like a loud one (FSDD's speakers' median
+peaks range from 0.03 to 0.43 of full scale).
 """
 
 import keras
+import numpy as np
 
 from kerasdl.errors import UserError
 from kerasdl.models.cnn import apply_conv_block
@@ -20,25 +21,57 @@ from kerasdl.models.layers import check_at_least, check_fraction, classifier_hea
 
 # Power below this is silence (-100 dB): the log of a zero-padded frame stays finite.
 MIN_POWER = 1e-10
+# The layer whose output ends the float32 front end of the exported int8 model.
+FRONT_END = "log_mel"
 
 
 @keras.saving.register_keras_serializable(package="kerasdl")
-class RelativeDecibels(keras.layers.Layer):
-    """Power `(batch, ...)` as decibels relative to each example's maximum,
-    floored at `-top_db` and scaled to [-1, 0] by `top_db`."""
+class LogMelSpectrogram(keras.layers.Layer):
+    """Clips `(batch, samples)` to log-mel spectrograms `(batch, frames, mel_bins)`
+    in [-1, 0]: the STFT's power in decibels, averaged over each mel band's
+    triangle, relative to the clip's loudest band and frame, floored at
+    `-top_db` and divided by it.
 
-    def __init__(self, top_db=80.0, **kwargs):
+    The mel bands average decibels rather than sum power, so that the one
+    matrix product of the front end (a TFLite FULLY_CONNECTED, whose input a
+    dynamic-range model quantizes to 8 bits on the fly) sees values within
+    about 140 dB instead of power across ten orders of magnitude, where 8
+    bits keep only the loudest bins. The triangles are Keras's
+    (`MelSpectrogram.linear_to_mel_weight_matrix`, HTK's mel scale).
+    """
+
+    def __init__(self, sample_rate, frame, hop, mel_bins=40, top_db=80.0, min_hz=20.0, **kwargs):
         super().__init__(**kwargs)
-        self.top_db = top_db
+        self.sample_rate, self.frame, self.hop, self.mel_bins = sample_rate, frame, hop, mel_bins
+        self.top_db, self.min_hz = top_db, min_hz
+        self.fft = 1 << (frame - 1).bit_length()
 
-    def call(self, power):
-        decibels = 10.0 * keras.ops.log10(keras.ops.maximum(power, MIN_POWER))
-        axes = tuple(range(1, len(decibels.shape)))
-        relative = decibels - keras.ops.max(decibels, axis=axes, keepdims=True)
+    def build(self, input_shape):
+        triangles = keras.layers.MelSpectrogram(sampling_rate=self.sample_rate).linear_to_mel_weight_matrix(
+            self.mel_bins, self.fft // 2 + 1, self.sample_rate, self.min_hz, self.sample_rate / 2
+        )
+        triangles = np.asarray(triangles, dtype="float32")
+        averages = triangles / np.maximum(triangles.sum(axis=0, keepdims=True), 1e-12)
+        self.mel_average = self.add_weight(
+            shape=averages.shape, initializer=keras.initializers.Constant(averages), trainable=False, name="mel_average"
+        )
+
+    def call(self, samples):
+        real, imag = keras.ops.stft(samples, self.frame, self.hop, self.fft, window="hann", center=True)
+        decibels = 10.0 * keras.ops.log10(keras.ops.maximum(real * real + imag * imag, MIN_POWER))
+        bands = keras.ops.matmul(decibels, keras.ops.cast(self.mel_average, decibels.dtype))
+        relative = bands - keras.ops.max(bands, axis=(1, 2), keepdims=True)
         return keras.ops.maximum(relative, -self.top_db) / self.top_db
 
+    def compute_output_shape(self, input_shape):
+        frames = None if input_shape[1] is None else 1 + input_shape[1] // self.hop
+        return (input_shape[0], frames, self.mel_bins)
+
     def get_config(self):
-        return super().get_config() | {"top_db": self.top_db}
+        return super().get_config() | {
+            "sample_rate": self.sample_rate, "frame": self.frame, "hop": self.hop, "mel_bins": self.mel_bins,
+            "top_db": self.top_db, "min_hz": self.min_hz,
+        }  # fmt: skip
 
 
 def build_audio_cnn(
@@ -90,19 +123,8 @@ def build_audio_cnn(
         raise UserError(f"model.frame_ms={frame_ms} is longer than the clips ({samples / rate * 1000:g} ms)")
     inputs = keras.Input(shape=info.input_shape, name=info.input_name)
     # float32 under any precision: an STFT in bfloat16 loses the quiet bands.
-    x = keras.layers.MelSpectrogram(
-        fft_length=1 << (frame - 1).bit_length(),
-        sequence_stride=hop,
-        sequence_length=frame,
-        sampling_rate=rate,
-        num_mel_bins=mel_bins,
-        power_to_db=False,
-        dtype="float32",
-        name="mel_spectrogram",
-    )(inputs)
-    x = RelativeDecibels(top_db, dtype="float32", name="relative_db")(x)
-    x = keras.layers.Permute((2, 1), name="time_first")(x)  # (batch, frames, mel bins): time down, pitch across
-    x = keras.layers.Reshape((-1, mel_bins, 1), name="spectrogram")(x)
+    x = LogMelSpectrogram(rate, frame, hop, mel_bins, top_db, dtype="float32", name=FRONT_END)(inputs)
+    x = keras.layers.Reshape((-1, mel_bins, 1), name="spectrogram")(x)  # time down, pitch across
     for index, block_filters in enumerate(filters, start=1):
         x = apply_conv_block(x, block_filters, 3, 2, True, f"block{index}", bn_momentum)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
