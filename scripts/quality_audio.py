@@ -15,6 +15,7 @@ table. Results go to `bench/quality_audio.json` and a table is printed.
 import argparse
 import json
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def main():
     if not any(data.glob("*_*_*.wav")):
         raise SystemExit(f"{str(data)!r} has no FSDD clips (digit_speaker_take.wav); pass --data DIR")
     run_dir = out / "quality-runs" / "audio_cnn-fsdd"
-    command = [str(ROOT / ".venv/bin/kerasdl"), "train", "audio_cnn", f"data=audio:{data}"]
+    command = [sys.executable, "-m", "kerasdl", "train", "audio_cnn", f"data=audio:{data}"]
     command += [f"group_pattern={SPEAKER}", f"seed={args.seed}", f"run_dir={run_dir}", "overwrite=true", "verbose=2"]
     start = time.perf_counter()
     subprocess.run(command, check=True)
