@@ -43,7 +43,7 @@ def tones(tmp_path_factory):
 @pytest.fixture(scope="module")
 def audio_run(tones, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("run") / "audio"
-    settings = TINY | {"data": f"audio:{tones}", "variants": "float32,int8", "run_dir": str(run_dir)}
+    settings = TINY | {"data": f"audio:{tones}", "variants": "float32,float16,dynamic,int8", "run_dir": str(run_dir)}
     return train("audio_cnn", settings, log=lambda line: None)
 
 
@@ -64,8 +64,10 @@ def test_the_spectrogram_exports_with_builtin_ops_and_passes_parity(audio_run):
     assert float32["parity"]["max_abs_diff"] <= 1e-4
     # int8 keeps the spectrogram in float32 (its power spans more than 8 bits hold) and quantizes the CNN
     # after it: three far-apart tones are told apart as by Keras.
-    int8 = audio_run.card["variants"]["int8"]
-    assert "rejected" not in int8 and int8["parity"]["top1_agreement"] >= 0.9
+    variants = audio_run.card["variants"]
+    for name in ("float16", "dynamic", "int8"):  # every variant ships (a tiny constant once made float16's NaN)
+        assert "rejected" not in variants[name] and variants[name]["parity"]["top1_agreement"] >= 0.9, name
+    int8 = variants["int8"]
     assert {"RFFT2D", "QUANTIZE", "DEQUANTIZE", "CONV_2D"} <= set(int8["ops"])
 
 

@@ -19,8 +19,11 @@ from kerasdl.errors import UserError
 from kerasdl.models.cnn import apply_conv_block
 from kerasdl.models.layers import check_at_least, check_fraction, classifier_head
 
-# Power below this is silence (-100 dB): the log of a zero-padded frame stays finite.
-MIN_POWER = 1e-10
+# Power below this is silence (-70 dB, about 16-bit audio's noise floor): the
+# log of a zero-padded frame stays finite. Not smaller: the float16 model
+# stores it as a half float, whose smallest is 6e-8 (1e-10 became 0, the log
+# -inf and the float16 model's outputs NaN).
+MIN_POWER = 1e-7
 # The layer whose output ends the float32 front end of the exported int8 model.
 FRONT_END = "log_mel"
 
