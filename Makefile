@@ -10,7 +10,7 @@ ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install train train-ann train-cnn train-rnn tensorboard export test test-full test-fast \
-	bench bench-export bench-training bench-memory bench-tta bench-seg bench-detect quality quality-seg quality-detect quality-translate time-train clean distclean
+	bench bench-export bench-training bench-memory bench-tta bench-seg bench-detect quality quality-seg quality-detect quality-translate quality-audio time-train clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -104,6 +104,9 @@ quality-detect: $(INSTALLED) ## issue 18's bar: yolo_detect on the BCCD blood ce
 
 quality-translate: $(INSTALLED) ## issue 19's bar: pix2pix vs l1_unet on ISBI labels -> EM (ARGS='--data DIR --epochs N')
 	$(BIN)/python scripts/quality_translation.py $(ARGS)
+
+quality-audio: $(INSTALLED) ## issue 20's audio bar: audio_cnn on the Free Spoken Digit Dataset, one speaker held out (ARGS='--data DIR')
+	$(BIN)/python scripts/quality_audio.py $(ARGS)
 
 time-train: $(INSTALLED) ## measure `make train` after set-up (the figure in docs/measured-figures.md)
 	$(BIN)/python scripts/time_make_train.py

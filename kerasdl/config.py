@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from kerasdl.config_tasks import check_task_settings
-from kerasdl.config_values import TFLITE_VARIANTS, coerce, parse_variants
+from kerasdl.config_values import TFLITE_VARIANTS, coerce, parse_variants, positive_seconds
 
 # Public here too, for Python callers of make_config: `kerasdl.config.parse_overrides`.
 from kerasdl.config_values import parse_overrides as parse_overrides
@@ -31,6 +31,8 @@ JIT = ("auto", "true", "false")
 MONITORS = ("val_loss", "val_accuracy")
 INT8_IO = ("float", "int8", "uint8")
 DIRECTIONS = ("AtoB", "BtoA")
+# Audio sample rates a run may ask for, Hz: telephone speech to studio audio.
+SAMPLE_RATES = (1000, 48000)
 
 
 @dataclasses.dataclass
@@ -54,7 +56,7 @@ class Config:
             (default) for none.
         direction: `translate`, data `pairs:DIR`: `AtoB` (default: A, or the
             left half of a side-by-side file, is the input) or `BtoA`.
-        model: model family: `ann`, `bert`, `cnn`, `rnn`, `transfer`, `unet`,
+        model: model family: `ann`, `audio_cnn`, `bert`, `cnn`, `rnn`, `transfer`, `unet`,
             `yolo`, `pix2pix` or `l1_unet`.
         model_params: hyperparameters for the family's build function.
         epochs: maximum number of epochs (early stopping may end sooner).
@@ -121,6 +123,13 @@ class Config:
             frequent training words; padding and [UNK] included).
         sequence_length: token ids per text; longer texts are cut, shorter
             ones padded.
+        sample_rate: `audio:` data: Hz every clip is resampled to.
+        clip_seconds: `audio:` data: each clip's length (cut or padded at
+            its end); `auto`: the 95th percentile of the clips' lengths.
+        label_pattern: `audio:` data: regular expression whose first group
+            in a file name is the label; empty: the text before the first _.
+        group_pattern: `audio:` data: the same for a group (a speaker);
+            test then holds whole groups out. Empty: no groups.
         fine_tune_epochs: for a transfer model, epochs of the second phase,
             after the head has trained over the frozen backbone; 0 skips it.
         fine_tune_layers: backbone layers (from the top, BatchNorm not
@@ -171,6 +180,10 @@ class Config:
     text_column: str = ""
     vocabulary_size: int = 20000
     sequence_length: int = 64
+    sample_rate: int = 8000
+    clip_seconds: str = "auto"
+    label_pattern: str = ""
+    group_pattern: str = ""
     fine_tune_epochs: int = 0
     fine_tune_layers: int = 20
     fine_tune_learning_rate: float = 1e-5
@@ -240,6 +253,8 @@ _CHECKS = {
     ),
     "vocabulary_size": (lambda v: 3 <= v <= 1_000_000, "an integer in [3, 1000000]"),
     "sequence_length": (lambda v: 1 <= v <= 4096, "an integer in [1, 4096]"),
+    "sample_rate": (lambda v: SAMPLE_RATES[0] <= v <= SAMPLE_RATES[1], "an integer in [{}, {}]".format(*SAMPLE_RATES)),
+    "clip_seconds": (lambda v: v == "auto" or positive_seconds(v) <= 60, "auto or seconds in (0, 60]"),
     "fine_tune_epochs": (lambda v: v >= 0, "an integer >= 0 (0 skips the second phase)"),
     "fine_tune_layers": (lambda v: v >= 0, "an integer >= 0"),
     "fine_tune_learning_rate": (lambda v: 0 < v <= 1, "a number in (0, 1]"),

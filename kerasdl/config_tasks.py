@@ -25,6 +25,10 @@ def check_task_settings(config):
         raise UserError(f"mosaic applies to task=detect; this run's task is {config.task}")
     if config.direction != "AtoB" and config.task != "translate":
         raise UserError(f"direction applies to task=translate; this run's task is {config.task}")
+    audio_keys = ("clip_seconds", "label_pattern", "group_pattern")
+    audio_set = [key for key in audio_keys if getattr(config, key) not in ("", "auto")]
+    if audio_set and not config.data.startswith("audio:"):
+        raise UserError(f"{audio_set[0]} applies to data=audio:DIR; this run's data is {config.data}")
     if config.model == "pix2pix" and config.backend == "jax":
         raise UserError(PIX2PIX_NOT_ON_JAX)
     _check_data_fits_task(config)

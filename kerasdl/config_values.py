@@ -82,3 +82,12 @@ def coerce(key, value, kind):
     if isinstance(value, bool):  # YAML's `jit_compile: true`
         return "true" if value else "false"
     return str(value)
+
+
+def positive_seconds(text):
+    """`text` as a positive number of seconds, else infinity."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        return float("inf")
+    return seconds if seconds > 0 else float("inf")

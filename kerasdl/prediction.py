@@ -7,7 +7,9 @@ the NumPy twin of the training data's preparation), or, for a model of the
 8x8 digits, prepared as those were made (`input.photo_preparation`); CSV rows and
 `.npy` arrays are taken as raw features (or pixels) already in that range;
 texts (literal strings, or `.txt` files) are tokenised with the run's
-`vocab.txt` by the same rule as in training (`kerasdl.tokenize`).
+`vocab.txt` by the same rule as in training (`kerasdl.tokenize`); WAV
+clips are read, mixed to mono, resampled and cut or padded as the training
+clips were (`kerasdl.wav.clip`).
 """
 
 import json
@@ -26,6 +28,7 @@ from kerasdl.photos import (
     prepare_photo,
     read_photo,
 )
+from kerasdl.wav import WAV_SUFFIXES, clip
 
 
 def predict(run_dir, inputs, top=3, variant="float32", out_dir=None, min_score=None, nms_iou=None, grid=None):
@@ -112,17 +115,21 @@ def read_input(item, spec):
     """
     shape = tuple(spec["shape"][1:])
     path = Path(item)
-    if path.suffix.lower() in IMAGE_SUFFIXES + (".npy", ".csv") and not path.is_file():
+    if path.suffix.lower() in IMAGE_SUFFIXES + WAV_SUFFIXES + (".npy", ".csv") and not path.is_file():
         raise UserError(f"Input file {item!r} does not exist")
     if path.is_file():
         suffix = path.suffix.lower()
+        if suffix in WAV_SUFFIXES:
+            return _read_clip(path, shape, spec)
         if suffix in IMAGE_SUFFIXES:
             return _read_image(path, shape, spec)
         if suffix == ".npy":
             return _fit_shape(_read_npy(path), shape, item)
         if suffix == ".csv":
             return _fit_shape(_read_csv_file(path, _column_categories(spec)), shape, item)
-        raise UserError(f"Cannot read {item!r}: use an image ({', '.join(IMAGE_SUFFIXES)}), a .npy or .csv file")
+        raise UserError(
+            f"Cannot read {item!r}: use an image ({', '.join(IMAGE_SUFFIXES)}), a .wav clip, a .npy or .csv file"
+        )
     row = _parse_row(item, _column_categories(spec))
     if row is None:
         raise UserError(f"Input {item!r} is neither an existing file nor a comma-separated row of numbers")
@@ -219,6 +226,16 @@ def _read_image(path, shape, spec):
     if kind == LETTERBOX:
         return letterbox_photo(pixels, shape, spec["photo_preparation"]["fill"])
     return prepare_photo(pixels, shape, spec["value_range"])
+
+
+def _read_clip(path, shape, spec):
+    """A WAV as the card's `input.preprocessing` says (`kerasdl.wav.clip`)."""
+    if "sample_rate" not in spec:
+        raise UserError(f"{str(path)!r} is a sound; this run's model takes {spec['layout']}")
+    try:
+        return clip(path, spec["sample_rate"], shape[0])[np.newaxis]
+    except (ValueError, OSError) as error:
+        raise UserError(f"Cannot read {str(path)!r} as a WAV file ({error})") from None
 
 
 def _read_npy(path):

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import yaml
 
@@ -100,6 +102,21 @@ def test_box_data_and_the_detector_go_together():
     # Which task a TFDS set is for shows in its features: the loader checks it (test_tfds_detection.py).
     assert make_config("yolo_detect", {"data": "tfds:voc/2007"}).task == "detect"
     assert make_config("digits_cnn", {"data": "tfds:voc/2007"}).task == "classify"
+
+
+def test_the_audio_keys_are_checked_and_apply_to_audio_data():
+    config = make_config("audio_cnn", {"group_pattern": "^[^_]+_([^_]+)_", "clip_seconds": "1.5"})
+    assert (config.sample_rate, config.clip_seconds, config.model) == (8000, "1.5", "audio_cnn")
+    for key, value, message in (
+        ("sample_rate", "500", "sample_rate=500 is out of range; allowed: an integer in [1000, 48000]"),
+        ("clip_seconds", "0", "clip_seconds='0' is out of range; allowed: auto or seconds in (0, 60]"),
+        ("clip_seconds", "long", "clip_seconds='long' is out of range"),
+    ):
+        with pytest.raises(UserError, match=re.escape(message)):
+            make_config("audio_cnn", {key: value})
+    for key in ("label_pattern", "group_pattern", "clip_seconds"):
+        with pytest.raises(UserError, match=f"{key} applies to data=audio:DIR; this run's data is digits"):
+            make_config("digits_cnn", {key: "1"})
 
 
 def test_image_pairs_and_the_translators_go_together():

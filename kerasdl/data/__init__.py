@@ -20,6 +20,8 @@ NUCLEI_BOXES = "nuclei_boxes"
 # Grey photo to colour photo: crops of photos that ship inside scikit-image
 # (kerasdl/data/colorize.py), for image-to-image translation offline.
 COLORIZE = "colorize"
+# The config keys `audio:` data reads (`load_audio_folder`'s keywords).
+AUDIO_KEYS = ("sample_rate", "clip_seconds", "label_pattern", "group_pattern")
 
 
 def load_dataset(
@@ -36,6 +38,7 @@ def load_dataset(
     augment=True,
     task="",
     direction="AtoB",
+    audio=None,
 ):
     """Loads the data named by `spec` as train/validation/test splits.
 
@@ -55,7 +58,9 @@ def load_dataset(
             disk, `kerasdl.data.boxes`), `pairs:DIR` (image pairs for
             image-to-image translation: `DIR/A` and `DIR/B`, or images with
             the two halves side by side, streamed from disk,
-            `kerasdl.data.pairs`), `csv:FILE` (numeric features
+            `kerasdl.data.pairs`), `audio:DIR` (WAV clips labelled by
+            sub-folder or file name, streamed from disk,
+            `kerasdl.data.audio`), `csv:FILE` (numeric features
             and a label column), `text:FILE` (TSV/CSV of labels and texts)
             or `text:DIR` (a sub-folder of .txt files per class), or
             `tfds:NAME[:CONFIG]` (TensorFlow Datasets: images or texts,
@@ -83,6 +88,9 @@ def load_dataset(
             task a TFDS set is for shows only in its features).
         direction: `pairs:` data: "AtoB" (A, the left half, is the input
             and B the target) or "BtoA".
+        audio: `audio:` data: a dict of `load_audio_folder`'s keywords
+            (`sample_rate`, `clip_seconds`, `label_pattern`,
+            `group_pattern`); None takes their defaults.
 
     Returns:
         A `Dataset`.
@@ -127,6 +135,10 @@ def load_dataset(
             augment=augment,
             direction=direction,
         )
+    if spec.startswith("audio:"):
+        from kerasdl.data.audio import load_audio_folder
+
+        return load_audio_folder(spec[len("audio:") :], seed, validation_fraction, test_fraction, **(audio or {}))
     if spec.startswith("boxes:"):
         from kerasdl.data.boxes import load_box_folder
 
@@ -164,7 +176,7 @@ def load_dataset(
         )
     raise UserError(
         f"Unknown dataset {spec!r}; choose one of: {', '.join(BUNDLED)}, {NUCLEI}, {NUCLEI_BOXES}, {COLORIZE}, "
-        "images:DIR, masks:DIR, boxes:DIR, pairs:DIR, csv:FILE, text:FILE, text:DIR, tfds:NAME"
+        "images:DIR, masks:DIR, boxes:DIR, pairs:DIR, audio:DIR, csv:FILE, text:FILE, text:DIR, tfds:NAME"
     )
 
 
@@ -185,6 +197,7 @@ def load_dataset_for(config):
         task=config.task,
         # The translate task's key; getattr while other configs lack it.
         direction=getattr(config, "direction", "AtoB"),
+        audio={key: getattr(config, key) for key in AUDIO_KEYS},
     )
     if config.mosaic:  # detection data only: the config refuses mosaic for other tasks
         dataset.mosaic = config.mosaic

@@ -19,9 +19,9 @@ class DataInfo:
 
     Args:
         name: the data spec, for example `digits`.
-        kind: `image` (height, width, channels), `tabular` (features) or
+        kind: `image` (height, width, channels), `tabular` (features),
             `text` (token ids; the raw strings are tokenised before the model,
-            see `kerasdl.tokenize`).
+            see `kerasdl.tokenize`) or `audio` (mono samples in [-1, 1]).
         input_shape: shape of one raw example, without the batch axis.
         class_names: label of each output index.
         value_range: (low, high) of the raw input values, as a client sends
@@ -37,6 +37,7 @@ class DataInfo:
             i + 1; 0 is unknown); else None.
         target_shape: image-to-image data: the shape of one target image
             (side, side, channels), else None.
+        sample_rate: audio data: samples per second, else None.
     """
 
     name: str
@@ -51,6 +52,7 @@ class DataInfo:
     tokenizer: str = "words"
     categories: dict = None
     target_shape: tuple = None
+    sample_rate: int = None
 
     @property
     def num_classes(self):
@@ -58,7 +60,7 @@ class DataInfo:
 
     @property
     def input_name(self):
-        return {"image": "pixels", "tabular": "features", "text": "token_ids"}[self.kind]
+        return {"image": "pixels", "tabular": "features", "text": "token_ids", "audio": "waveform"}[self.kind]
 
     @property
     def input_dtype(self):

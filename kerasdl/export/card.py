@@ -61,6 +61,8 @@ def input_entry(info, task=None):
             "vocabulary_size": len(info.vocabulary),
             "sequence_length": length,
         }
+    if info.kind == "audio":
+        return entry | audio_entry(info)
     if info.kind == "image":
         height, width, channels = info.input_shape
         layout = f"NHWC: batch, {height} rows, {width} columns, {channels} channel(s)"
@@ -106,3 +108,19 @@ def _categories_entry(info):
 def labels_text(info):
     """labels.txt: one class name per line, line i for output index i."""
     return "".join(f"{name}\n" for name in info.class_names)
+
+
+def audio_entry(info):
+    """The card's `input` for a clip classifier: how a recording becomes
+    the samples the model takes (`kerasdl.wav.clip`)."""
+    rate, (samples,) = info.sample_rate, info.input_shape
+    return {
+        "layout": f"batch, {samples} samples: {samples / rate:g} s of mono audio at {rate} Hz",
+        "value_range": [-1.0, 1.0],
+        "sample_rate": rate,
+        "preprocessing": (
+            f"mix to mono (the mean of the channels), resample to {rate} Hz, scale to [-1, 1] (16-bit PCM: "
+            f"divide by 32768), cut or pad with zeros at the end to {samples} samples; the log-mel spectrogram "
+            "is computed inside the model"
+        ),
+    }

@@ -67,6 +67,15 @@ def write_saved_model(model, info, path, raw_signature=True, task=None):
             def serve_raw(texts):
                 return {"probabilities": model(tokenize(texts), training=False)}
 
+        elif info.kind == "audio":
+            raw_spec = tf.TensorSpec(shape=(None, None), dtype=tf.float32, name="samples")
+            length = info.input_shape[0]
+
+            def serve_raw(samples):  # a clip of any length at the model's rate: cut or padded at its end
+                samples = samples[:, :length]
+                samples = tf.pad(samples, [[0, 0], [0, length - tf.shape(samples)[1]]])
+                return {"probabilities": model(tf.ensure_shape(samples, (None, length)), training=False)}
+
         else:
             raw_spec = tf.TensorSpec(shape=(None, *info.input_shape), dtype=tf.float32, name="features")
             serve_raw = serve

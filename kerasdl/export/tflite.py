@@ -7,7 +7,7 @@ import warnings
 import tensorflow as tf
 
 from kerasdl.errors import RunFailed
-from kerasdl.export.selective import quantize_before
+from kerasdl.export.selective import quantize_after, quantize_before
 from kerasdl.litert_runner import BUILTIN_NAMES as _BUILTIN_NAMES
 from kerasdl.litert_runner import list_ops
 from kerasdl.quiet import captured_native_output
@@ -18,7 +18,14 @@ _DISALLOWED_BUILTINS = {"WHILE", "IF", "CALL_ONCE"}
 
 
 def convert_variant(
-    source, variant, representative=None, int8_io="float", allow_flex=False, token_input=False, quantize_until=None
+    source,
+    variant,
+    representative=None,
+    int8_io="float",
+    allow_flex=False,
+    token_input=False,
+    quantize_until=None,
+    float_until=None,
 ):
     """Converts a SavedModel's `serving_default` to one TFLite variant.
 
@@ -39,6 +46,9 @@ def convert_variant(
         quantize_until: for `int8`, the name of the Keras layer whose output
             ends the quantized part; the ops after it stay float32 (a
             detector's decoding and NMS, `kerasdl.export.selective`).
+        float_until: for `int8`, the name of the Keras layer whose output
+            ends a float32 front end; the ops after it are quantized (an
+            audio model's spectrogram).
 
     Returns:
         `(flatbuffer_bytes, op_names)`.
@@ -63,9 +73,9 @@ def convert_variant(
                 converter.inference_input_type = getattr(tf, int8_io)
     elif variant != "float32":
         raise ValueError(f"Unknown variant {variant!r}")
-    selective = variant == "int8" and quantize_until
+    selective = variant == "int8" and (quantize_until or float_until)
     if selective:
-        ops_sets.append(tf.lite.OpsSet.TFLITE_BUILTINS)  # the float32 post-processing
+        ops_sets.append(tf.lite.OpsSet.TFLITE_BUILTINS)  # the float32 part
     if allow_flex:
         ops_sets.append(tf.lite.OpsSet.SELECT_TF_OPS)
     converter.target_spec.supported_ops = ops_sets
@@ -75,7 +85,10 @@ def convert_variant(
         try:
             if selective:
                 float_model = tf.lite.TFLiteConverter.from_saved_model(str(source)).convert()
-                flatbuffer = quantize_before(converter, float_model, quantize_until, representative)
+                if quantize_until:
+                    flatbuffer = quantize_before(converter, float_model, quantize_until, representative)
+                else:
+                    flatbuffer = quantize_after(converter, float_model, float_until, representative)
             else:
                 flatbuffer = converter.convert()
         except Exception as error:  # the converter raises several kinds

@@ -21,6 +21,7 @@ from kerasdl.export.savedmodel import write_saved_model
 from kerasdl.export.tflite import convert_variant, flex_ops
 from kerasdl.export.verify import measure_parity
 from kerasdl.litert_runner import TFLiteRunner
+from kerasdl.models import FLOAT_FRONT_ENDS
 
 VARIANT_FILES = {
     "float32": "model.tflite",
@@ -73,6 +74,7 @@ def export_variant(variant, model, dataset, config, expected, staging, raw_sourc
         allow_flex=config.allow_flex,
         token_input=dataset.info.kind == "text",
         quantize_until=getattr(tasks.get(config.task), "QUANTIZE_UNTIL", None),
+        float_until=FLOAT_FRONT_ENDS.get(config.model),
     )
     prepared = prepare(test_inputs)
     task = tasks.get(config.task)

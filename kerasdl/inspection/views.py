@@ -12,6 +12,7 @@ import numpy as np
 
 from kerasdl.inspection.classes import class_report, escaped, worst_mistakes
 from kerasdl.inspection.pictures import confusion_picture, mistakes_picture
+from kerasdl.inspection.spectrogram import SHOWN_DB, spectrogram_image
 
 MISTAKES_SHOWN = 12
 FEATURES_SHOWN = 8  # of a tabular example, in the mistakes table
@@ -49,11 +50,13 @@ def split_view(info, features, labels, probabilities, split):
     texts = {"per_class": report.markdown()}
     names = info.class_names
     heading = f"{split} split: the {len(mistakes)} most confident of {wrong} mistakes"
-    if info.kind == "image":
+    if info.kind in ("image", "audio"):
         captions = [[f"true {names[m.true]}", f"said {names[m.predicted]} {m.confidence:.2f}"] for m in mistakes]
-        pictures["worst_mistakes"] = mistakes_picture(
-            [features[m.index] for m in mistakes], captions, info.value_range, title=heading
-        )
+        shown, value_range = [features[m.index] for m in mistakes], info.value_range
+        if info.kind == "audio":  # a clip is shown by its spectrogram
+            shown = [spectrogram_image(clip, info.sample_rate) for clip in shown]
+            value_range = (-SHOWN_DB, 0.0)
+        pictures["worst_mistakes"] = mistakes_picture(shown, captions, value_range, title=heading)
     else:
         rows = ["| true | predicted | confidence | example |", "|---|---|---|---|"]
         for m in mistakes:

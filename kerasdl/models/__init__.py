@@ -1,9 +1,13 @@
 """Model families: `build_<family>(info, **hyperparameters) -> keras.Model`."""
 
+# Families whose int8 model keeps a front end in float32: the layer it ends at.
+FLOAT_FRONT_ENDS = {"audio_cnn": "log_mel"}
+
 
 def builders():
     """Maps each family name to its build function."""
     from kerasdl.models.ann import build_ann
+    from kerasdl.models.audio_cnn import build_audio_cnn
     from kerasdl.models.bert import build_bert
     from kerasdl.models.cnn import build_cnn
     from kerasdl.models.pix2pix import build_l1_unet, build_pix2pix
@@ -14,6 +18,7 @@ def builders():
 
     return {
         "ann": build_ann,
+        "audio_cnn": build_audio_cnn,
         "bert": build_bert,
         "cnn": build_cnn,
         "l1_unet": build_l1_unet,
@@ -29,8 +34,8 @@ def build_model(family, info, **hyperparameters):
     """Builds the model of `family` for the data described by `info`.
 
     Args:
-        family: `ann`, `bert`, `cnn`, `rnn`, `transfer`, `unet`, `yolo`,
-            `pix2pix` or `l1_unet`.
+        family: `ann`, `audio_cnn`, `bert`, `cnn`, `rnn`, `transfer`,
+            `unet`, `yolo`, `pix2pix` or `l1_unet`.
         info: the data's `DataInfo`.
         **hyperparameters: keyword arguments of the family's build function.
 

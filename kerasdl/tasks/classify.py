@@ -26,7 +26,7 @@ import dataclasses
 
 import numpy as np
 
-MODEL_FAMILIES = ("ann", "bert", "cnn", "rnn", "transfer")
+MODEL_FAMILIES = ("ann", "audio_cnn", "bert", "cnn", "rnn", "transfer")
 OUTPUT = "probabilities"
 TEST_METRIC = "accuracy"  # the test metric that sums a run up (`kerasdl runs`, HParams)
 LOSSES = ("ce",)
