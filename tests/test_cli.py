@@ -13,11 +13,11 @@ from kerasdl.errors import RunFailed
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["train", "nope"], "Unknown preset 'nope'; choose one of: breast_cancer_ann, cnn_cifar10"),
+        (["train", "nope"], "Unknown preset 'nope'; choose one of: audio_cnn, breast_cancer_ann, cnn_cifar10"),
         (["train", "digits_cnn", "data=mnist_offline"], "Unknown dataset 'mnist_offline'; choose one of: digits"),
         (
             ["train", "digits_cnn", "model=vit"],
-            "Unknown model 'vit'; choose one of: ann, bert, cnn, l1_unet, pix2pix, rnn, transfer",
+            "Unknown model 'vit'; choose one of: ann, audio_cnn, bert, cnn, l1_unet, pix2pix, rnn, transfer",
         ),
         (["train", "digits_cnn", "strategy=quantum"], "allowed: one of: auto, cpu, gpu, mirrored"),
         (["train", "digits_cnn", "epoch=3"], "Unknown config key 'epoch'"),

@@ -159,6 +159,7 @@ TINY = {
     "unet": {"model.filters": "4", "image_size": "32", "batch_size": "4"},
     "yolo": {"image_size": "64", "batch_size": "4"},
     "pix2pix": {"model.filters": "4", "model.discriminator_filters": "4", "image_size": "32", "batch_size": "4"},
+    "audio_cnn": {"model.filters": "4", "model.mel_bins": "8", "model.dense_units": "0", "batch_size": "8"},
 }
 SMS = messages(150, ("", "please", "x"))
 
@@ -196,6 +197,12 @@ def offline_data(tmp_path_factory):
         grey = rng.integers(0, 256, (32, 32, 1)).astype("uint8")
         (root / "pairs/A" / f"{index}.png").write_bytes(tf.io.encode_png(grey).numpy())
         (root / "pairs/B" / f"{index}.png").write_bytes(tf.io.encode_png(255 - grey).numpy())
+    for label, frequency in (("hum", 200), ("whistle", 1500)):  # clips: two tones, 0.25 s at 8 kHz
+        (root / "audio" / label).mkdir(parents=True)
+        for index in range(12):
+            tone = 0.3 * np.sin(2 * np.pi * frequency * np.arange(2000) / 8000) + rng.normal(0, 0.01, 2000)
+            wav = tf.audio.encode_wav(tone.astype("float32")[:, np.newaxis], 8000)
+            (root / "audio" / label / f"{index}.wav").write_bytes(wav.numpy())
     # MobileNetV3Small passes too, but its XLA step took 35 s to compile on 2 cores: any saved
     # Keras image model is a backbone (model.weights=FILE.keras), so a two-layer one stands in.
     inputs = keras.Input((16, 16, 3))
@@ -209,6 +216,7 @@ def offline_data(tmp_path_factory):
         "masks": f"masks:{root / 'segmentation'}",
         "boxes": f"boxes:{root / 'detection'}",
         "pairs": f"pairs:{root / 'pairs'}",
+        "audio": f"audio:{root / 'audio'}",
     }
 
 

@@ -197,7 +197,7 @@ def load_dataset_for(config):
         task=config.task,
         # The translate task's key; getattr while other configs lack it.
         direction=getattr(config, "direction", "AtoB"),
-        audio={key: getattr(config, key) for key in AUDIO_KEYS},
+        audio={key: getattr(config, key) for key in AUDIO_KEYS if hasattr(config, key)},
     )
     if config.mosaic:  # detection data only: the config refuses mosaic for other tasks
         dataset.mosaic = config.mosaic

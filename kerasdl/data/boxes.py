@@ -180,7 +180,7 @@ class BoxDataset(MaskDataset):
         height, width, channels = self.info.input_shape
         return 4 * (height * width * channels + self.max_boxes * 5)
 
-    def _reader(self):
+    def _reader(self, augmenting=False):
         """`(image path, labels) -> (image, labels)`, letterboxed."""
         import tensorflow as tf
 

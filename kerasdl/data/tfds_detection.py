@@ -142,7 +142,7 @@ class TfdsBoxDataset(TfdsRecords, BoxDataset):
             (`photo_boxes`).
     """
 
-    def _reader(self):
+    def _reader(self, augmenting=False):
         """`(image bytes, boxes, classes) -> (image, labels)`, letterboxed."""
         side, _, channels = self.info.input_shape
         rows, decode = self.max_boxes, self.decode
