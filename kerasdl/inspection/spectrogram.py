@@ -7,14 +7,14 @@ import numpy as np
 SHOWN_DB = 80.0
 
 
-def spectrogram_image(samples, sample_rate, frame_ms=32, hop_ms=8):
+def spectrogram_image(samples, sample_rate, frame_ms=32, hop_ms=5):
     """A clip's spectrogram `(frequencies, frames, 1)` in dB relative to its
     loudest bin, in [-SHOWN_DB, 0], low frequencies at the bottom: a picture
     of `samples` (mono, any range) at `sample_rate` Hz.
 
     Example:
         >>> spectrogram_image(np.sin(np.arange(8000) * 0.3), 8000).shape
-        (129, 122, 1)
+        (129, 194, 1)
     """
     from scipy.signal import spectrogram
 

@@ -16,8 +16,9 @@ import keras
 import numpy as np
 
 from kerasdl.errors import UserError
-from kerasdl.models.cnn import apply_conv_block
-from kerasdl.models.layers import check_at_least, check_fraction, classifier_head
+from kerasdl.models import FLOAT_FRONT_ENDS
+from kerasdl.models.cnn import apply_conv_block, dense_head
+from kerasdl.models.layers import check_at_least, check_fraction
 
 # Power below this is silence (-70 dB, about 16-bit audio's noise floor): the
 # log of a zero-padded frame stays finite. Not smaller: the float16 model
@@ -25,7 +26,7 @@ from kerasdl.models.layers import check_at_least, check_fraction, classifier_hea
 # -inf and the float16 model's outputs NaN).
 MIN_POWER = 1e-7
 # The layer whose output ends the float32 front end of the exported int8 model.
-FRONT_END = "log_mel"
+FRONT_END = FLOAT_FRONT_ENDS["audio_cnn"]
 
 
 @keras.saving.register_keras_serializable(package="kerasdl")
@@ -131,11 +132,5 @@ def build_audio_cnn(
     for index, block_filters in enumerate(filters, start=1):
         x = apply_conv_block(x, block_filters, 3, 2, True, f"block{index}", bn_momentum)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    if dropout:
-        x = keras.layers.Dropout(dropout, name="head_dropout")(x)
-    if dense_units:
-        x = keras.layers.Dense(dense_units, activation="relu", name="head_dense")(x)
-        if dropout:
-            x = keras.layers.Dropout(dropout, name="head_dense_dropout")(x)
-    outputs = classifier_head(x, info.num_classes)
+    outputs = dense_head(x, info.num_classes, dense_units, dropout)
     return keras.Model(inputs, outputs, name="audio_cnn")

@@ -27,6 +27,18 @@ def apply_conv_block(x, filters, kernel_size, convs, batch_norm, name, bn_moment
     return x
 
 
+def dense_head(x, num_classes, dense_units, dropout):
+    """Dropout, a ReLU dense layer of `dense_units` (none for 0) and dropout
+    again, then the softmax over the classes."""
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+    if dense_units:
+        x = keras.layers.Dense(dense_units, activation="relu", name="head_dense")(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout, name="head_dense_dropout")(x)
+    return classifier_head(x, num_classes)
+
+
 def build_cnn(
     info,
     filters=(32, 64),
@@ -87,11 +99,5 @@ def build_cnn(
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     else:
         x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
-    if dropout:
-        x = keras.layers.Dropout(dropout, name="head_dropout")(x)
-    if dense_units:
-        x = keras.layers.Dense(dense_units, activation="relu", name="head_dense")(x)
-        if dropout:
-            x = keras.layers.Dropout(dropout, name="head_dense_dropout")(x)
-    outputs = classifier_head(x, info.num_classes)
+    outputs = dense_head(x, info.num_classes, dense_units, dropout)
     return keras.Model(inputs, outputs, name="cnn")

@@ -195,6 +195,9 @@ def step_model(model):
     `state_shapes(model)`, zeros at the start (the full model's causal
     padding), oldest entry first. Outputs: `next_sample` probabilities
     `(batch, 256)` and the updated queues, `queue0`, ... in the same order.
+    `model` must come from `build_wavenet` in this process: its layers are
+    found through `model.wavenet_layers`, which a saved model does not keep
+    (reloading a trained one by its layer names is the synthesize task's).
     """
     layers = model.wavenet_layers
     sample = keras.Input(shape=(), dtype="int32", name="sample")
