@@ -45,18 +45,23 @@ def build_parser():
 
     predict = commands.add_parser("predict", help="run the exported TFLite model on raw inputs")
     predict.add_argument("run_dir", metavar="RUN_DIR")
-    predict.add_argument("inputs", nargs="+", metavar="INPUT", help="image, .npy, .csv, or a CSV row like 1.0,2.5")
+    predict.add_argument("inputs", nargs="*", metavar="INPUT", help="image, .wav, .npy, .csv, or a CSV row like 1.0,2.5")
     predict.add_argument("--top", type=int, default=3, help="classes to show per input (default 3)")
     predict.add_argument("--variant", default="float32", help="TFLite variant to run (default float32)")
     predict.add_argument(
         "--out",
         default=None,
         metavar="DIR",
-        help="where a segmenter, detector or translator writes its pictures (default: beside each photo)",
+        help="where a segmenter, detector or translator writes its pictures (default: beside each photo); "
+        "with --generate, the WAV file to write",
     )
     predict.add_argument(
         "--grid", default=None, metavar="PNG", help="a translator: also a contact sheet of every input | output"
     )
+    predict.add_argument("--generate", type=float, default=None, metavar="SECONDS", help="a WaveNet: generate audio")
+    predict.add_argument("--condition", default=None, metavar="LABEL", help="with --generate: the label to speak")
+    predict.add_argument("--temperature", type=float, default=1.0, help="with --generate: sampling temperature")
+    predict.add_argument("--seed", type=int, default=0, help="with --generate: seeds the sampling (default 0)")
     predict.add_argument("--conf", type=float, default=None, help="a detector: lowest score shown (default 0.25)")
     predict.add_argument(
         "--iou", type=float, default=None, help="a detector: NMS IoU, at most the model's own 0.7 (default 0.7)"
@@ -245,7 +250,16 @@ def _predict(args):
 
     if args.top < 1:
         raise UserError(f"--top must be >= 1, got {args.top}")
-    task = tasks.for_card(load_card(Path(args.run_dir)))
+    card = load_card(Path(args.run_dir))
+    task = tasks.for_card(card)
+    if args.generate is not None or hasattr(task, "GENERATES"):
+        from kerasdl.prediction import generate
+
+        if args.inputs:
+            raise UserError(f"--generate takes no INPUT (got {args.inputs[0]!r}); it writes --out FILE.wav")
+        result = generate(args.run_dir, args.generate, args.condition, args.out, args.variant, args.temperature, args.seed)
+        print(task.format_prediction(result))
+        return 0
     thresholds = {"min_score": args.conf, "nms_iou": args.iou}
     results = predict(args.run_dir, args.inputs, args.top, args.variant, args.out, grid=args.grid, **thresholds)
     for source, result in results:

@@ -43,9 +43,9 @@ class Config:
         preset: name of the preset the run started from.
         description: one line shown by `kerasdl presets`.
         data: data spec, for example `digits` or `breast_cancer`.
-        task: what the model learns (`kerasdl/tasks/`): `classify` or
-            `segment`, `detect` or `translate`; empty means the task of the model family. A family
-            that cannot do the task named is refused.
+        task: what the model learns (`kerasdl/tasks/`): `classify`, `segment`,
+            `detect`, `translate` or `synthesize`; empty means the task of
+            the model family. A family that cannot do the task is refused.
         loss: the task's loss; empty means its default. `classify`: `ce`
             (cross-entropy); `segment`: `ce`, `dice` or `ce+dice`.
         class_weights: `segment`: comma-separated weights, one per class in
@@ -57,7 +57,7 @@ class Config:
         direction: `translate`, data `pairs:DIR`: `AtoB` (default: A, or the
             left half of a side-by-side file, is the input) or `BtoA`.
         model: model family: `ann`, `audio_cnn`, `bert`, `cnn`, `rnn`, `transfer`, `unet`,
-            `yolo`, `pix2pix` or `l1_unet`.
+            `yolo`, `pix2pix`, `l1_unet` or `wavenet`.
         model_params: hyperparameters for the family's build function.
         epochs: maximum number of epochs (early stopping may end sooner).
         batch_size: examples per replica per step; the global batch is this
@@ -85,10 +85,9 @@ class Config:
             measured slower), `true` or `false`.
         steps_per_execution: training steps Keras runs per call into the
             compiled graph: `auto` (16, or the steps of one epoch if fewer;
-            measured 3x faster for small MLPs on CPU, where the per-step
-            call costs as much as the step; 1 under MirroredStrategy,
-            where Keras 3.15 fails with more) or an integer >= 1. Batch-level
-            callbacks and the progress bar update once per execution.
+            3x faster for small MLPs on CPU, where the per-step call costs
+            as much as the step; 1 under MirroredStrategy, where Keras 3.15
+            fails with more) or an integer >= 1, each a callback update.
         run_dir: where the run is written; empty means
             `saved_models/<preset>` (numbered `-2`, `-3`, ... if finished).
         seed: seeds the splits, the shuffling and the weights.
@@ -130,6 +129,8 @@ class Config:
             in a file name is the label; empty: the text before the first _.
         group_pattern: `audio:` data: the same for a group (a speaker);
             test then holds whole groups out. Empty: no groups.
+        window: `synthesize`: samples of each training example, a random
+            stretch of a clip's audio (the whole clip if it is shorter).
         fine_tune_epochs: for a transfer model, epochs of the second phase,
             after the head has trained over the frozen backbone; 0 skips it.
         fine_tune_layers: backbone layers (from the top, BatchNorm not
@@ -184,6 +185,7 @@ class Config:
     clip_seconds: str = "auto"
     label_pattern: str = ""
     group_pattern: str = ""
+    window: int = 4096
     fine_tune_epochs: int = 0
     fine_tune_layers: int = 20
     fine_tune_learning_rate: float = 1e-5
@@ -255,6 +257,7 @@ _CHECKS = {
     "sequence_length": (lambda v: 1 <= v <= 4096, "an integer in [1, 4096]"),
     "sample_rate": (lambda v: SAMPLE_RATES[0] <= v <= SAMPLE_RATES[1], "an integer in [{}, {}]".format(*SAMPLE_RATES)),
     "clip_seconds": (lambda v: v == "auto" or positive_seconds(v) <= 60, "auto or seconds in (0, 60]"),
+    "window": (lambda v: 16 <= v <= 65536, "an integer in [16, 65536]"),
     "fine_tune_epochs": (lambda v: v >= 0, "an integer >= 0 (0 skips the second phase)"),
     "fine_tune_layers": (lambda v: v >= 0, "an integer >= 0"),
     "fine_tune_learning_rate": (lambda v: 0 < v <= 1, "a number in (0, 1]"),

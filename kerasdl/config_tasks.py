@@ -25,6 +25,8 @@ def check_task_settings(config):
         raise UserError(f"mosaic applies to task=detect; this run's task is {config.task}")
     if config.direction != "AtoB" and config.task != "translate":
         raise UserError(f"direction applies to task=translate; this run's task is {config.task}")
+    if config.window != type(config).window and config.task != "synthesize":
+        raise UserError(f"window applies to task=synthesize; this run's task is {config.task}")
     audio_keys = ("clip_seconds", "label_pattern", "group_pattern")
     audio_set = [key for key in audio_keys if getattr(config, key) not in ("", "auto")]
     if audio_set and not config.data.startswith("audio:"):
@@ -46,9 +48,9 @@ def _check_data_fits_task(config):
     `tfds:`; the loader checks the set, `load_dataset(task=...)`)."""
     task = tasks.get(config.task)
     own, shared = getattr(task, "DATA_SPECS", ()), getattr(task, "SHARED_DATA_SPECS", ())
-    if own and not config.data.startswith(own + shared):
+    if (own or shared) and not config.data.startswith(own + shared):
         allowed = [f"{prefix}DIR" if prefix.endswith(":") else prefix for prefix in own]
-        allowed += [f"{prefix}NAME" for prefix in shared]
+        allowed += [f"{prefix}{'NAME' if prefix == 'tfds:' else 'DIR'}" for prefix in shared]
         raise UserError(
             f"model={config.model} (task={config.task}) needs data={' or '.join(allowed)}; got data={config.data}"
         )

@@ -67,7 +67,7 @@ def predict(run_dir, inputs, top=3, variant="float32", out_dir=None, min_score=N
     run_dir = Path(run_dir)
     card = load_card(run_dir)
     task = tasks.for_card(card)
-    entry = _variant_entry(card, variant)
+    entry = variant_entry(card, variant)
     spec = card["input"]
     if not inputs:
         raise UserError("Give at least one INPUT: an image, a .npy or .csv file, a CSV row, or a text")
@@ -90,6 +90,19 @@ def predict(run_dir, inputs, top=3, variant="float32", out_dir=None, min_score=N
     runner = TFLiteRunner(_read_model(run_dir / entry["file"]), xnnpack=entry.get("xnnpack", True), output=task.OUTPUT)
     rendered = task.render(runner(batch), card, top=top, sources=sources, out_dir=out_dir, **thresholds)
     return list(zip(sources, rendered, strict=True))
+
+
+def generate(run_dir, seconds, condition, out=None, variant="float32", temperature=1.0, seed=0):
+    """A generative run's audio (`kerasdl predict RUN --generate SECONDS --condition LABEL --out FILE.wav`):
+    writes the WAV and returns what was written (`kerasdl.tasks.synthesize_generate`)."""
+    card = load_card(Path(run_dir))
+    task = tasks.for_card(card)
+    doing = card.get("task_description", "classification")
+    if not hasattr(task, "GENERATES"):
+        raise UserError(f"--generate applies to a generative model (WaveNet); this run's model does {doing}")
+    if seconds is None:
+        raise UserError(f"this run's model does {doing}: give --generate SECONDS and --condition LABEL, not inputs")
+    return task.generate_file(run_dir, card, seconds, condition, out, variant, temperature, seed)
 
 
 def standardise(features, normalisation):
@@ -194,7 +207,7 @@ def load_card(run_dir):
         raise UserError(f"Cannot read {card_path}: {error}") from None
 
 
-def _variant_entry(card, variant):
+def variant_entry(card, variant):
     entry = card["variants"].get(variant)
     if entry is None:
         shipped = [name for name, value in card["variants"].items() if "file" in value]

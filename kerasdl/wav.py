@@ -91,3 +91,21 @@ def checked_sample_rate(sample_rate):
     if rate is None or not low <= rate <= high:
         raise UserError(f"sample_rate={sample_rate} is out of range; use {low} to {high} Hz (8000 for speech)")
     return rate
+
+
+def write_wav(path, samples, sample_rate):
+    """Writes float samples in [-1, 1] as a 16-bit PCM mono WAV, whole or
+    not at all (a temporary file beside it, then renamed)."""
+    from pathlib import Path
+
+    from scipy.io import wavfile
+
+    path = Path(path)
+    pcm = np.round(np.clip(np.asarray(samples, dtype=np.float64), -1.0, 1.0) * 32767).astype(np.int16)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        wavfile.write(partial, int(sample_rate), pcm)
+        partial.replace(path)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise UserError(f"Cannot write {str(path)!r}: {error.strerror or error}") from None

@@ -26,7 +26,8 @@ def _windows(seed, batches=3):
 def test_windows_are_consecutive_samples_shifted_by_one_with_their_condition():
     batches, clips = _windows(seed=3)
     offsets = set()
-    for inputs, targets in batches:
+    for inputs, targets, weights in batches:
+        assert weights.shape == (4, 30) and np.all(weights == 1)  # the sines have no padding
         assert inputs["samples"].shape == (4, 30) and targets.shape == (4, 30)
         np.testing.assert_array_equal(inputs["samples"][:, 1:], targets[:, :-1])  # the target is the next sample
         np.testing.assert_array_equal(inputs["condition"], np.arange(4))
@@ -36,7 +37,7 @@ def test_windows_are_consecutive_samples_shifted_by_one_with_their_condition():
             offsets.add(int(starts[0]))
     assert len(offsets) > 3  # offsets vary across clips and batches
     again, _ = _windows(seed=3)
-    for (first, _), (second, _) in zip(batches, again, strict=True):
+    for (first, *_), (second, *_) in zip(batches, again, strict=True):
         np.testing.assert_array_equal(first["samples"], second["samples"])  # the seed repeats them
 
 

@@ -10,9 +10,8 @@ from kerasdl.models.wavenet import (
     mu_law_decode,
     mu_law_encode,
     receptive_field,
-    state_shapes,
-    step_model,
 )
+from kerasdl.models.wavenet_step import state_shapes, step_model
 
 INFO = DataInfo(
     name="tones",

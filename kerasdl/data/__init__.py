@@ -201,4 +201,8 @@ def load_dataset_for(config):
     )
     if config.mosaic:  # detection data only: the config refuses mosaic for other tasks
         dataset.mosaic = config.mosaic
+    if config.task == "synthesize":  # a next-sample model reads stretches of the clips
+        from kerasdl.data.next_sample import NextSampleData
+
+        dataset = NextSampleData(dataset, config.window, config.seed)
     return dataset

@@ -25,14 +25,42 @@ def mu_law_classes(samples, channels=QUANTIZATION_CHANNELS):
     return tf.cast(tf.floor((companded + 1.0) / 2.0 * mu + 0.5), tf.int32)
 
 
-def teacher_forced_windows(window, seed):
-    """A batch map `(clips, labels) -> ({"samples", "condition"}, targets)`.
+def real_lengths(clips):
+    """int32 `(batch,)`: each clip's length without the zeros `kerasdl.wav.clip`
+    padded it with: the position after its last nonzero sample. A clip's own
+    digital silence at its end counts as padding too; it is silence either way."""
+    import tensorflow as tf
+
+    nonzero = tf.cast(tf.not_equal(clips, 0.0), tf.int32)
+    from_end = tf.argmax(tf.reverse(nonzero, axis=[1]), axis=1, output_type=tf.int32)
+    return tf.where(tf.reduce_any(nonzero > 0, axis=1), tf.shape(clips)[1] - from_end, 0)
+
+
+def _example(clips, labels, starts, window):
+    """Windows of `window + 1` samples from `starts`: model inputs, next-sample
+    targets, and weights 1 where a target is real audio, 0 on padding."""
+    import tensorflow as tf
+
+    positions = starts[:, tf.newaxis] + tf.range(window + 1)[tf.newaxis, :]
+    classes = mu_law_classes(tf.gather(clips, positions, batch_dims=1))
+    weights = tf.cast(positions[:, 1:] < real_lengths(clips)[:, tf.newaxis], tf.float32)
+    return {"samples": classes[:, :-1], "condition": tf.cast(labels, tf.int32)}, classes[:, 1:], weights
+
+
+def teacher_forced_windows(window, seed, fixed=False):
+    """A batch map `(clips, labels) -> ({"samples", "condition"}, targets, weights)`.
+
+    Each window starts at a random offset within the clip's real audio (a
+    clip shorter than the window starts at 0, its padding weighed 0).
 
     Args:
         window: samples the model reads per example; the clips must hold
             at least `window + 1`.
         seed: seeds the offsets, drawn afresh for every batch (a stateless
             draw from the seed and a batch counter, so runs repeat).
+        fixed: draw the same offsets for every batch of every epoch (each
+            batch from `seed` alone): validation windows that stay put, so
+            epochs compare.
 
     Example:
         >>> data = dataset.pipeline("train", 8, shuffle=True).map(teacher_forced_windows(4096, seed=42))
@@ -44,13 +72,18 @@ def teacher_forced_windows(window, seed):
     def windows(clips, labels):
         length = tf.shape(clips)[1]
         tf.debugging.assert_greater(length, window, message=f"clips are shorter than window + 1 = {window + 1}")
-        step = counter.assign_add(1)
-        starts = tf.random.stateless_uniform(
-            [tf.shape(clips)[0]], seed=tf.stack([tf.cast(seed, tf.int64), step]), maxval=length - window,
-            dtype=tf.int32,
-        )  # fmt: skip
-        positions = starts[:, tf.newaxis] + tf.range(window + 1)[tf.newaxis, :]
-        classes = mu_law_classes(tf.gather(clips, positions, batch_dims=1))
-        return {"samples": classes[:, :-1], "condition": tf.cast(labels, tf.int32)}, classes[:, 1:]
+        step = tf.constant(0, tf.int64) if fixed else counter.assign_add(1)
+        draws = tf.random.stateless_uniform([tf.shape(clips)[0]], seed=tf.stack([tf.cast(seed, tf.int64), step]))
+        room = tf.maximum(real_lengths(clips) - window, 1)  # offsets 0 .. room - 1
+        starts = tf.minimum(tf.cast(draws * tf.cast(room, tf.float32), tf.int32), length - window - 1)
+        return _example(clips, labels, starts, window)
 
     return windows
+
+
+def whole_clips(clips, labels):
+    """A batch map: each clip from its first sample to its last (the test
+    split's scoring), weighed like `teacher_forced_windows`."""
+    import tensorflow as tf
+
+    return _example(clips, labels, tf.zeros([tf.shape(clips)[0]], tf.int32), clips.shape[1] - 1)

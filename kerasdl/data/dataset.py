@@ -38,6 +38,8 @@ class DataInfo:
         target_shape: image-to-image data: the shape of one target image
             (side, side, channels), else None.
         sample_rate: audio data: samples per second, else None.
+        sample_histogram: audio for a next-sample model: counts of each
+            mu-law class in the training split (`kerasdl.data.next_sample`).
     """
 
     name: str
@@ -53,6 +55,7 @@ class DataInfo:
     categories: dict = None
     target_shape: tuple = None
     sample_rate: int = None
+    sample_histogram: np.ndarray = None
 
     @property
     def num_classes(self):

@@ -49,11 +49,13 @@ def export_run(run_dir, model, dataset, config, metrics, log=print):
             disagrees with the Keras model. A quantized variant that falls
             short is left out with a warning and its reason in the card.
     """
+    task = tasks.get(config.task)
+    if hasattr(task, "export_run"):  # a phone model other than the trained one (a WaveNet's step model)
+        return task.export_run(run_dir, model, dataset, config, metrics, log)
     run_dir = Path(run_dir)
     for stale in run_dir.glob(".export-*"):  # left by a killed process
         shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=run_dir))
-    task = tasks.get(config.task)
     model = task.exported_model(model) if hasattr(task, "exported_model") else model  # a GAN's generator
     line = StageLine("export", enabled=bool(config.verbose))
     try:
@@ -106,7 +108,7 @@ def export_run(run_dir, model, dataset, config, metrics, log=print):
         write_reports(staging, run_dir, card, config, inspection, metrics.get("history", {}))
         shipped = [entry["file"] for entry in variants.values() if "file" in entry]
         for name in (*EXPORTED_FILES, *extra, *shipped):
-            _move_into_place(staging / name, run_dir / name)
+            move_into_place(staging / name, run_dir / name)
         for name in set(VARIANT_FILES.values()) - set(shipped):  # from an earlier export
             (run_dir / name).unlink(missing_ok=True)
     finally:
@@ -116,7 +118,7 @@ def export_run(run_dir, model, dataset, config, metrics, log=print):
     return card
 
 
-def _move_into_place(source, destination):
+def move_into_place(source, destination):
     """Replaces `destination` by `source`; folders via a rename-aside."""
     if destination.is_dir():
         aside = destination.with_name(f".{destination.name}.old")

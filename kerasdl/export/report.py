@@ -3,6 +3,11 @@ The parity columns are the task's (`kerasdl.tasks`)."""
 
 from kerasdl import tasks
 
+PARITY_METHOD = (
+    "Every variant was run with the LiteRT interpreter on the whole test split and compared with the "
+    "Keras model computing in float32; latency is one example per call."
+)
+
 
 def columns(task):
     return (
@@ -73,9 +78,9 @@ def markdown_report(card, plots=(), texts=None):
         "",
         f"Keras model: test {' '.join(task.headline(test))} on "
         f"{card['variants']['float32']['parity']['examples']} held-out examples; "
-        f"input `{card['input']['name']}` {card['input']['shape']} float32 in {card['input']['value_range']}.",
-        "Every variant was run with the LiteRT interpreter on the whole test split and compared with the "
-        "Keras model computing in float32; latency is one example per call.",
+        f"input `{card['input']['name']}` {card['input']['shape']} {card['input'].get('dtype', 'float32')} in "
+        f"{card['input']['value_range']}.",
+        getattr(task, "PARITY_METHOD", PARITY_METHOD),
         "",
         "| " + " | ".join(heading) + " |",
         "|" + "---|" * len(heading),

@@ -14,6 +14,7 @@ def builders():
     from kerasdl.models.rnn import build_rnn
     from kerasdl.models.transfer import build_transfer
     from kerasdl.models.unet import build_unet
+    from kerasdl.models.wavenet import build_wavenet
     from kerasdl.models.yolo import build_yolo
 
     return {
@@ -26,6 +27,7 @@ def builders():
         "rnn": build_rnn,
         "transfer": build_transfer,
         "unet": build_unet,
+        "wavenet": build_wavenet,
         "yolo": build_yolo,
     }
 
@@ -35,14 +37,15 @@ def build_model(family, info, **hyperparameters):
 
     Args:
         family: `ann`, `audio_cnn`, `bert`, `cnn`, `rnn`, `transfer`,
-            `unet`, `yolo`, `pix2pix` or `l1_unet`.
+            `unet`, `yolo`, `pix2pix`, `l1_unet` or `wavenet`.
         info: the data's `DataInfo`.
         **hyperparameters: keyword arguments of the family's build function.
 
     Returns:
         An uncompiled `keras.Model` from raw inputs to class probabilities
         (per pixel for `unet`; per-anchor box and class logits for `yolo`;
-        an image in [0, 1] for `pix2pix` and `l1_unet`).
+        an image in [0, 1] for `pix2pix` and `l1_unet`; the next
+        sample's probabilities at every step for `wavenet`).
 
     Example:
         >>> model = build_model("cnn", load_dataset("digits").info, filters=(16, 32))

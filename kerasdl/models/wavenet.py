@@ -8,13 +8,9 @@ and ends in a softmax over the 256 classes of the next sample. A label
 (the word, the speaker) conditions every layer: its embedding is added to
 each filter and gate ("global conditioning").
 
-Generation one sample at a time with the full model recomputes the whole
-receptive field for every sample. `step_model` is the fast-WaveNet form
-(Paine et al. 2016): each dilated layer keeps a queue of its past inputs,
-so a sample costs one step of each layer. The queues are explicit inputs
-and outputs, so the TFLite step model is stateless and a phone app owns
-the state. Both models share their weights; the step model reproduces the
-full model's outputs along any rollout.
+Generation one sample at a time with the full model would recompute the
+whole receptive field for every sample; `kerasdl.models.wavenet_step`
+builds the fast-WaveNet step model from the same layers.
 """
 
 import keras
@@ -151,6 +147,27 @@ class WaveNetLayers:
         self.head_output = keras.layers.Conv1D(QUANTIZATION_CHANNELS, 1, name="head_logits")
         self.softmax = keras.layers.Softmax(dtype="float32", name="next_sample")
 
+    @classmethod
+    def from_model(cls, model):
+        """The layers of a trained WaveNet, found by name: a model loaded
+        from a `.keras` file, or a float32 copy, has no `wavenet_layers`."""
+        found = cls.__new__(cls)
+        names = {layer.name: layer for layer in model.layers}
+        count = sum(1 for name in names if name.startswith("layer") and name.endswith("_filter"))
+        found.embed, found.causal = names["sample_embedding"], names["causal_conv"]
+        found.condition = names.get("condition_embedding")
+        found.filters = [names[f"layer{i}_filter"] for i in range(count)]
+        found.gates = [names[f"layer{i}_gate"] for i in range(count)]
+        found.dilations = [layer.dilation_rate[0] for layer in found.filters]
+        conditioned = found.condition is not None
+        found.condition_filters = [names[f"layer{i}_condition_filter"] for i in range(count)] if conditioned else []
+        found.condition_gates = [names[f"layer{i}_condition_gate"] for i in range(count)] if conditioned else []
+        found.residuals = [names[f"layer{i}_residual"] for i in range(count)]
+        found.skips = [names[f"layer{i}_skip"] for i in range(count)]
+        found.head_hidden, found.head_output = names["head_hidden"], names["head_logits"]
+        found.softmax = names["next_sample"]
+        return found
+
     def gated(self, index, filters, gates, x, condition_vector):
         """One layer's gated unit, residual and skip: `(new x, skip)`."""
         if condition_vector is not None:
@@ -163,60 +180,3 @@ class WaveNetLayers:
         """Next-sample probabilities from the sum of the skips."""
         x = keras.ops.relu(keras.ops.sum(keras.ops.stack(skips), axis=0))
         return self.softmax(self.head_output(self.head_hidden(x)))
-
-
-class ConvStep(keras.layers.Layer):
-    """A kernel-2 causal `Conv1D`'s output at one time step, from its input
-    `dilation` steps back and its input now: what the convolution computes
-    at that step, with its own weights."""
-
-    def __init__(self, conv, **kwargs):
-        super().__init__(**kwargs)
-        self.conv = conv
-
-    def call(self, past, now):
-        kernel = keras.ops.cast(self.conv.kernel, past.dtype)
-        return keras.ops.matmul(past, kernel[0]) + keras.ops.matmul(now, kernel[1]) + self.conv.bias
-
-
-def state_shapes(model):
-    """The step model's queues, without the batch axis: `(1, residual)` for
-    the causal convolution, then `(dilation, residual)` per dilated layer."""
-    layers = model.wavenet_layers
-    residual = layers.embed.output_dim
-    return [(1, residual)] + [(dilation, residual) for dilation in layers.dilations]
-
-
-def step_model(model):
-    """The fast-WaveNet step model of a full WaveNet `model` (shared weights).
-
-    Inputs: `sample` int32 `(batch,)`, the class of the last sample;
-    `condition` int32 `(batch,)`; `queue0`, `queue1`, ... float32 queues of
-    `state_shapes(model)`, zeros at the start (the full model's causal
-    padding), oldest entry first. Outputs: `next_sample` probabilities
-    `(batch, 256)` and the updated queues, `queue0`, ... in the same order.
-    `model` must come from `build_wavenet` in this process: its layers are
-    found through `model.wavenet_layers`, which a saved model does not keep
-    (reloading a trained one by its layer names is the synthesize task's).
-    """
-    layers = model.wavenet_layers
-    sample = keras.Input(shape=(), dtype="int32", name="sample")
-    condition = keras.Input(shape=(), dtype="int32", name="condition")
-    queues = [keras.Input(shape=shape, name=f"queue{i}") for i, shape in enumerate(state_shapes(model))]
-    embedded = layers.embed(sample)
-    x = ConvStep(layers.causal, name="causal_step")(queues[0][:, 0], embedded)
-    updated = [embedded[:, None, :]]
-    condition_vector = layers.condition(condition)[:, None, :] if layers.condition is not None else None
-    skips = []
-    for index, queue in enumerate(queues[1:]):
-        past = queue[:, 0]
-        filters = ConvStep(layers.filters[index], name=f"layer{index}_filter_step")(past, x)
-        gates = ConvStep(layers.gates[index], name=f"layer{index}_gate_step")(past, x)
-        updated.append(keras.ops.concatenate([queue[:, 1:], x[:, None, :]], axis=1))
-        x, skip = layers.gated(index, filters[:, None], gates[:, None], x[:, None], condition_vector)
-        x = x[:, 0]
-        skips.append(skip)
-    probabilities = layers.head(skips)[:, 0]
-    inputs = {"sample": sample, "condition": condition} | {f"queue{i}": queue for i, queue in enumerate(queues)}
-    outputs = {"next_sample": probabilities} | {f"queue{i}": queue for i, queue in enumerate(updated)}
-    return keras.Model(inputs, outputs, name="wavenet_step")

@@ -12,12 +12,18 @@ which one it is.
 
 from kerasdl.errors import UserError
 from kerasdl.history import LAST_EPOCH
-from kerasdl.tasks import classify, detect, segment, translate
+from kerasdl.tasks import classify, detect, segment, synthesize, translate
 
 
 def tasks():
     """Maps each task name to its module, explicitly (no registration by import)."""
-    return {"classify": classify, "segment": segment, "detect": detect, "translate": translate}
+    return {
+        "classify": classify,
+        "segment": segment,
+        "detect": detect,
+        "translate": translate,
+        "synthesize": synthesize,
+    }
 
 
 def get(name):

@@ -8,6 +8,7 @@ and the two baselines every figure is read against.
 A WaveNet is worth its receptive field by how far it gets below the second.
 """
 
+import functools
 import math
 
 import keras
@@ -45,8 +46,24 @@ def histogram_bits(classes, channels=256):
 
 def cross_bits(classes, reference, channels=256):
     """Bits per sample of coding `classes` with the histogram of `reference`
-    (the training split's): the histogram baseline on test audio. A class
-    the reference never saw costs what one count of it would."""
-    counts = np.bincount(np.asarray(reference).ravel(), minlength=channels).astype("float64") + 1.0
-    shares = counts / counts.sum()
-    return float(-np.log2(shares[np.asarray(classes).ravel()]).mean())
+    (the training split's): the histogram baseline on test audio."""
+    count = functools.partial(np.bincount, minlength=channels)
+    return counts_cross_bits(count(np.asarray(classes).ravel()), count(np.asarray(reference).ravel()))
+
+
+def counts_cross_bits(counts, reference_counts):
+    """`cross_bits` from the two class histograms. A class the reference
+    never saw costs what one count of it would."""
+    shares = (np.asarray(reference_counts, "float64") + 1.0) / (np.sum(reference_counts) + len(reference_counts))
+    counts = np.asarray(counts, "float64")
+    return float(-(counts * np.log2(shares)).sum() / counts.sum())
+
+
+# A probability this small or smaller costs what it would: 100 bits, not infinity.
+SMALLEST_PROBABILITY = 2.0**-100
+
+
+def true_class_bits(probabilities, targets):
+    """`-log2 p(true class)` per position: probabilities `(..., 256)`, int targets `(...)`."""
+    chosen = np.take_along_axis(probabilities, np.asarray(targets)[..., None], axis=-1)[..., 0]
+    return -np.log2(np.maximum(chosen.astype("float64"), SMALLEST_PROBABILITY))
