@@ -45,7 +45,9 @@ def build_parser():
 
     predict = commands.add_parser("predict", help="run the exported TFLite model on raw inputs")
     predict.add_argument("run_dir", metavar="RUN_DIR")
-    predict.add_argument("inputs", nargs="*", metavar="INPUT", help="image, .wav, .npy, .csv, or a CSV row like 1.0,2.5")
+    predict.add_argument(
+        "inputs", nargs="*", metavar="INPUT", help="image, .wav, .npy, .csv, or a CSV row like 1.0,2.5"
+    )
     predict.add_argument("--top", type=int, default=3, help="classes to show per input (default 3)")
     predict.add_argument("--variant", default="float32", help="TFLite variant to run (default float32)")
     predict.add_argument(
@@ -255,9 +257,11 @@ def _predict(args):
     if args.generate is not None or hasattr(task, "GENERATES"):
         from kerasdl.prediction import generate
 
-        if args.inputs:
+        if args.inputs and args.generate is not None:
             raise UserError(f"--generate takes no INPUT (got {args.inputs[0]!r}); it writes --out FILE.wav")
-        result = generate(args.run_dir, args.generate, args.condition, args.out, args.variant, args.temperature, args.seed)
+        result = generate(
+            args.run_dir, args.generate, args.condition, args.out, args.variant, args.temperature, args.seed
+        )
         print(task.format_prediction(result))
         return 0
     thresholds = {"min_score": args.conf, "nms_iou": args.iou}

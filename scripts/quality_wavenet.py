@@ -91,7 +91,8 @@ def run_figures(run_dir):
         "precision": config["resolved"]["precision"],
         "cpu": config["resolved"]["cpu"],
         "variants": {
-            name: entry.get("rejected") or {key: entry["parity"][key] for key in ("max_abs_diff", "real_time_factor")}
+            name: entry.get("rejected")
+            or {key: entry["parity"][key] for key in ("max_abs_diff", "real_time_factor")}
             | {"bits_per_sample": entry["parity"]["bits_per_sample"]}
             for name, entry in card["variants"].items()
         },

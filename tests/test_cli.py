@@ -17,7 +17,7 @@ from kerasdl.errors import RunFailed
         (["train", "digits_cnn", "data=mnist_offline"], "Unknown dataset 'mnist_offline'; choose one of: digits"),
         (
             ["train", "digits_cnn", "model=vit"],
-            "Unknown model 'vit'; choose one of: ann, audio_cnn, bert, cnn, l1_unet, pix2pix, rnn, transfer",
+            "Unknown model 'vit'; choose one of: ann, audio_cnn, bert, cnn, l1_unet, pix2pix, rnn, transfer, unet",
         ),
         (["train", "digits_cnn", "strategy=quantum"], "allowed: one of: auto, cpu, gpu, mirrored"),
         (["train", "digits_cnn", "epoch=3"], "Unknown config key 'epoch'"),

@@ -28,7 +28,7 @@ def _check_classifier(model, info):
 
 
 def test_every_family_is_a_builder():
-    families = {"ann", "audio_cnn", "bert", "cnn", "rnn", "transfer", "unet", "yolo", "pix2pix", "l1_unet"}
+    families = {"ann", "audio_cnn", "bert", "cnn", "rnn", "transfer", "unet", "yolo", "pix2pix", "l1_unet", "wavenet"}
     assert set(builders()) == families
 
 

@@ -160,6 +160,15 @@ TINY = {
     "yolo": {"image_size": "64", "batch_size": "4"},
     "pix2pix": {"model.filters": "4", "model.discriminator_filters": "4", "image_size": "32", "batch_size": "4"},
     "audio_cnn": {"model.filters": "4", "model.mel_bins": "8", "model.dense_units": "0", "batch_size": "8"},
+    "wavenet": {
+        "model.residual_channels": "4",
+        "model.dilation_channels": "4",
+        "model.skip_channels": "8",
+        "model.layers_per_stack": "3",
+        "model.stacks": "1",
+        "window": "256",
+        "batch_size": "4",
+    },
 }
 SMS = messages(150, ("", "please", "x"))
 

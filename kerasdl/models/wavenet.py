@@ -13,6 +13,8 @@ whole receptive field for every sample; `kerasdl.models.wavenet_step`
 builds the fast-WaveNet step model from the same layers.
 """
 
+import re
+
 import keras
 
 from kerasdl.errors import UserError
@@ -139,8 +141,9 @@ class WaveNetLayers:
             if condition_dim
             else []
         )
+        # The last layer's output feeds only its skip: it has no residual projection.
         self.residuals = [
-            keras.layers.Conv1D(residual, 1, name=f"layer{i}_residual") for i in range(len(self.dilations))
+            keras.layers.Conv1D(residual, 1, name=f"layer{i}_residual") for i in range(len(self.dilations) - 1)
         ]
         self.skips = [keras.layers.Conv1D(skip, 1, name=f"layer{i}_skip") for i in range(len(self.dilations))]
         self.head_hidden = keras.layers.Conv1D(skip, 1, activation="relu", name="head_hidden")
@@ -153,7 +156,7 @@ class WaveNetLayers:
         from a `.keras` file, or a float32 copy, has no `wavenet_layers`."""
         found = cls.__new__(cls)
         names = {layer.name: layer for layer in model.layers}
-        count = sum(1 for name in names if name.startswith("layer") and name.endswith("_filter"))
+        count = sum(1 for name in names if re.fullmatch(r"layer\d+_filter", name))
         found.embed, found.causal = names["sample_embedding"], names["causal_conv"]
         found.condition = names.get("condition_embedding")
         found.filters = [names[f"layer{i}_filter"] for i in range(count)]
@@ -162,19 +165,20 @@ class WaveNetLayers:
         conditioned = found.condition is not None
         found.condition_filters = [names[f"layer{i}_condition_filter"] for i in range(count)] if conditioned else []
         found.condition_gates = [names[f"layer{i}_condition_gate"] for i in range(count)] if conditioned else []
-        found.residuals = [names[f"layer{i}_residual"] for i in range(count)]
+        found.residuals = [names[f"layer{i}_residual"] for i in range(count - 1)]
         found.skips = [names[f"layer{i}_skip"] for i in range(count)]
         found.head_hidden, found.head_output = names["head_hidden"], names["head_logits"]
         found.softmax = names["next_sample"]
         return found
 
     def gated(self, index, filters, gates, x, condition_vector):
-        """One layer's gated unit, residual and skip: `(new x, skip)`."""
+        """One layer's gated unit, residual and skip: `(new x, skip)`; the last layer's new x is None."""
         if condition_vector is not None:
             filters = filters + self.condition_filters[index](condition_vector)
             gates = gates + self.condition_gates[index](condition_vector)
         z = keras.ops.tanh(filters) * keras.ops.sigmoid(gates)
-        return x + self.residuals[index](z), self.skips[index](z)
+        new = x + self.residuals[index](z) if index < len(self.residuals) else None
+        return new, self.skips[index](z)
 
     def head(self, skips):
         """Next-sample probabilities from the sum of the skips."""

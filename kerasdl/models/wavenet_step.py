@@ -60,7 +60,8 @@ def step_model(model):
         unit = gated(queue[:, 0], x, condition_vector)
         shifted = x[:, None, :] if queue.shape[1] == 1 else keras.ops.concatenate([queue[:, 1:], x[:, None, :]], 1)
         updated.append(shifted)
-        x = x + PointwiseStep(layers.residuals[index], name=f"layer{index}_residual_step")(unit)
+        if index < len(layers.residuals):  # the last layer's output feeds only the skips
+            x = x + PointwiseStep(layers.residuals[index], name=f"layer{index}_residual_step")(unit)
         units.append(unit)
     skips = SkipSum(layers.skips, name="skip_sum")(keras.ops.concatenate(units, -1))
     hidden = PointwiseStep(layers.head_hidden, name="head_hidden_step")(keras.ops.relu(skips))

@@ -56,7 +56,9 @@ def export_step_model(run_dir, model, dataset, config, metrics, log=print):
         names = config.variant_names()
         for number, name in enumerate(names, start=1):
             raise_if_interrupted()
-            line.say(f"TFLite step model {name} ({number}/{len(names)}): converting, a {len(rollout.targets)}-step rollout")
+            line.say(
+                f"TFLite step model {name} ({number}/{len(names)}): converting, a {len(rollout.targets)}-step rollout"
+            )
             variants[name] = _variant(name, staging, rollout, config, task, log)
         float32_size = variants["float32"]["size_bytes"]
         for entry in variants.values():
@@ -169,7 +171,9 @@ def _variant(variant, staging, rollout, config, task, log):
             yield from examples
 
     try:
-        flatbuffer, ops = convert_variant(staging / "saved_model", variant, representative, allow_flex=config.allow_flex)
+        flatbuffer, ops = convert_variant(
+            staging / "saved_model", variant, representative, allow_flex=config.allow_flex
+        )
     except RunFailed as error:
         if variant == "float32":
             raise
