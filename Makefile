@@ -10,7 +10,8 @@ ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install train train-ann train-cnn train-rnn tensorboard export test test-full test-fast \
-	bench bench-export bench-training bench-memory bench-tta bench-seg bench-detect quality quality-seg quality-detect quality-translate quality-audio time-train clean distclean
+	bench bench-export bench-training bench-memory bench-tta bench-seg bench-detect quality quality-seg quality-detect quality-translate quality-audio \
+	quality-wavenet bench-wavenet asterisk-sounds time-train clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -58,7 +59,7 @@ test-full: $(INSTALLED) ## full-length quality runs: presets over seeds, bfloat1
 test-fast: $(INSTALLED) ## the test suite without the slow end-to-end tests
 	$(BIN)/python -m pytest -m "not slow and not full"
 
-bench: bench-export bench-training bench-memory bench-tta bench-seg bench-detect ## every benchmark below; results in bench/ (JSON and Markdown)
+bench: bench-export bench-training bench-memory bench-tta bench-seg bench-detect bench-wavenet ## every benchmark below; results in bench/ (JSON and Markdown)
 
 bench-export: $(INSTALLED) ## the export bar: variant sizes, agreement, LiteRT vs Keras latency
 	$(BIN)/python scripts/bench_export.py
@@ -89,6 +90,9 @@ $(ULTRALYTICS):
 bench-detect: $(INSTALLED) $(ULTRALYTICS) ## yolo_detect vs Ultralytics YOLOv8n from scratch on BCCD: images/s, mAP50-95, int8 TFLite mAP (ARGS='--data DIR')
 	$(BIN)/python scripts/bench_detection.py $(ARGS)
 
+bench-wavenet: $(INSTALLED) ## WaveNet generation's real-time factor: naive full recompute, Keras step model, each TFLite variant, 1 thread
+	$(BIN)/python scripts/bench_wavenet.py $(ARGS)
+
 bench-memory: $(INSTALLED) ## peak RSS of `kerasdl train PRESET`, stage by stage
 	$(BIN)/python scripts/bench_memory.py --preset $(PRESET) $(ARGS)
 
@@ -107,6 +111,16 @@ quality-translate: $(INSTALLED) ## issue 19's bar: pix2pix vs l1_unet on ISBI la
 
 quality-audio: $(INSTALLED) ## issue 20's audio bar: audio_cnn on the Free Spoken Digit Dataset, one speaker held out (ARGS='--data DIR')
 	$(BIN)/python scripts/quality_audio.py $(ARGS)
+
+quality-wavenet: $(INSTALLED) ## issue 20's WaveNet bar: wavenet_speech on FSDD, NLL and generated digits heard by audio_cnn (ARGS='--data DIR')
+	$(BIN)/python scripts/quality_wavenet.py $(ARGS)
+
+# The Asterisk prompts (one speaker, 8 kHz, CC BY-SA 3.0) for the wavenet_asterisk preset.
+ASTERISK_SOUNDS := /usr/share/asterisk/sounds/en_US_f_Allison
+asterisk-sounds: ## install the Asterisk prompts the wavenet_asterisk preset reads (Debian/Ubuntu: apt-get)
+	@if [ -d $(ASTERISK_SOUNDS) ]; then echo "$(ASTERISK_SOUNDS) is there"; \
+	elif command -v apt-get >/dev/null; then apt-get install -y asterisk-core-sounds-en-wav; \
+	else echo "no apt-get here: unpack asterisk-core-sounds-en-wav-current.tar.gz (downloads.asterisk.org/pub/telephony/sounds/) and train with data=audio:DIR"; exit 1; fi
 
 time-train: $(INSTALLED) ## measure `make train` after set-up (the figure in docs/measured-figures.md)
 	$(BIN)/python scripts/time_make_train.py

@@ -13,6 +13,12 @@ PIX2PIX_NOT_ON_JAX = (
 )
 
 
+WAVENET_NOT_ON_JAX = (
+    "model=wavenet trains on backend=tensorflow only: its export verifies the step model along test clips, "
+    "which the JAX export path (one batch of test inputs) does not do"
+)
+
+
 def check_task_settings(config):
     """Raises a one-line `UserError` for a setting the run's task cannot take."""
     losses = tasks.get(config.task).LOSSES
@@ -33,12 +39,12 @@ def check_task_settings(config):
         raise UserError(f"{audio_set[0]} applies to data=audio:DIR; this run's data is {config.data}")
     if config.model == "pix2pix" and config.backend == "jax":
         raise UserError(PIX2PIX_NOT_ON_JAX)
+    if config.model == "wavenet" and config.backend == "jax":
+        raise UserError(WAVENET_NOT_ON_JAX)
     _check_data_fits_task(config)
-    if config.int8_io != "float" and hasattr(tasks.get(config.task), "QUANTIZE_UNTIL"):
-        raise UserError(
-            f"int8_io={config.int8_io} is not allowed for task={config.task}: its int8 model computes the "
-            "post-processing in float32 and takes and returns float32; use int8_io=float"
-        )
+    float_io = getattr(tasks.get(config.task), "INT8_IO_FLOAT", None)  # why its int8 model keeps float32 I/O
+    if config.int8_io != "float" and float_io:
+        raise UserError(f"int8_io={config.int8_io} is not allowed for task={config.task}: {float_io}; use float")
 
 
 def _check_data_fits_task(config):

@@ -87,7 +87,7 @@ def predict(run_dir, inputs, top=3, variant="float32", out_dir=None, min_score=N
         if not str(grid).lower().endswith(".png"):
             raise UserError(f"--grid {grid!r} must name a .png file")
         thresholds["grid"] = grid
-    runner = TFLiteRunner(_read_model(run_dir / entry["file"]), xnnpack=entry.get("xnnpack", True), output=task.OUTPUT)
+    runner = TFLiteRunner(read_model(run_dir / entry["file"]), xnnpack=entry.get("xnnpack", True), output=task.OUTPUT)
     rendered = task.render(runner(batch), card, top=top, sources=sources, out_dir=out_dir, **thresholds)
     return list(zip(sources, rendered, strict=True))
 
@@ -217,7 +217,7 @@ def variant_entry(card, variant):
     return entry
 
 
-def _read_model(path):
+def read_model(path):
     if not path.is_file():
         raise UserError(f"{str(path)!r} is missing; run `kerasdl export` again")
     content = path.read_bytes()

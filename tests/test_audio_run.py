@@ -95,3 +95,9 @@ def test_a_broken_wav_is_one_line(audio_run, tmp_path, capsys):
     assert main(["predict", str(audio_run.run_dir), str(broken)]) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("kerasdl: error: Cannot read") and "as a WAV file" in error and "\n" not in error
+
+
+def test_a_classifier_refuses_to_generate(audio_run, capsys):
+    assert main(["predict", str(audio_run.run_dir), "--generate", "1"]) == 2
+    error = capsys.readouterr().err
+    assert "--generate applies to a generative model (WaveNet); this run's model does audio classification" in error

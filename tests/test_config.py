@@ -52,7 +52,7 @@ def test_changing_the_family_drops_the_presets_hyperparameters():
         ({"epoch": "3"}, "Unknown config key 'epoch'; allowed keys:"),
         (
             {"model": "transformer"},
-            "Unknown model 'transformer'; choose one of: ann, audio_cnn, bert, cnn, l1_unet, pix2pix, rnn, transfer, unet",
+            "Unknown model 'transformer'; choose one of: ann, audio_cnn, bert, cnn, l1_unet, pix2pix, rnn, transfer",
         ),
         ({"model.units": "3"}, "Unknown key 'model.units' for model 'cnn'; allowed: model.filters"),
         ({"model.filters": "32,x"}, "model.filters must be a comma-separated list of integers"),

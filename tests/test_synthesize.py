@@ -44,6 +44,27 @@ def test_padding_is_found_and_weighed_zero_in_windows_and_whole_clips():
         assert weights[2].sum() == 9 and weights[3].sum() == 0  # shorter than a window: from its start
 
 
+def test_a_stretch_learns_only_targets_whose_receptive_field_it_holds():
+    clips = _padded([300, 300], total=300)
+    windows = teacher_forced_windows(window=40, seed=2, context=10)
+    starts = set()
+    for _ in range(40):
+        inputs, _, weights = (value.numpy() if hasattr(value, "numpy") else value for value in windows(
+            tf.constant(clips), tf.constant([0, 1])
+        ))  # fmt: skip
+        classes = mu_law_classes(tf.constant(np.pad(clips, [[0, 0], [10, 0]]))).numpy()
+        for row in range(2):
+            (start,) = [
+                s for s in range(300 + 10 - 40) if np.array_equal(classes[row, s : s + 40], inputs["samples"][row])
+            ]
+            starts.add(start)
+            if start <= 10:  # what the window lacks is the silence before the clip: every real target counts
+                assert weights[row].sum() == 40 - max(0, 10 - start - 1)
+            else:  # from the middle: the first 10 outputs missed real samples
+                assert np.all(weights[row, :10] == 0) and np.all(weights[row, 10:] == 1)
+    assert min(starts) <= 10 < max(starts)  # windows begin before the clip and inside it
+
+
 def test_validation_windows_stay_put_and_training_windows_move():
     clips = tf.constant(_padded([200, 200], total=200))
     labels = tf.constant([0, 1])

@@ -155,3 +155,11 @@ def test_a_finished_run_re_exports_from_its_keras_file(wavenet_run, capsys):
     assert after["max_abs_diff"] <= 1e-4 and after["keras_bits_per_sample"] == pytest.approx(
         before["keras_bits_per_sample"], abs=1e-5
     )
+
+
+def test_evaluate_rescores_the_run_from_its_keras_file(wavenet_run, capsys):
+    run_dir = wavenet_run[0].run_dir
+    recorded = json.loads((run_dir / "metrics.json").read_text())["test"]
+    assert main(["evaluate", str(run_dir)]) == 0
+    printed = capsys.readouterr().out
+    assert "test bits_per_sample" in printed and f"{recorded['bits_per_sample']:.4f}" in printed

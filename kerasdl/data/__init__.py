@@ -203,6 +203,7 @@ def load_dataset_for(config):
         dataset.mosaic = config.mosaic
     if config.task == "synthesize":  # a next-sample model reads stretches of the clips
         from kerasdl.data.next_sample import NextSampleData
+        from kerasdl.tasks.synthesize import receptive_field_of
 
-        dataset = NextSampleData(dataset, config.window, config.seed)
+        dataset = NextSampleData(dataset, config.window, config.seed, receptive_field_of(config) - 1)
     return dataset

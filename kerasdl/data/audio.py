@@ -119,7 +119,9 @@ def labelled_files(root, label_pattern):
                 "directly in the folder"
             )
         pairs = [(path, name) for name, paths in folders.items() for path in paths]
-        return [path for path, _ in pairs], [name for _, name in pairs], []
+        loose = _wavs(root)
+        notes = [f"note: {len(loose)} WAV(s) directly in {root} are not read: its sub-folders are the labels"]
+        return [path for path, _ in pairs], [name for _, name in pairs], notes if loose else []
     paths = _wavs(root)
     if not paths:
         raise UserError(

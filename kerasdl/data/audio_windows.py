@@ -36,22 +36,32 @@ def real_lengths(clips):
     return tf.where(tf.reduce_any(nonzero > 0, axis=1), tf.shape(clips)[1] - from_end, 0)
 
 
-def _example(clips, labels, starts, window):
-    """Windows of `window + 1` samples from `starts`: model inputs, next-sample
-    targets, and weights 1 where a target is real audio, 0 on padding."""
+def _example(clips, labels, starts, window, context=0):
+    """Windows of `window + 1` samples from `starts`, in the clips preceded by
+    `context` zeros (the silence before a recording): model inputs,
+    next-sample targets, and their weights. A target weighs 1 if it is real
+    audio (not the padding at either end) and its model output saw all the
+    `context` samples before it that the clip has: those in the window, or
+    the zeros before the clip."""
     import tensorflow as tf
 
+    padded = tf.pad(clips, [[0, 0], [context, 0]])
     positions = starts[:, tf.newaxis] + tf.range(window + 1)[tf.newaxis, :]
-    classes = mu_law_classes(tf.gather(clips, positions, batch_dims=1))
-    weights = tf.cast(positions[:, 1:] < real_lengths(clips)[:, tf.newaxis], tf.float32)
+    classes = mu_law_classes(tf.gather(padded, positions, batch_dims=1))
+    targets = positions[:, 1:]
+    real = (targets >= context) & (targets < (real_lengths(clips) + context)[:, tf.newaxis])
+    seen = (tf.range(window)[tf.newaxis, :] >= context) | (starts[:, tf.newaxis] <= context)
+    weights = tf.cast(real & seen, tf.float32)
     return {"samples": classes[:, :-1], "condition": tf.cast(labels, tf.int32)}, classes[:, 1:], weights
 
 
-def teacher_forced_windows(window, seed, fixed=False):
+def teacher_forced_windows(window, seed, fixed=False, context=0):
     """A batch map `(clips, labels) -> ({"samples", "condition"}, targets, weights)`.
 
-    Each window starts at a random offset within the clip's real audio (a
-    clip shorter than the window starts at 0, its padding weighed 0).
+    Each window starts at a random offset from `context` samples before the
+    clip (zeros: silence) to where it still ends in real audio; a clip
+    shorter than that starts at the first of them. Targets weigh as
+    `_example` says: a WaveNet learns only what it saw its receptive field of.
 
     Args:
         window: samples the model reads per example; the clips must hold
@@ -61,6 +71,8 @@ def teacher_forced_windows(window, seed, fixed=False):
         fixed: draw the same offsets for every batch of every epoch (each
             batch from `seed` alone): validation windows that stay put, so
             epochs compare.
+        context: past samples each output depends on (a WaveNet's
+            receptive field, less one).
 
     Example:
         >>> data = dataset.pipeline("train", 8, shuffle=True).map(teacher_forced_windows(4096, seed=42))
@@ -70,13 +82,13 @@ def teacher_forced_windows(window, seed, fixed=False):
     counter = tf.Variable(0, dtype=tf.int64, trainable=False)
 
     def windows(clips, labels):
-        length = tf.shape(clips)[1]
+        length = tf.shape(clips)[1] + context
         tf.debugging.assert_greater(length, window, message=f"clips are shorter than window + 1 = {window + 1}")
         step = tf.constant(0, tf.int64) if fixed else counter.assign_add(1)
         draws = tf.random.stateless_uniform([tf.shape(clips)[0]], seed=tf.stack([tf.cast(seed, tf.int64), step]))
-        room = tf.maximum(real_lengths(clips) - window, 1)  # offsets 0 .. room - 1
+        room = tf.maximum(real_lengths(clips) + context - window, 1)  # offsets 0 .. room - 1
         starts = tf.minimum(tf.cast(draws * tf.cast(room, tf.float32), tf.int32), length - window - 1)
-        return _example(clips, labels, starts, window)
+        return _example(clips, labels, starts, window, context)
 
     return windows
 

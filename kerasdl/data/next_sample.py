@@ -8,22 +8,29 @@ example is `({"samples", "condition"}, next-sample targets, weights)`:
 weight 0 on the zeros a clip was padded with, so padding is neither learnt
 nor scored. The mu-law class histogram of the training split's audio is
 the baseline a model that ignores the past would reach
-(`DataInfo.sample_histogram`, `kerasdl.tasks.synthesize_metrics`).
+(`DataInfo.sample_histogram`, `kerasdl.tasks.synthesize_metrics`). A
+target also weighs 0 where its output did not see the `context` samples
+before it (a stretch from the middle of a clip starts without them).
 """
 
 import numpy as np
 
-from kerasdl.data.audio_windows import QUANTIZATION_CHANNELS, mu_law_classes, real_lengths, teacher_forced_windows
-from kerasdl.data.audio_windows import whole_clips
+from kerasdl.data.audio_windows import (
+    QUANTIZATION_CHANNELS,
+    mu_law_classes,
+    real_lengths,
+    teacher_forced_windows,
+    whole_clips,
+)
 
 
 class NextSampleData:
     """An `AudioDataset` (`clips`) as next-sample examples; everything the
     run asks of a dataset besides `pipeline` and `sample` is the clips'."""
 
-    def __init__(self, clips, window, seed):
+    def __init__(self, clips, window, seed, context=0):
         length = clips.info.input_shape[0]
-        self.clips, self.seed = clips, seed
+        self.clips, self.seed, self.context = clips, seed, context
         self.window = min(window, length - 1)
         self.notes = list(clips.notes)
         if window >= length:
@@ -32,7 +39,10 @@ class NextSampleData:
             )
         clips.info.sample_histogram = self._histogram()
         seconds = clips.info.sample_histogram.sum() / clips.info.sample_rate
-        self.notes.append(f"training audio: {seconds:.0f} s without padding, {self.window} samples per example")
+        self.notes.append(
+            f"training audio: {seconds:.0f} s without padding, {self.window} samples per example, each sample "
+            f"learnt from the {context} before it"
+        )
 
     def __getattr__(self, name):
         return getattr(self.clips, name)
@@ -42,7 +52,8 @@ class NextSampleData:
         data = self.clips.pipeline(split, batch_size, shuffle=shuffle, seed=seed, replicas=replicas, even=even)
         if split == "test":
             return data.map(whole_clips)
-        return data.map(teacher_forced_windows(self.window, seed if shuffle else self.seed, fixed=not shuffle))
+        stretches = teacher_forced_windows(self.window, seed if shuffle else self.seed, not shuffle, self.context)
+        return data.map(stretches)
 
     def sample(self, split, count, seed=None):
         """`(inputs, targets)` of at most `count` whole clips of `split`, in NumPy."""

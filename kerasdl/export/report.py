@@ -77,7 +77,7 @@ def markdown_report(card, plots=(), texts=None):
         f"# {card['name']}: export report",
         "",
         f"Keras model: test {' '.join(task.headline(test))} on "
-        f"{card['variants']['float32']['parity']['examples']} held-out examples; "
+        f"{test.get('test_examples', card['variants']['float32']['parity']['examples'])} held-out examples; "
         f"input `{card['input']['name']}` {card['input']['shape']} {card['input'].get('dtype', 'float32')} in "
         f"{card['input']['value_range']}.",
         getattr(task, "PARITY_METHOD", PARITY_METHOD),

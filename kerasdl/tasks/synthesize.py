@@ -29,6 +29,7 @@ TEST_METRIC = "bits_below_histogram"
 LOSSES = ("ce",)
 SHARED_DATA_SPECS = ("audio:",)
 GENERATES = True
+INT8_IO_FLOAT = "its int8 step model takes and returns float32 queues and quantizes inside"
 # Whole test clips are scored in batches of at most this many samples:
 # each sample's 256 probabilities are kept until its batch is scored.
 SCORE_SAMPLES = 1 << 16
@@ -46,6 +47,20 @@ PARITY_METHOD = (
     "float32 on the same clips. The real-time factor is seconds of those calls per second of audio, one "
     "thread; latency is one call."
 )
+
+
+def receptive_field_of(config):
+    """Samples one output of the config's WaveNet sees, its own input included."""
+    import inspect
+
+    from kerasdl.models.wavenet import build_wavenet, receptive_field
+
+    shape = {
+        name: parameter.default
+        for name, parameter in inspect.signature(build_wavenet).parameters.items()
+        if name in ("layers_per_stack", "stacks")
+    }
+    return receptive_field(**(shape | {key: config.model_params[key] for key in shape if key in config.model_params}))
 
 
 def compile_arguments(config, model):
@@ -80,7 +95,9 @@ def score(model, batches, info):
         samples += int(weights.sum())
         counts += np.bincount(targets[weights], minlength=len(counts))
     if not samples:
-        raise ValueError(f"the test clips hold no audio ({length} samples each, all padding)")
+        from kerasdl.errors import RunFailed
+
+        raise RunFailed(f"the test clips hold no audio ({length} samples each, all padding): nothing to score")
     model_bits = bits / samples
     histogram = counts_cross_bits(counts, info.sample_histogram)
     return {
@@ -89,6 +106,7 @@ def score(model, batches, info):
         "uniform_bits": UNIFORM_BITS,
         "bits_below_histogram": histogram - model_bits,
         "test_seconds": samples / info.sample_rate,
+        "test_examples": samples,  # next samples scored
     }
 
 

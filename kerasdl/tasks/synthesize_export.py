@@ -9,6 +9,7 @@ Files are staged and moved into place as `kerasdl.export.export_run` does.
 """
 
 import datetime
+import functools
 import json
 import shutil
 import tempfile
@@ -131,6 +132,8 @@ class Rollout:
             self.clips.append((classes[:-1], int(label)))
             if sum(len(part) for part in targets) >= ROLLOUT_STEPS:
                 break
+        if not targets:
+            raise RunFailed("no test clip holds two samples of audio: the step model cannot be checked")
         self.expected, self.targets = np.concatenate(expected), np.concatenate(targets)
 
     def replay(self, step, keep=()):
@@ -222,13 +225,12 @@ def step_latency(flatbuffer, rollout, threads=(1, 2)):
         step = TFLiteStep(flatbuffer, num_threads=count)
         queues = [np.zeros((1, *shape), np.float32) for shape in step.queue_shapes]
         inputs = (classes[:1].astype(np.int32), np.array([label], np.int32), queues)
-        results[f"{count}_thread{'s' if count > 1 else ''}"] = _time(lambda: step(*inputs), runs=500, warmup=50)
+        results[f"{count}_thread{'s' if count > 1 else ''}"] = _time(functools.partial(step, *inputs), 500, 50)
     return results
 
 
 def step_card(model, step, info, config, metrics, variants, versions):
     """The model card of a WaveNet: the step model's inputs and outputs, and the generation loop."""
-    from kerasdl.models.wavenet import receptive_field
     from kerasdl.models.wavenet_step import queue_inputs
 
     task = tasks.get(config.task)
@@ -245,7 +247,7 @@ def step_card(model, step, info, config, metrics, variants, versions):
             "hyperparameters": {k: list(v) if isinstance(v, tuple) else v for k, v in config.model_params.items()},
             "parameters": int(model.count_params()),
             "training_precision": model.dtype_policy.name,
-            "receptive_field_samples": receptive_field(**_stack_shape(config)),
+            "receptive_field_samples": task.receptive_field_of(config),
         },
         "input": {
             "name": "sample",
@@ -275,16 +277,3 @@ def step_card(model, step, info, config, metrics, variants, versions):
         "variants": variants,
         "versions": versions,
     }
-
-
-def _stack_shape(config):
-    import inspect
-
-    from kerasdl.models.wavenet import build_wavenet
-
-    defaults = {
-        name: parameter.default
-        for name, parameter in inspect.signature(build_wavenet).parameters.items()
-        if name in ("layers_per_stack", "stacks")
-    }
-    return defaults | {key: config.model_params[key] for key in defaults if key in config.model_params}

@@ -26,7 +26,10 @@ def draw(probabilities, temperature, rng):
     class at temperature 0."""
     if temperature == 0:
         return np.argmax(probabilities, axis=1).astype(np.int32)
-    weights = np.power(np.maximum(probabilities.astype(np.float64), 1e-30), 1.0 / temperature)
+    # In logs, relative to the likeliest class: a low temperature's powers
+    # would underflow to zero for every class.
+    logs = np.log(np.maximum(probabilities.astype(np.float64), 1e-30)) / temperature
+    weights = np.exp(logs - logs.max(axis=1, keepdims=True))
     cumulative = np.cumsum(weights, axis=1)
     targets = rng.random(len(weights)) * cumulative[:, -1]
     return np.minimum((cumulative < targets[:, None]).sum(axis=1), weights.shape[1] - 1).astype(np.int32)
@@ -83,15 +86,16 @@ class TFLiteStep:
         del runner  # it holds no tensors, but the loop below needs none of its checks
         count = sum(1 for name in inputs if name.startswith("queue"))
         self.queue_shapes = [tuple(inputs[f"queue{i}"]["shape"][1:]) for i in range(count)]
-        self._inputs = [inputs[name]["index"] for name in ("sample", "condition")]
+        # An unconditioned model's converter may drop its unused condition input.
+        self._inputs = [inputs[name]["index"] for name in ("sample", "condition") if name in inputs]
         self._queues_in = [inputs[f"queue{i}"]["index"] for i in range(count)]
         self._probabilities = outputs["next_sample"]["index"]
         self._queues_out = [outputs[f"queue{i}"]["index"] for i in range(count)]
 
     def __call__(self, samples, conditions, queues):
         set_tensor, get_tensor = self.interpreter.set_tensor, self.interpreter.get_tensor
-        set_tensor(self._inputs[0], samples)
-        set_tensor(self._inputs[1], conditions)
+        for index, value in zip(self._inputs, (samples, conditions), strict=False):
+            set_tensor(index, value)
         for index, queue in zip(self._queues_in, queues, strict=True):
             set_tensor(index, queue)
         self.interpreter.invoke()
@@ -119,7 +123,7 @@ def generate_wav(run_dir, card, seconds, condition, out, variant="float32", temp
 
     Returns `{"file", "seconds", "sample_rate", "condition", "temperature", "real_time_factor"}`.
     """
-    from kerasdl.prediction import variant_entry
+    from kerasdl.prediction import read_model, variant_entry
     from kerasdl.wav import write_wav
 
     if not 0 < seconds <= MAX_SECONDS:
@@ -134,7 +138,9 @@ def generate_wav(run_dir, card, seconds, condition, out, variant="float32", temp
         raise UserError(f"--out {str(out)!r} must name a .wav file")
     entry = variant_entry(card, variant)
     rate = card["generation"]["sample_rate"]
-    step = TFLiteStep((Path(run_dir) / entry["file"]).read_bytes(), xnnpack=entry.get("xnnpack", True))
+    if round(seconds * rate) < 1:
+        raise UserError(f"--generate {seconds:g} is less than one sample at {rate} Hz")
+    step = TFLiteStep(read_model(Path(run_dir) / entry["file"]), xnnpack=entry.get("xnnpack", True))
     began = time.perf_counter()
     classes = generate(step, [labels.index(str(condition))], round(seconds * rate), temperature, seed)
     spent = time.perf_counter() - began
