@@ -246,7 +246,8 @@ def tiny_bert(tmp_path_factory):
 # pix2pix_pairs's on bundled photos.
 # unet_transfer's and yolo_transfer's MobileNetV2 encoder takes long to
 # compile for XLA on 2 cores, as MobileNetV3 does (above); unet_segment and
-# yolo_detect check the U-Net and the detector.
+# yolo_detect check the U-Net and the detector. wavenet_asterisk builds
+# wavenet_speech's model on other WAVs.
 REPEATS = {
     "wine_ann",
     "iris_ann",
@@ -259,6 +260,7 @@ REPEATS = {
     "yolo_voc",
     "yolo_coco",
     "pix2pix_colorize",
+    "wavenet_asterisk",
 }
 
 
