@@ -56,6 +56,17 @@ def predict(run_dir, inputs, top=3):
     return _predict(run_dir, inputs, top=top)
 
 
+def generate(run_dir, seconds, condition, out=None, temperature=1.0, seed=0, variant="float32"):
+    """A WaveNet run's speech as a WAV file; see `kerasdl.prediction.generate`.
+
+    Example:
+        >>> kerasdl.generate("saved_models/wavenet_speech", 1.0, "7", "seven.wav")["real_time_factor"]
+    """
+    from kerasdl.prediction import generate as _generate
+
+    return _generate(run_dir, seconds, condition, out, variant, temperature, seed)
+
+
 def check_tpu_readiness(preset, overrides=None, log=print):
     """Problems a TPU would have with a preset (empty: ready); see `kerasdl.tpu_check`.
 

@@ -163,3 +163,11 @@ def test_evaluate_rescores_the_run_from_its_keras_file(wavenet_run, capsys):
     assert main(["evaluate", str(run_dir)]) == 0
     printed = capsys.readouterr().out
     assert "test bits_per_sample" in printed and f"{recorded['bits_per_sample']:.4f}" in printed
+
+
+def test_the_python_api_generates_too(wavenet_run, tmp_path):
+    import kerasdl
+
+    made = kerasdl.generate(wavenet_run[0].run_dir, 0.1, "low", tmp_path / "low.wav", temperature=0.5)
+    assert made["file"] == str(tmp_path / "low.wav") and made["temperature"] == 0.5
+    assert wavfile.read(tmp_path / "low.wav")[1].shape == (800,)

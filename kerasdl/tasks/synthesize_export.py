@@ -166,7 +166,7 @@ def _variant(variant, staging, rollout, config, task, log):
 
     representative = None
     if variant == "int8":
-        float32 = TFLiteStep((staging / VARIANT_FILES["float32"]).read_bytes())
+        float32 = TFLiteStep((staging / VARIANT_FILES["float32"]).read_bytes(), hold_state=False)
         chosen = np.linspace(0, len(rollout.targets) - 1, CALIBRATION_STEPS).astype(int)
         _, _, examples = rollout.replay(float32, keep=chosen)
 
@@ -223,9 +223,10 @@ def step_latency(flatbuffer, rollout, threads=(1, 2)):
     results = {}
     for count in threads:
         step = TFLiteStep(flatbuffer, num_threads=count)
-        queues = [np.zeros((1, *shape), np.float32) for shape in step.queue_shapes]
-        inputs = (classes[:1].astype(np.int32), np.array([label], np.int32), queues)
-        results[f"{count}_thread{'s' if count > 1 else ''}"] = _time(functools.partial(step, *inputs), 500, 50)
+        sample, condition = classes[:1].astype(np.int32), np.array([label], np.int32)
+        step(sample, condition, [np.zeros((1, *shape), np.float32) for shape in step.queue_shapes])
+        call = functools.partial(step, sample, condition, step.HELD)  # as a generation loop calls it
+        results[f"{count}_thread{'s' if count > 1 else ''}"] = _time(call, 500, 50)
     return results
 
 

@@ -28,8 +28,11 @@ def draw(probabilities, temperature, rng):
         return np.argmax(probabilities, axis=1).astype(np.int32)
     # In logs, relative to the likeliest class: a low temperature's powers
     # would underflow to zero for every class.
-    logs = np.log(np.maximum(probabilities.astype(np.float64), 1e-30)) / temperature
-    weights = np.exp(logs - logs.max(axis=1, keepdims=True))
+    if temperature == 1:
+        weights = probabilities.astype(np.float64)
+    else:
+        logs = np.log(np.maximum(probabilities.astype(np.float64), 1e-30)) / temperature
+        weights = np.exp(logs - logs.max(axis=1, keepdims=True))
     cumulative = np.cumsum(weights, axis=1)
     targets = rng.random(len(weights)) * cumulative[:, -1]
     return np.minimum((cumulative < targets[:, None]).sum(axis=1), weights.shape[1] - 1).astype(np.int32)
@@ -67,10 +70,20 @@ def decoded(classes):
 
 
 class TFLiteStep:
-    """A TFLite step model (batch 1), called by tensor index: each call sets
-    the sample, the condition and the queues and reads the outputs back."""
+    """A TFLite step model (batch 1), called by tensor index.
 
-    def __init__(self, model_content, num_threads=1, xnnpack=True):
+    Each call sets the sample and the condition, and the queues it is given;
+    after the invoke, each updated queue is copied straight from the output
+    tensor into its input tensor, and the call returns `HELD` for the
+    queues: handed back, it means "as the model left them", so a
+    generation loop moves each queue once a step instead of three times (out
+    into a new array, and back in), a third of a step's time.
+    `hold_state=False` returns the queues as arrays instead (to record them).
+    """
+
+    HELD = ("the queues, kept in the interpreter",)
+
+    def __init__(self, model_content, num_threads=1, xnnpack=True, hold_state=True):
         from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
         resolver = OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
@@ -91,15 +104,25 @@ class TFLiteStep:
         self._queues_in = [inputs[f"queue{i}"]["index"] for i in range(count)]
         self._probabilities = outputs["next_sample"]["index"]
         self._queues_out = [outputs[f"queue{i}"]["index"] for i in range(count)]
+        # Functions returning NumPy views of the tensors: a view must be
+        # dropped before the next invoke, so each is made, used and let go.
+        tensor = self.interpreter.tensor
+        self._moves = [(tensor(out), tensor(into)) for out, into in zip(self._queues_out, self._queues_in, strict=True)]
+        self.hold_state = hold_state
 
     def __call__(self, samples, conditions, queues):
         set_tensor, get_tensor = self.interpreter.set_tensor, self.interpreter.get_tensor
         for index, value in zip(self._inputs, (samples, conditions), strict=False):
             set_tensor(index, value)
-        for index, queue in zip(self._queues_in, queues, strict=True):
-            set_tensor(index, queue)
+        if queues is not self.HELD:
+            for index, queue in zip(self._queues_in, queues, strict=True):
+                set_tensor(index, queue)
         self.interpreter.invoke()
-        return get_tensor(self._probabilities), [get_tensor(index) for index in self._queues_out]
+        if not self.hold_state:
+            return get_tensor(self._probabilities), [get_tensor(index) for index in self._queues_out]
+        for out, into in self._moves:
+            into()[...] = out()
+        return get_tensor(self._probabilities), self.HELD
 
 
 class KerasStep:
