@@ -14,6 +14,7 @@ import warnings
 import keras
 import tensorflow as tf
 
+from kerasdl import tasks
 from kerasdl.data import load_dataset_for
 from kerasdl.data.dataset import first_few
 from kerasdl.distribute import precision_policy
@@ -74,7 +75,8 @@ def check_tpu_readiness(config, log=print):
                 steps_per_epoch = -(-train_size // config.batch_size)
                 compile_model(model, config, jit_compile=True, steps_per_epoch=steps_per_epoch)
             start = time.perf_counter()
-            problems = check_model(model, *dataset.sample("train", config.batch_size))
+            one_shape = getattr(tasks.get(config.task), "ONE_SHAPE_BATCHES", False)
+            problems = check_model(model, *dataset.sample("train", config.batch_size), one_shape_batches=one_shape)
             seconds = time.perf_counter() - start
     for problem in problems:
         log(f"TPU problem: {problem}")
@@ -89,13 +91,16 @@ def check_tpu_readiness(config, log=print):
     return problems
 
 
-def check_model(model, features, labels):
+def check_model(model, features, labels, one_shape_batches=False):
     """What would stop `model` from training on a TPU, found on this machine.
 
     Args:
         model: a `keras.Model` compiled with `jit_compile=True`.
         features: one batch of inputs, as `model.fit` takes them.
         labels: the batch's labels.
+        one_shape_batches: the training data gives every batch one shape
+            (fixed-length stretches), so a dynamic axis of the model's
+            inputs costs one program, not one per batch.
 
     Returns:
         The problems, one line each; empty when one XLA training step on the
@@ -110,7 +115,7 @@ def check_model(model, features, labels):
     strings = False
     for tensor in model.inputs:
         shape = tuple(tensor.shape)
-        if None in shape[1:]:
+        if None in shape[1:] and not one_shape_batches:
             problems.append(
                 f"input {tensor.name!r} has the dynamic shape {shape}: a TPU compiles a program per shape "
                 "(or fails); give every axis but the batch a fixed size, e.g. pad sequences to one length"

@@ -28,6 +28,10 @@ OUTPUT = "next_sample"
 TEST_METRIC = "bits_below_histogram"
 LOSSES = ("ce",)
 SHARED_DATA_SPECS = ("audio:",)
+# The model's time axis is dynamic (it scores whole clips), but training and
+# validation batches are all `window` samples long: a TPU compiles one
+# program for them, and one more for the test clips (`kerasdl.tpu_check`).
+ONE_SHAPE_BATCHES = True
 GENERATES = True
 INT8_IO_FLOAT = "its int8 step model takes and returns float32 queues and quantizes inside"
 # Whole test clips are scored in batches of at most this many samples:
