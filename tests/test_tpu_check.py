@@ -242,7 +242,8 @@ def tiny_bert(tmp_path_factory):
 # a TFDS detection set, whose model is yolo_detect's and whose loading
 # test_tfds_detection.py covers) and run in make test-full, so every shipped
 # preset is still checked.
-# yolo_nuclei builds yolo_detect's model on bundled tiles; pix2pix_colorize
+# yolo_nuclei builds yolo_detect's model on bundled tiles (89 s of make
+# test's 14 minutes, in test-full since the WaveNet's tests came); pix2pix_colorize
 # pix2pix_pairs's on bundled photos.
 # unet_transfer's and yolo_transfer's MobileNetV2 encoder takes long to
 # compile for XLA on 2 cores, as MobileNetV3 does (above); unet_segment and
@@ -259,6 +260,7 @@ REPEATS = {
     "yolo_transfer",
     "yolo_voc",
     "yolo_coco",
+    "yolo_nuclei",
     "pix2pix_colorize",
     "wavenet_asterisk",
 }
