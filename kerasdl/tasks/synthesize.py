@@ -167,7 +167,7 @@ def parity_cells(parity):
     change = parity["bits_per_sample"] - parity["keras_bits_per_sample"]
     speed = parity.get("real_time_factor")
     return [
-        f"{parity['examples']} ({parity['clips']} clips)",
+        f"{parity['examples']} ({parity['clips']} clip{'s' * (parity['clips'] != 1)})",
         f"{parity['max_abs_diff']:.2g}",
         f"{parity['bits_per_sample']:.4f} ({change:+.4f})",
         f"{speed:.3f}" if speed is not None else "",
