@@ -53,9 +53,7 @@ def export_run(run_dir, model, dataset, config, metrics, log=print):
     if hasattr(task, "export_run"):  # a phone model other than the trained one (a WaveNet's step model)
         return task.export_run(run_dir, model, dataset, config, metrics, log)
     run_dir = Path(run_dir)
-    for stale in run_dir.glob(".export-*"):  # left by a killed process
-        shutil.rmtree(stale, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=run_dir))
+    staging = new_staging(run_dir)
     model = task.exported_model(model) if hasattr(task, "exported_model") else model  # a GAN's generator
     line = StageLine("export", enabled=bool(config.verbose))
     try:
@@ -106,16 +104,30 @@ def export_run(run_dir, model, dataset, config, metrics, log=print):
             extra.append(VOCABULARY_FILE)
         (staging / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
         write_reports(staging, run_dir, card, config, inspection, metrics.get("history", {}))
-        shipped = [entry["file"] for entry in variants.values() if "file" in entry]
-        for name in (*EXPORTED_FILES, *extra, *shipped):
-            move_into_place(staging / name, run_dir / name)
-        for name in set(VARIANT_FILES.values()) - set(shipped):  # from an earlier export
-            (run_dir / name).unlink(missing_ok=True)
+        land(staging, run_dir, variants, extra)
     finally:
         line.close()
         shutil.rmtree(staging, ignore_errors=True)
     write_tensorboard(run_dir, config, inspection, metrics)
     return card
+
+
+def new_staging(run_dir):
+    """A fresh staging folder inside `run_dir`, after removing those a killed export left."""
+    for stale in run_dir.glob(".export-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=".export-", dir=run_dir))
+
+
+def land(staging, run_dir, variants, extra=()):
+    """Moves the verified export from `staging` into `run_dir`: `EXPORTED_FILES`,
+    `extra` files and the shipped variants of `variants` (card entries); a
+    variant file an earlier export left and this one did not ship is removed."""
+    shipped = [entry["file"] for entry in variants.values() if "file" in entry]
+    for name in (*EXPORTED_FILES, *extra, *shipped):
+        move_into_place(staging / name, run_dir / name)
+    for name in set(VARIANT_FILES.values()) - set(shipped):
+        (run_dir / name).unlink(missing_ok=True)
 
 
 def move_into_place(source, destination):

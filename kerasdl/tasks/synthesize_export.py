@@ -8,11 +8,9 @@ the distributions it gives after each true sample (`synthesize.parity`).
 Files are staged and moved into place as `kerasdl.export.export_run` does.
 """
 
-import datetime
 import functools
 import json
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -33,16 +31,14 @@ CALIBRATION_STEPS = 300
 def export_step_model(run_dir, model, dataset, config, metrics, log=print):
     """Writes `model.keras`, the step model's SavedModel and TFLite variants,
     labels, card and report; returns the card (see `kerasdl.export.export_run`)."""
-    from kerasdl.export import move_into_place
+    from kerasdl.export import land, new_staging
     from kerasdl.export.inspection import write_reports, write_tensorboard
     from kerasdl.export.portable import portable_copy
     from kerasdl.models.wavenet_step import step_model
     from kerasdl.versions import library_versions
 
     run_dir = Path(run_dir)
-    for stale in run_dir.glob(".export-*"):  # left by a killed process
-        shutil.rmtree(stale, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=run_dir))
+    staging = new_staging(run_dir)
     task = tasks.get(config.task)
     line = StageLine("export", enabled=bool(config.verbose))
     try:
@@ -71,17 +67,7 @@ def export_step_model(run_dir, model, dataset, config, metrics, log=print):
         (staging / "labels.txt").write_text(labels_text(dataset.info))
         (staging / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
         write_reports(staging, run_dir, card, config, None, metrics.get("history", {}))
-        shipped = [entry["file"] for entry in variants.values() if "file" in entry]
-        for name in ("model.keras", "saved_model", "labels.txt", "model_card.json", "report.md", "report.html"):
-            move_into_place(staging / name, run_dir / name)
-        if (staging / "plots").exists():
-            move_into_place(staging / "plots", run_dir / "plots")
-        for name in shipped:
-            move_into_place(staging / name, run_dir / name)
-        from kerasdl.export.variants import VARIANT_FILES
-
-        for name in set(VARIANT_FILES.values()) - set(shipped):  # from an earlier export
-            (run_dir / name).unlink(missing_ok=True)
+        land(staging, run_dir, variants)
     finally:
         line.close()
         shutil.rmtree(staging, ignore_errors=True)
@@ -231,50 +217,36 @@ def step_latency(flatbuffer, rollout, threads=(1, 2)):
 
 
 def step_card(model, step, info, config, metrics, variants, versions):
-    """The model card of a WaveNet: the step model's inputs and outputs, and the generation loop."""
+    """The model card (`kerasdl.export.card.model_card`) of a WaveNet: its
+    input is the step model's, and it spells out the generation loop."""
+    from kerasdl.export.card import model_card
     from kerasdl.models.wavenet_step import queue_inputs
 
     task = tasks.get(config.task)
     queues = [[1, *tensor.shape[1:]] for tensor in queue_inputs(step)]
-    return {
-        "name": config.preset,
-        "description": config.description,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "task": config.task,
-        "task_description": task.description(info),
-        "data": config.data,
-        "model": {
-            "family": config.model,
-            "hyperparameters": {k: list(v) if isinstance(v, tuple) else v for k, v in config.model_params.items()},
-            "parameters": int(model.count_params()),
-            "training_precision": model.dtype_policy.name,
-            "receptive_field_samples": task.receptive_field_of(config),
-        },
-        "input": {
-            "name": "sample",
-            "shape": [1],
-            "dtype": "int32",
-            "value_range": [0, 255],
-            "meaning": "the mu-law class of the last sample (128, silence, on the first call)",
-            "inputs": [
-                {"name": "sample", "shape": [1], "dtype": "int32"},
-                {"name": "condition", "shape": [1], "dtype": "int32", "meaning": "index of the label in labels.txt"},
-                *({"name": f"queue{i}", "shape": shape, "dtype": "float32"} for i, shape in enumerate(queues)),
-            ],
-        },
-        "output": task.card_output(info) | {"queues": "queue0, queue1, ...: the inputs of the next call"},
-        "generation": {
-            "sample_rate": info.sample_rate,
-            "loop": [
-                "set every queue to zeros and sample to 128",
-                "call the model with sample, the condition and the queues",
-                "draw a class c from next_sample (probabilities p; temperature t: p ** (1 / t), renormalised)",
-                "the audio sample is mu_law_decode(c); feed c as sample and the returned queues back; repeat",
-            ],
-            "mu_law_decode": "y = 2 c / 255 - 1; x = sign(y) ((1 + 255) ** |y| - 1) / 255",
-        },
-        "labels": list(info.class_names),
-        "metrics": {"test": metrics["test"]},
-        "variants": variants,
-        "versions": versions,
+    card = model_card(model, info, config, metrics, variants, versions)
+    card["model"]["receptive_field_samples"] = task.receptive_field_of(config)
+    card["input"] = {
+        "name": "sample",
+        "shape": [1],
+        "dtype": "int32",
+        "value_range": [0, 255],
+        "meaning": "the mu-law class of the last sample (128, silence, on the first call)",
+        "inputs": [
+            {"name": "sample", "shape": [1], "dtype": "int32"},
+            {"name": "condition", "shape": [1], "dtype": "int32", "meaning": "index of the label in labels.txt"},
+            *({"name": f"queue{i}", "shape": shape, "dtype": "float32"} for i, shape in enumerate(queues)),
+        ],
     }
+    card["output"]["queues"] = "queue0, queue1, ...: the inputs of the next call"
+    card["generation"] = {
+        "sample_rate": info.sample_rate,
+        "loop": [
+            "set every queue to zeros and sample to 128",
+            "call the model with sample, the condition and the queues",
+            "draw a class c from next_sample (probabilities p; temperature t: p ** (1 / t), renormalised)",
+            "the audio sample is mu_law_decode(c); feed c as sample and the returned queues back; repeat",
+        ],
+        "mu_law_decode": "y = 2 c / 255 - 1; x = sign(y) ((1 + 255) ** |y| - 1) / 255",
+    }
+    return card
