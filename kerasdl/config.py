@@ -15,24 +15,15 @@ from pathlib import Path
 
 import yaml
 
+# The allowed values of each key, and the lists they come from (public here too).
+from kerasdl.config_checks import BACKENDS, CHECKS, SAMPLE_RATES  # noqa: F401
 from kerasdl.config_tasks import check_task_settings
-from kerasdl.config_values import TFLITE_VARIANTS, coerce, parse_variants, positive_seconds
+from kerasdl.config_values import TFLITE_VARIANTS, coerce, parse_variants
 
 # Public here too, for Python callers of make_config: `kerasdl.config.parse_overrides`.
 from kerasdl.config_values import parse_overrides as parse_overrides
 from kerasdl.errors import UserError
-from kerasdl.schedule import SCHEDULES
 from kerasdl.tasks import task_for
-
-BACKENDS = ("auto", "tensorflow", "jax")
-STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "multi_worker", "tpu")
-PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
-JIT = ("auto", "true", "false")
-MONITORS = ("val_loss", "val_accuracy")
-INT8_IO = ("float", "int8", "uint8")
-DIRECTIONS = ("AtoB", "BtoA")
-# Audio sample rates a run may ask for, Hz: telephone speech to studio audio.
-SAMPLE_RATES = (1000, 48000)
 
 
 @dataclasses.dataclass
@@ -112,6 +103,11 @@ class Config:
             `auto` (the images' largest side, at most 32: a folder of 28x28
             digits trains at 28, nothing small is upscaled, photos shrink
             to 32) or an integer.
+        cache: file data (`images:`, `masks:`, ...): where the decoded
+            training and validation examples are kept after the first epoch
+            (`kerasdl.data.cache_plan`): `auto` (memory if they fit a
+            budget, else a file under the run directory), `memory`, `disk`
+            or `none` (decoded every epoch).
         label: label column of `csv:` data (name or 0-based index); empty
             picks a column named label, target, class or species, else the
             last one.
@@ -177,6 +173,7 @@ class Config:
     allow_flex: bool = False
     fused_lstm: bool = False
     image_size: str = "auto"
+    cache: str = "auto"
     label: str = ""
     text_column: str = ""
     vocabulary_size: int = 20000
@@ -220,59 +217,6 @@ LEGACY_VALUES = {"lr_schedule": "plateau"}
 _SETTABLE = {f.name: f.type for f in dataclasses.fields(Config)}
 for _name in ("preset", "model_params"):
     _SETTABLE.pop(_name)
-
-_CHECKS = {
-    "epochs": (lambda v: v >= 1, "an integer >= 1"),
-    "batch_size": (lambda v: v >= 1, "an integer >= 1"),
-    "learning_rate": (lambda v: 0 < v <= 10, "a number in (0, 10]"),
-    "early_stopping": (lambda v: v >= 0, "an integer >= 0 (0 turns it off)"),
-    "reduce_lr": (lambda v: v >= 0, "an integer >= 0 (0 turns it off)"),
-    "validation_fraction": (lambda v: 0 < v < 0.5, "a number in (0, 0.5)"),
-    "test_fraction": (lambda v: 0 < v < 0.5, "a number in (0, 0.5)"),
-    "mosaic": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
-    "direction": (lambda v: v in DIRECTIONS, "one of: " + ", ".join(DIRECTIONS)),
-    "seed": (lambda v: 0 <= v < 2**31, "an integer in [0, 2**31)"),
-    "verbose": (lambda v: v in (0, 1, 2), "0, 1 or 2"),
-    "backend": (lambda v: v in BACKENDS, "one of: " + ", ".join(BACKENDS)),
-    "strategy": (lambda v: v in STRATEGIES, "one of: " + ", ".join(STRATEGIES)),
-    "precision": (lambda v: v in PRECISIONS, "one of: " + ", ".join(PRECISIONS)),
-    "jit_compile": (lambda v: v in JIT, "one of: " + ", ".join(JIT)),
-    "steps_per_execution": (
-        lambda v: v == "auto" or (v.isascii() and v.isdigit() and int(v) >= 1),
-        "auto or an integer >= 1",
-    ),
-    "inspect_every": (
-        lambda v: v == "auto" or (v.isascii() and v.isdigit()),
-        "auto, 0 (none) or an integer >= 1",
-    ),
-    "profile": (lambda v: _valid_profile(v), "START,END training steps with 1 <= START <= END, or empty"),
-    "monitor": (lambda v: v in MONITORS, "one of: " + ", ".join(MONITORS)),
-    "lr_schedule": (lambda v: v in SCHEDULES, "one of: " + ", ".join(SCHEDULES)),
-    "int8_io": (lambda v: v in INT8_IO, "one of: " + ", ".join(INT8_IO)),
-    "image_size": (
-        lambda v: v == "auto" or (v.isascii() and v.isdigit() and 8 <= int(v) <= 1024),
-        "auto or an integer in [8, 1024]",
-    ),
-    "vocabulary_size": (lambda v: 3 <= v <= 1_000_000, "an integer in [3, 1000000]"),
-    "sequence_length": (lambda v: 1 <= v <= 4096, "an integer in [1, 4096]"),
-    "sample_rate": (lambda v: SAMPLE_RATES[0] <= v <= SAMPLE_RATES[1], "an integer in [{}, {}]".format(*SAMPLE_RATES)),
-    "clip_seconds": (lambda v: v == "auto" or positive_seconds(v) <= 60, "auto or seconds in (0, 60]"),
-    "window": (lambda v: 16 <= v <= 65536, "an integer in [16, 65536]"),
-    "fine_tune_epochs": (lambda v: v >= 0, "an integer >= 0 (0 skips the second phase)"),
-    "fine_tune_layers": (lambda v: v >= 0, "an integer >= 0"),
-    "fine_tune_learning_rate": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
-    "variants": (lambda v: bool(parse_variants(v)), "comma-separated names from: " + ", ".join(TFLITE_VARIANTS)),
-}
-
-
-def _valid_profile(setting):
-    from kerasdl.profiling import parse_profile
-
-    try:
-        parse_profile(setting)
-    except UserError:
-        return False
-    return True
 
 
 def preset_names():
@@ -356,8 +300,8 @@ def _model_params(family, values):
 
 
 def _check(key, value):
-    if key in _CHECKS:
-        ok, allowed = _CHECKS[key]
+    if key in CHECKS:
+        ok, allowed = CHECKS[key]
         if not ok(value):
             raise UserError(f"{key}={value!r} is out of range; allowed: {allowed}")
     return value

@@ -45,6 +45,7 @@ from kerasdl.multi_worker import (
     scratch_run_dir,
 )
 from kerasdl.precision_probe import time_train_steps
+from kerasdl.run_inputs import end_streaming, fit_inputs, input_callbacks, start_streaming
 from kerasdl.rundir import open_run_dir, plan_run_dir
 from kerasdl.versions import library_versions
 
@@ -239,6 +240,7 @@ def _train_and_evaluate(config, dataset, strategy, plan, choices, log, open_dir)
             )
 
         run_dir = open_dir()
+        cache = start_streaming(dataset, run_dir, log)
         resolved = {
             "backend": keras.backend.backend(),
             "strategy": describe_strategy(strategy),
@@ -250,7 +252,7 @@ def _train_and_evaluate(config, dataset, strategy, plan, choices, log, open_dir)
             "run_dir": str(plan.path),
             # A seeded run repeats on CPUs with the same kernels (kerasdl/cpu.py).
             "cpu": describe_cpu(),
-        }
+        } | ({"cache": cache} if cache else {})
         if run_dir == plan.path and not plan.resume:  # the chief, or a single process
             _write_config(run_dir, config, resolved)
         log(
@@ -287,6 +289,7 @@ def _train_and_evaluate(config, dataset, strategy, plan, choices, log, open_dir)
         test = tasks.get(config.task).score(
             model, dataset.pipeline("test", test_batch, replicas=replicas), dataset.info
         )
+        end_streaming(dataset, run_dir)
 
     metrics = {
         "test": test,
@@ -298,8 +301,6 @@ def _train_and_evaluate(config, dataset, strategy, plan, choices, log, open_dir)
 def _fit_phases(model, dataset, config, run_dir, strategy, log, jit=False, execution=1):
     """Phase 1 (everything, or the head over a frozen backbone); then, for a
     transfer model, phase 2: the top of the backbone fine-tuned."""
-    replicas = strategy.num_replicas_in_sync
-    global_batch = config.batch_size * replicas
     even = needs_even_batches(strategy)
 
     # Every worker of a multi-worker run must write its checkpoints at the
@@ -308,16 +309,16 @@ def _fit_phases(model, dataset, config, run_dir, strategy, log, jit=False, execu
 
     def fit(initial_epoch, epochs):
         callbacks = run_callbacks(run_dir, config, dataset, write_interval, steps_per_execution=execution)
+        callbacks += input_callbacks(dataset, strategy, log)
         (checkpoints,) = [callback for callback in callbacks if isinstance(callback, RunCheckpoints)]
         # On JAX the training steps run in the distribution's scope; a
         # tf.distribute strategy needs only the model built in its own.
         with strategy.scope() if isinstance(strategy, JaxDevices) else contextlib.nullcontext():
             try:
+                training, validation = fit_inputs(dataset, strategy, config.batch_size, config.seed, even)
                 model.fit(
-                    dataset.pipeline(
-                        "train", global_batch, shuffle=True, seed=config.seed, replicas=replicas, even=even
-                    ),
-                    validation_data=dataset.pipeline("validation", global_batch, replicas=replicas, even=even),
+                    training,
+                    validation_data=validation,
                     initial_epoch=initial_epoch,
                     epochs=epochs,
                     callbacks=callbacks,
@@ -390,9 +391,7 @@ def load_best(model, run_dir):
 
 
 def _write_config(run_dir, config, resolved):
-    document = {"preset": config.preset} | config.to_dict()
-    document["resolved"] = resolved
-    document["versions"] = library_versions()
+    document = {"preset": config.preset} | config.to_dict() | {"resolved": resolved, "versions": library_versions()}
     (run_dir / "config.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
 
 

@@ -118,9 +118,7 @@ def test_the_pipeline_streams_what_arrays_holds(tmp_path):
     assert shapes == [(7, 16, 16)]
 
 
-def test_a_small_split_kept_in_memory_gives_the_batches_streaming_gives(tmp_path, monkeypatch):
-    import kerasdl.data.masks
-
+def test_a_small_split_kept_in_memory_gives_the_batches_streaming_gives(tmp_path):
     root = _folder(tmp_path / "data", _masks(12))
     dataset = load_dataset(f"masks:{root}", image_size=16)
     assert dataset.decoded_bytes() == 16 * 16 * (4 + 1)
@@ -129,9 +127,9 @@ def test_a_small_split_kept_in_memory_gives_the_batches_streaming_gives(tmp_path
         batches = dataset.pipeline(split, 2, shuffle=shuffle, seed=5)
         return [list(batches.as_numpy_iterator()) for _ in range(3)]
 
-    monkeypatch.setattr(kerasdl.data.masks, "MEMORY_CACHE_BYTES", 0)  # every epoch from disk
+    dataset.cache, dataset.plan = "none", None  # every epoch from disk
     streamed = {split: three_epochs(split, split == "train") for split in ("train", "validation")}
-    monkeypatch.setattr(kerasdl.data.masks, "MEMORY_CACHE_BYTES", 2**20)
+    dataset.cache, dataset.plan = "memory", None
     for split in ("train", "validation"):
         kept = three_epochs(split, split == "train")
         # Same seeded shuffle and augmentation: the same batches, epoch by epoch.

@@ -189,9 +189,7 @@ def test_jittered_targets_are_as_sharp_as_unjittered_ones(tmp_path):
     assert _mean_gradient(jittered) / _mean_gradient(plain) > 0.9
 
 
-def test_a_small_split_kept_in_memory_gives_the_batches_streaming_gives(tmp_path, monkeypatch):
-    import kerasdl.data.masks
-
+def test_a_small_split_kept_in_memory_gives_the_batches_streaming_gives(tmp_path):
     root = _ab_folder(tmp_path / "data", count=12)
     dataset = load_dataset(f"pairs:{root}", image_size=32)
 
@@ -199,9 +197,9 @@ def test_a_small_split_kept_in_memory_gives_the_batches_streaming_gives(tmp_path
         batches = dataset.pipeline(split, 2, shuffle=shuffle, seed=5)
         return [list(batches.as_numpy_iterator()) for _ in range(3)]
 
-    monkeypatch.setattr(kerasdl.data.masks, "MEMORY_CACHE_BYTES", 0)  # every epoch from disk
+    dataset.cache, dataset.plan = "none", None  # every epoch from disk
     streamed = {split: three_epochs(split, split == "train") for split in ("train", "validation")}
-    monkeypatch.setattr(kerasdl.data.masks, "MEMORY_CACHE_BYTES", 2**20)
+    dataset.cache, dataset.plan = "memory", None
     for split in ("train", "validation"):
         # Same seeded shuffle and jitter: the same batches, epoch by epoch.
         for streamed_epoch, kept_epoch in zip(streamed[split], three_epochs(split, split == "train"), strict=True):

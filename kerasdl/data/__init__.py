@@ -8,6 +8,7 @@ from kerasdl.data.dataset import DataInfo, Dataset
 from kerasdl.data.images import load_image_folder
 from kerasdl.data.masks import load_mask_folder
 from kerasdl.data.pairs import load_pair_folder
+from kerasdl.data.streaming import FileDataset
 from kerasdl.data.text import load_text
 from kerasdl.errors import UserError
 
@@ -199,6 +200,8 @@ def load_dataset_for(config):
         direction=getattr(config, "direction", "AtoB"),
         audio={key: getattr(config, key) for key in AUDIO_KEYS if hasattr(config, key)},
     )
+    if isinstance(dataset, FileDataset):
+        dataset.cache = getattr(config, "cache", "auto")  # getattr: a stand-in config may lack it
     if config.mosaic:  # detection data only: the config refuses mosaic for other tasks
         dataset.mosaic = config.mosaic
     if config.task == "synthesize":  # a next-sample model reads stretches of the clips

@@ -209,18 +209,6 @@ class AudioDataset(MaskDataset):
     splits and `sample()` are `MaskDataset`'s; `pipeline()` yields float32
     clips `(batch, samples)` in [-1, 1] and int32 labels `(batch,)`."""
 
-    def arrays(self, split):
-        """`split` in memory, cached: float32 clips `(N, samples)` and int32 labels `(N,)`."""
-        if split not in self.loaded:
-            batches = list(self.pipeline(split, 64).as_numpy_iterator())
-            clips = np.zeros((0, *self.info.input_shape), dtype="float32")
-            labels = np.zeros(0, dtype="int32")
-            self.loaded[split] = (
-                np.concatenate([clips, *(batch[0] for batch in batches)]),
-                np.concatenate([labels, *(batch[1] for batch in batches)]),
-            )
-        return self.loaded[split]
-
     def decoded_bytes(self):
         """Bytes of one example as `pipeline` yields it: float32 samples, an int32 label."""
         return 4 * self.info.input_shape[0] + 4

@@ -163,18 +163,6 @@ class BoxDataset(MaskDataset):
     max_boxes: int = 1
     mosaic: float = 0.0
 
-    def arrays(self, split):
-        """`split` in memory, cached: letterboxed images and their labels."""
-        if split not in self.loaded:
-            batches = list(self.pipeline(split, 64).as_numpy_iterator())
-            side, _, channels = self.info.input_shape
-            rows = self.max_boxes
-            self.loaded[split] = (
-                np.concatenate([np.zeros((0, side, side, channels), "float32"), *(batch[0] for batch in batches)]),
-                np.concatenate([np.zeros((0, rows, 5), "float32"), *(batch[1] for batch in batches)]),
-            )
-        return self.loaded[split]
-
     def decoded_bytes(self):
         """Bytes of one example as `pipeline` yields it: float32 image and labels."""
         height, width, channels = self.info.input_shape

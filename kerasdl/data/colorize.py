@@ -142,6 +142,7 @@ class ColorizeDataset(PairDataset):
     """
 
     crops: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
+    tallies = False  # arrays in memory: nothing can fail to decode
 
     def _reader(self, augmenting=False):
         """`(grey, colour) -> (input, target)`: the crops were resized

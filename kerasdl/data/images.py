@@ -1,27 +1,44 @@
-"""`images:DIR`: a folder with one sub-folder of images per class.
+"""`images:DIR`: a folder with one sub-folder of images per class, streamed.
 
 Images may be JPEG, PNG, BMP or GIF (first frame), grey or colour, of any
 size; each is converted and resized exactly as `serve_raw` and `kerasdl
 predict` do (`kerasdl.preprocess.prepare_images`), so training sees what a
 served model sees. Pixels stay 0-255; the model normalises inside.
 
-Unreadable files are skipped and reported (count and first names) rather
-than failing the run: one corrupt download in a folder of thousands should
-not stop training, but the user must hear about it.
+Only the file list and the headers are read when the data loads (labels
+are the sub-folders; `image_headers` gives sizes and channels); the pixels
+are decoded by the input pipeline (`kerasdl.data.streaming`), so a folder
+larger than memory trains. The normalisation's mean and variance come from
+a seeded sample of at most `STATS_BYTES` of decoded training images.
+
+Files that are not images are skipped when the folder loads, and files that
+fail to decode (a truncated download) when the pipeline reads them; both
+are reported (count and first names) rather than failing the run: one
+corrupt download in a folder of thousands should not stop training, but the
+user must hear about it.
 """
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
-from kerasdl.data.dataset import DataInfo, Dataset, image_side, normalisation_stats, split_stratified
+from kerasdl.data.dataset import DataInfo, first_few, image_side, normalisation_stats, split_stratified
+from kerasdl.data.image_headers import image_headers
+from kerasdl.data.streaming import FileDataset
 from kerasdl.errors import UserError
 from kerasdl.photos import IMAGE_SUFFIXES  # one list for training and predict
-from kerasdl.stage_line import StageLine
+
+# Decoded training images the normalisation statistics are computed from,
+# as float32 bytes: all of a folder of up to 1,365 64x64 colour images (the
+# same mean and variance as the whole split), a seeded sample of a larger
+# one. The statistics only set the inputs' scale; a thousand images pin each
+# channel's mean and variance well.
+STATS_BYTES = 64 * 2**20
 
 
 def load_image_folder(directory, seed, validation_fraction, test_fraction, image_size="auto"):
-    """Loads `directory/<class>/<image>` as seeded, stratified splits.
+    """Loads `directory/<class>/<image>` as seeded, stratified splits of file paths.
 
     Args:
         directory: the folder; each sub-folder holding images is a class,
@@ -33,14 +50,12 @@ def load_image_folder(directory, seed, validation_fraction, test_fraction, image
             "auto": their largest side, at most 32 (`dataset.image_side`).
 
     Returns:
-        A `Dataset` whose `notes` list the skipped files, if any.
+        An `ImageFolderDataset` whose `notes` list the skipped files, if any.
 
     Example:
         >>> load_image_folder("photos", seed=42, validation_fraction=0.1, test_fraction=0.2).info.class_names
         ['cats', 'dogs']
     """
-    import tensorflow as tf
-
     root = Path(directory)
     if not root.is_dir():
         raise UserError(
@@ -57,71 +72,59 @@ def load_image_folder(directory, seed, validation_fraction, test_fraction, image
             f"Image folder {str(root)!r} needs at least 2 sub-folders with images (one per class, "
             f"{', '.join(IMAGE_SUFFIXES)}); found {len(files)}"
         )
-    decoded, labels, skipped = [], [], []
-    total = sum(len(paths) for paths in files.values())
-    line = StageLine(f"reading {directory}")
-    for index, paths in enumerate(files.values()):
-        for path in paths:
-            line.count("images", len(decoded) + len(skipped) + 1, total)
-            try:
-                image = tf.io.decode_image(tf.io.read_file(str(path)), expand_animations=False)
-            except tf.errors.OpError:
-                skipped.append(path)
-                continue
-            decoded.append(image)
-            labels.append(index)
-    line.close()
-    if not decoded:
+    paths = [path for folder in files.values() for path in folder]
+    labels = np.concatenate([np.full(len(folder), index, dtype="int32") for index, folder in enumerate(files.values())])
+    shapes, skipped = image_headers(paths)
+    if not shapes:
         raise UserError(f"No readable image in {str(root)!r}")
+    readable = sorted(shapes)
     # Grey if every image is grey (with or without alpha), else colour.
-    channels = 1 if all(image.shape[-1] <= 2 for image in decoded) else 3
-    side = image_side(image_size, max(max(image.shape[:2]) for image in decoded))
-    shape = (side, side, channels)
-    features = _prepared(decoded, shape)
-    labels = np.asarray(labels, dtype="int32")
-    splits = split_stratified(features, labels, seed, validation_fraction, test_fraction)
-    mean, variance = normalisation_stats(splits["train"][0])
+    channels = 1 if all(shapes[index][2] <= 2 for index in readable) else 3
+    side = image_side(image_size, max(max(shapes[index][:2]) for index in readable))
+    names = np.asarray([str(path) for path in paths])[readable]
+    splits = split_stratified(names, labels[readable], seed, validation_fraction, test_fraction)
     info = DataInfo(
         name=f"images:{directory}",
         kind="image",
-        input_shape=shape,
+        input_shape=(side, side, channels),
         class_names=list(files),
         value_range=(0.0, 255.0),
-        mean=mean,
-        variance=variance,
+        mean=np.zeros(channels, dtype="float32"),
+        variance=np.ones(channels, dtype="float32"),
     )
     notes = []
     if skipped:
-        names = ", ".join(str(path.relative_to(root)) for path in skipped[:5])
-        more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
-        notes.append(f"skipped {len(skipped)} unreadable image file(s): {names}{more}")
-    return Dataset(info=info, splits=splits, notes=notes)
+        names = first_few([str(paths[index].relative_to(root)) for index in skipped])
+        notes.append(f"skipped {len(skipped)} unreadable image file(s): {names}")
+    dataset = ImageFolderDataset(info=info, splits=splits, notes=notes)
+    sample = max(1, STATS_BYTES // dataset.decoded_bytes())
+    info.mean, info.variance = normalisation_stats(dataset.sample("train", sample, seed)[0])
+    if dataset.size("train") > sample:
+        notes.append(f"normalisation: mean and variance of {sample} training images drawn with seed {seed}")
+    return dataset
 
 
-# Values (height x width x channels) prepared in one call: 64 MB as float32,
-# thousands of small images at once, one 12-megapixel photo at a time.
-PREPARE_BUDGET = 2**24
+@dataclasses.dataclass
+class ImageFolderDataset(FileDataset):
+    """Classification splits of an image folder (`FileDataset`):
+    `splits[name]` is `(image paths, label indices)`; `pipeline()` yields
+    float32 images `(batch, S, S, C)` of raw 0-255 values and int32 labels."""
 
+    def decoded_bytes(self):
+        """Bytes of one example as `pipeline` yields it: a float32 image, an int32 label."""
+        height, width, channels = self.info.input_shape
+        return 4 * height * width * channels + 4
 
-def _prepared(decoded, shape):
-    """Every decoded image through `prepare_images`, batched by decoded shape.
+    def _reader(self, augmenting=False):
+        """`(image path, label) -> (image, label)`, prepared as `serve_raw` prepares images."""
+        import tensorflow as tf
 
-    One call per image cost 8 s for 8,000 28x28 PNGs here (eager ops one at a
-    time), one call per chunk of same-sized images 0.5 s; chunks of at most
-    `PREPARE_BUDGET` values bound the memory a folder of large photos takes.
-    """
-    import tensorflow as tf
+        from kerasdl.preprocess import prepare_images
 
-    from kerasdl.preprocess import prepare_images
+        shape = self.info.input_shape
 
-    features = np.empty((len(decoded), *shape), dtype="float32")
-    by_shape = {}
-    for index, image in enumerate(decoded):
-        by_shape.setdefault(tuple(image.shape), []).append(index)
-    for decoded_shape, indices in by_shape.items():
-        chunk = max(1, PREPARE_BUDGET // int(np.prod(decoded_shape)))
-        for start in range(0, len(indices), chunk):
-            part = indices[start : start + chunk]
-            batch = tf.stack([decoded[index] for index in part])
-            features[part] = prepare_images(batch, shape, (0.0, 255.0)).numpy()
-    return features
+        def read(path, label):
+            image = tf.io.decode_image(tf.io.read_file(path), expand_animations=False)
+            return prepare_images(image[tf.newaxis], shape, (0.0, 255.0))[0], label
+
+        return read

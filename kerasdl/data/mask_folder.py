@@ -1,7 +1,7 @@
 """What a `masks:DIR` folder holds, found and checked before it loads.
 
-Images and masks are paired by file stem; each image's shape is read as the
-pipeline will decode it, and each mask's PIL mode, size and pixel values are
+Images and masks are paired by file stem; each image's shape is read from
+its header (`image_headers`), and each mask's PIL mode, size and pixel values are
 scanned. The values decide the classes (0/255 masks are binary; otherwise
 255 is `IGNORE_INDEX`) and are checked against `classes.txt`. A problem is a
 one-line `UserError` naming the file; files that cannot be read are returned
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasdl.data.dataset import untuned, usable_threads
+from kerasdl.data.dataset import usable_threads
 from kerasdl.data.images import IMAGE_SUFFIXES
 from kerasdl.errors import UserError
 
@@ -89,21 +89,6 @@ def read_class_names(path):
     if not 2 <= len(names) <= IGNORE_INDEX:
         raise UserError(f"{str(path)!r} names {len(names)} classes; name 2 to {IGNORE_INDEX}, one a line")
     return names
-
-
-def image_shapes(paths):
-    """`(height, width, channels)` of each image, decoded by TensorFlow as
-    the pipeline will, and the indices of those it cannot read."""
-    import tensorflow as tf
-
-    def shape(index, path):
-        image = tf.io.decode_image(tf.io.read_file(path), expand_animations=False)
-        return index, tf.shape(image)
-
-    data = tf.data.Dataset.from_tensor_slices((np.arange(len(paths)), [str(path) for path in paths]))
-    data = untuned(data.map(shape, num_parallel_calls=usable_threads()).ignore_errors())
-    shapes = {int(index): tuple(int(side) for side in shape) for index, shape in data.as_numpy_iterator()}
-    return shapes, sorted(set(range(len(paths))) - set(shapes))
 
 
 def scan_masks(paths):

@@ -22,21 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from kerasdl.data.dataset import (
-    PREFETCH_BATCHES,
-    DataInfo,
-    Dataset,
-    batching,
-    first_few,
-    seeded_choice,
-    untuned,
-    usable_threads,
-)
+from kerasdl.data.dataset import DataInfo, first_few
+from kerasdl.data.image_headers import image_headers
 from kerasdl.data.mask_folder import (
     IGNORE_INDEX,
     INDEX_MODES,
     checked_class_names,
-    image_shapes,
     is_binary,
     mask_mode_error,
     paired_files,
@@ -44,6 +35,7 @@ from kerasdl.data.mask_folder import (
     relative,
     scan_masks,
 )
+from kerasdl.data.streaming import FileDataset
 from kerasdl.errors import UserError
 
 # Where `image_size=auto` stops following the images. Segmentation labels
@@ -62,14 +54,6 @@ SIDE_MULTIPLE = 16
 # and variance well, while reading all of a large folder would decode every
 # photo once more before training starts.
 STATS_SAMPLE = 256
-
-# A training or validation split this small once decoded is kept in memory
-# after its first epoch instead of being read from disk every epoch. On
-# ISBI's 21 training images (512x512 PNGs trained at 128) reading took
-# about 0.27 s of CPU an epoch, on two cores shared with training steps of
-# about 1.6 s. 64 MiB holds 21 such images at 512 (28 MB) and keeps a
-# folder of thousands streaming (1,400 at 128 would be 115 MB).
-MEMORY_CACHE_BYTES = 64 * 2**20
 
 # Augmentation strengths, mild enough that objects stay recognisable.
 ROTATION_FACTOR = 0.03  # of a full turn: up to about 11 degrees either way
@@ -133,7 +117,7 @@ def load_mask_folder(directory, seed, validation_fraction, test_fraction, image_
         )
     image_files, mask_files = paired_files(root)
     class_names = read_class_names(root / "classes.txt")
-    shapes, unreadable_images = image_shapes(image_files)
+    shapes, unreadable_images = image_headers(image_files)
     masks, unreadable_masks = scan_masks(mask_files)
     unreadable = set(unreadable_images) | set(unreadable_masks)
     keep = [index for index in range(len(image_files)) if index not in unreadable]
@@ -170,14 +154,11 @@ def load_mask_folder(directory, seed, validation_fraction, test_fraction, image_
 
 
 @dataclasses.dataclass
-class MaskDataset(Dataset):
-    """Segmentation splits held as file paths and streamed through `tf.data`.
-
-    `splits[name]` is `(image_paths, mask_paths)`. `pipeline()` reads,
-    resizes and batches them as training goes; a training or validation
-    split of at most `MEMORY_CACHE_BYTES` decoded is kept in memory after
-    its first epoch. `arrays()` loads one split into memory (the test
-    split, int8 calibration).
+class MaskDataset(FileDataset):
+    """Segmentation splits held as file paths and streamed through `tf.data`
+    (`FileDataset`): `splits[name]` is `(image_paths, mask_paths)`;
+    `pipeline()` yields float32 images `(batch, S, S, C)`, raw 0-255, and
+    uint8 masks `(batch, S, S)` of class indices.
 
     Args:
         augment: training pipelines (`shuffle=True` on `train`) get random
@@ -187,117 +168,15 @@ class MaskDataset(Dataset):
 
     augment: bool = True
     binary: bool = False
-    loaded: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
-
-    def size(self, split):
-        """Examples in `split`, counted from its file list without reading any."""
-        return len(self.splits[split][1])
-
-    def arrays(self, split):
-        """`split` in memory, cached: float32 images `(N, S, S, C)` of raw
-        0-255 values and uint8 masks `(N, S, S)` of class indices."""
-        if split not in self.loaded:
-            batches = list(self.pipeline(split, 64).as_numpy_iterator())
-            side, _, channels = self.info.input_shape
-            images = np.zeros((0, side, side, channels), dtype="float32")
-            masks = np.zeros((0, side, side), dtype="uint8")
-            self.loaded[split] = (
-                np.concatenate([images, *(batch[0] for batch in batches)]),
-                np.concatenate([masks, *(batch[1] for batch in batches)]),
-            )
-        return self.loaded[split]
-
-    def sample(self, split, count, seed=None):
-        """At most `count` examples of `split`, reading only those files
-        (see `Dataset.sample`)."""
-        if split in self.loaded:
-            return super().sample(split, count, seed)
-        parts = self.splits[split]
-        size = len(parts[1])
-        chosen = np.arange(min(count, size)) if seed is None else seeded_choice(size, count, seed)
-        part = dataclasses.replace(self, splits={split: tuple(part[chosen] for part in parts)}, loaded={})
-        return part.arrays(split)
-
-    def pipeline(self, split, batch_size, shuffle=False, seed=0, replicas=1, even=False):
-        """A batched `tf.data.Dataset` of `(images, masks)` read from disk.
-
-        Args:
-            split: `train`, `validation` or `test`.
-            batch_size: the global batch size (per replica x replicas).
-            shuffle: reshuffle the files every epoch; on `train`, also
-                augment if the dataset does.
-            seed: seeds the shuffle and the augmentation so runs repeat.
-            replicas: replicas the batches are split across.
-            even: every batch must split evenly across the replicas (see
-                `Dataset.pipeline`).
-
-        Returns:
-            A prefetched `tf.data.Dataset` of float32 images `(batch, S, S,
-            C)`, raw 0-255, and uint8 masks `(batch, S, S)`.
-
-        Example:
-            >>> images, masks = next(iter(load_dataset("masks:streets").pipeline("train", 8)))
-        """
-        keep, batch_size, drop_remainder = batching(len(self.splits[split][1]), batch_size, replicas, shuffle, even)
-        parts = tuple(part[:keep] for part in self.splits[split])
-        # Read every epoch (training, validation) and small once decoded:
-        # kept in memory after the first epoch. The same seeded shuffle
-        # then runs on the decoded examples instead of the paths, so the
-        # batches are the same either way.
-        cached = (shuffle or split == "validation") and keep * self.decoded_bytes() <= MEMORY_CACHE_BYTES
-        augmenting = shuffle and split == "train" and self.augment
-        data = self._records(parts, shuffle and not cached, seed)
-        data = data.map(self._reader(augmenting), num_parallel_calls=usable_threads(), deterministic=True)
-        if cached:
-            data = data.cache()
-            if shuffle:
-                data = data.shuffle(self._shuffle_buffer(keep), seed=seed, reshuffle_each_iteration=True)
-        data = data.batch(batch_size, drop_remainder=drop_remainder)
-        if augmenting:
-            # One call at a time: the layers draw from a seed state, so the
-            # order of the batches fixes their transforms and runs repeat.
-            data = data.map(self._augmenter(seed))
-        return untuned(data.prefetch(PREFETCH_BATCHES))
-
-    def statistics(self, split, sample, seed):
-        """Per-channel mean and variance of `split`, from at most `sample`
-        images chosen with `seed`."""
-        parts = self.splits[split]
-        chosen = np.sort(np.random.default_rng(seed).permutation(len(parts[1]))[:sample])
-        data = self._records(tuple(part[chosen] for part in parts))
-        data = untuned(data.map(self._reader(), num_parallel_calls=usable_threads()).batch(64))
-        channels = self.info.input_shape[-1]
-        total, squares, count = np.zeros(channels), np.zeros(channels), 0
-        for images, _ in data.as_numpy_iterator():
-            pixels = images.reshape(-1, channels).astype("float64")
-            total, squares, count = total + pixels.sum(0), squares + (pixels**2).sum(0), count + len(pixels)
-        mean = total / count
-        return mean.astype("float32"), np.maximum(squares / count - mean**2, 0).astype("float32")
 
     def decoded_bytes(self):
         """Bytes of one example as `pipeline` yields it: float32 image, uint8 mask."""
         height, width, channels = self.info.input_shape
         return height * width * (4 * channels + 1)
 
-    def _records(self, parts, shuffle=False, seed=0):
-        """What `_reader` reads, one element per example of `parts` (a
-        split's arrays; here image and mask paths), reshuffled every epoch
-        with `seed` if `shuffle`. A subclass that reads another source
-        overrides this, `_shuffle_buffer` and `_reader`."""
-        import tensorflow as tf
-
-        data = tf.data.Dataset.from_tensor_slices(tuple(parts))
-        if shuffle:
-            data = data.shuffle(self._shuffle_buffer(len(parts[1])), seed=seed, reshuffle_each_iteration=True)
-        return data
-
     def _augmenter(self, seed):
         """The batch map that augments training batches (`augmenter`)."""
         return augmenter(seed)
-
-    def _shuffle_buffer(self, count):
-        # Paths are small: the buffer holds the whole split.
-        return count
 
     def _reader(self, augmenting=False):
         """`(image path, mask path) -> (image, mask)`, resized to the input

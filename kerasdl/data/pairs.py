@@ -171,19 +171,6 @@ class PairDataset(MaskDataset):
 
     halves: str = ""
 
-    def arrays(self, split):
-        """`split` in memory, cached: float32 inputs `(N, S, S, Cin)` of raw
-        0-255 values and float32 targets `(N, S, S, Cout)` in [0, 1]."""
-        if split not in self.loaded:
-            batches = list(self.pipeline(split, 64).as_numpy_iterator())
-            empty = [
-                np.zeros((0, *shape), dtype="float32") for shape in (self.info.input_shape, self.info.target_shape)
-            ]
-            self.loaded[split] = tuple(
-                np.concatenate([empty[part], *(batch[part] for batch in batches)]) for part in range(2)
-            )
-        return self.loaded[split]
-
     def decoded_bytes(self):
         """Bytes of one example as `pipeline` yields it: float32 input and target."""
         height, width, channels = self.info.input_shape
