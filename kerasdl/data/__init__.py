@@ -61,7 +61,8 @@ def load_dataset(
             the two halves side by side, streamed from disk,
             `kerasdl.data.pairs`), `audio:DIR` (WAV clips labelled by
             sub-folder or file name, streamed from disk,
-            `kerasdl.data.audio`), `csv:FILE` (numeric features
+            `kerasdl.data.audio`), `tfrecord:DIR` (an image folder `kerasdl
+            prepare` wrote as TFRecord files), `csv:FILE` (numeric features
             and a label column), `text:FILE` (TSV/CSV of labels and texts)
             or `text:DIR` (a sub-folder of .txt files per class), or
             `tfds:NAME[:CONFIG]` (TensorFlow Datasets: images or texts,
@@ -122,6 +123,10 @@ def load_dataset(
         return load_colorize(seed, validation_fraction, test_fraction, image_size, augment=augment)
     if spec.startswith("images:"):
         return load_image_folder(spec[len("images:") :], seed, validation_fraction, test_fraction, image_size)
+    if spec.startswith("tfrecord:"):
+        from kerasdl.data.tfrecords import load_tfrecord_folder
+
+        return load_tfrecord_folder(spec[len("tfrecord:") :], seed, validation_fraction, test_fraction, image_size)
     if spec.startswith("masks:"):
         return load_mask_folder(
             spec[len("masks:") :], seed, validation_fraction, test_fraction, image_size, augment=augment
@@ -177,7 +182,8 @@ def load_dataset(
         )
     raise UserError(
         f"Unknown dataset {spec!r}; choose one of: {', '.join(BUNDLED)}, {NUCLEI}, {NUCLEI_BOXES}, {COLORIZE}, "
-        "images:DIR, masks:DIR, boxes:DIR, pairs:DIR, audio:DIR, csv:FILE, text:FILE, text:DIR, tfds:NAME"
+        "images:DIR, tfrecord:DIR, masks:DIR, boxes:DIR, pairs:DIR, audio:DIR, csv:FILE, text:FILE, text:DIR, "
+        "tfds:NAME"
     )
 
 
