@@ -88,12 +88,12 @@ class UnreadableFiles(keras.callbacks.Callback):
 
     def __init__(self, dataset, log, several_workers=False):
         super().__init__()
-        self.dataset, self.log, self.several_workers, self.done = dataset, log, several_workers, False
+        self.dataset, self.log, self.several_workers = dataset, log, several_workers
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.done:
+        if self.dataset.reported:  # said once a run, not again in a transfer model's second phase
             return
-        self.done = True
+        self.dataset.reported = True
         note = self.dataset.unreadable_note()
         if note:
             self.log(note)

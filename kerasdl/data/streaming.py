@@ -59,6 +59,8 @@ class FileDataset(Dataset):
     requested: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
     decoded: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
     plan: object = dataclasses.field(default=None, repr=False, compare=False)
+    # The files that failed to decode have been named in the run's log.
+    reported: bool = dataclasses.field(default=False, repr=False, compare=False)
     # TFDS records (`TfdsRecords`) come from a checked store: no tally.
     tallies = True
 
@@ -67,14 +69,20 @@ class FileDataset(Dataset):
         return len(self.splits[split][0])
 
     def arrays(self, split):
-        """`split` in memory, cached: each part of the pipeline's examples as one array."""
+        """`split` in memory, cached: each part of the pipeline's examples as
+        one array, filled batch by batch (a list of batches joined at the
+        end would hold the split twice). The stream has the split's length
+        even where files fail to decode (`_decoded`)."""
         if split not in self.loaded:
             data = self.pipeline(split, 64)
-            batches = list(data.as_numpy_iterator())
-            empty = [np.zeros((0, *spec.shape[1:]), spec.dtype.as_numpy_dtype) for spec in data.element_spec]
-            self.loaded[split] = tuple(
-                np.concatenate([empty[part], *(batch[part] for batch in batches)]) for part in range(len(empty))
-            )
+            count = self.size(split)
+            parts = tuple(np.empty((count, *spec.shape[1:]), spec.dtype.as_numpy_dtype) for spec in data.element_spec)
+            start = 0
+            for batch in data.as_numpy_iterator():
+                for part, values in zip(parts, batch, strict=True):
+                    part[start : start + len(values)] = values
+                start += len(batch[0])
+            self.loaded[split] = parts
         return self.loaded[split]
 
     def sample(self, split, count, seed=None):
