@@ -143,6 +143,7 @@ def test_two_workers_each_decode_half_the_files_and_train_as_one_does(tmp_path):
     # 360 test digits at about 97%: each accuracy's standard error is 0.009, a
     # difference of two runs' about 0.013; 0.03 is 2.3 of those.
     metrics = json.loads((run_dir / "metrics.json").read_text())
+    print(f"test accuracy: two workers {metrics['test']['accuracy']:.4f}, one {single.metrics['test']['accuracy']:.4f}")
     assert abs(metrics["test"]["accuracy"] - single.metrics["test"]["accuracy"]) <= 0.03
 
 
