@@ -112,7 +112,7 @@ def load_box_folder(directory, seed, validation_fraction, test_fraction, image_s
     if "test" not in records.splits and "validation" in records.splits:
         notes.append(f"scoring on the folder's val split ({len(order['test'])} images); validation is drawn from train")
     dataset = BoxDataset(info=info, splits=splits, notes=notes, augment=augment, max_boxes=rows)
-    info.mean, info.variance = dataset.statistics("train", STATS_SAMPLE, seed)
+    dataset.set_statistics(STATS_SAMPLE, seed)
     return dataset
 
 

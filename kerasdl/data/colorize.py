@@ -124,7 +124,7 @@ def load_colorize(seed, validation_fraction, test_fraction, image_size="auto", a
         augment=augment,
         crops=crops,
     )
-    info.mean, info.variance = dataset.statistics("train", STATS_SAMPLE, seed)
+    dataset.set_statistics(STATS_SAMPLE, seed)
     return dataset
 
 

@@ -149,7 +149,7 @@ def load_mask_folder(directory, seed, validation_fraction, test_fraction, image_
         names = first_few([relative(path, root) for path in files])
         notes.append(f"skipped {len(files)} unreadable image or mask file(s), each with its pair: {names}")
     dataset = MaskDataset(info=info, splits=splits, notes=notes, augment=augment, binary=binary)
-    info.mean, info.variance = dataset.statistics("train", STATS_SAMPLE, seed)
+    dataset.set_statistics(STATS_SAMPLE, seed)
     return dataset
 
 

@@ -119,7 +119,7 @@ def load_pair_folder(
         splits = {name: (targets, inputs) for name, (inputs, targets) in splits.items()}
     info = pair_info(f"pairs:{directory}", pair_side(image_size), channels[input_side], channels[target_side])
     dataset = PairDataset(info=info, splits=splits, augment=augment, halves=direction if side_by_side else "")
-    info.mean, info.variance = dataset.statistics("train", STATS_SAMPLE, seed)
+    dataset.set_statistics(STATS_SAMPLE, seed)
     return dataset
 
 

@@ -182,6 +182,14 @@ class FileDataset(Dataset):
         mean = total / count
         return mean.astype("float32"), np.maximum(squares / count - mean**2, 0).astype("float32")
 
+    def set_statistics(self, sample, seed):
+        """Sets the info's mean and variance from at most `sample` training
+        examples chosen with `seed` (`statistics`), and says so in `notes`
+        when that is not all of them."""
+        self.info.mean, self.info.variance = self.statistics("train", sample, seed)
+        if self.size("train") > sample:
+            self.notes.append(f"normalisation: mean and variance of {sample} training images drawn with seed {seed}")
+
     def decoded_bytes(self):
         """Bytes of one example as `pipeline` yields it (the subclass knows)."""
         raise NotImplementedError

@@ -120,7 +120,7 @@ def load_detection(
     dataset = TfdsBoxDataset(
         info=info, splits=splits, notes=notes, augment=augment, max_boxes=rows, records=records, decode=decode
     )
-    info.mean, info.variance = dataset.statistics("train", STATS_SAMPLE, seed)
+    dataset.set_statistics(STATS_SAMPLE, seed)
     return dataset
 
 

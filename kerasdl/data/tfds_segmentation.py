@@ -66,7 +66,7 @@ def load_segmentation(
     counts = {split: record_count(data) for split, data in records.items()}
     splits = tfds_splits(counts, seed, validation_fraction, test_fraction)
     dataset = TfdsMaskDataset(info=info, splits=splits, augment=augment, binary=binary, records=records, decode=decode)
-    info.mean, info.variance = dataset.statistics("train", STATS_SAMPLE, seed)
+    dataset.set_statistics(STATS_SAMPLE, seed)
     return dataset
 
 
