@@ -23,16 +23,19 @@ from kerasdl.data.streaming import FileDataset
 from kerasdl.multi_worker import in_multi_worker_mode
 
 
-def start_streaming(dataset, run_dir, log):
+def start_streaming(dataset, run_dir, log, strategy=None):
     """Points `dataset`'s disk caches at `run_dir/cache` (emptied first) and
-    logs where each split is kept; returns that line, or None for data held
-    in memory."""
+    logs where each split is kept and, on several workers, how the files are
+    shared; returns that line, or None for data held in memory."""
     if not isinstance(dataset, FileDataset):
         return None
     folder = run_dir / "cache"
     shutil.rmtree(folder, ignore_errors=True)  # a killed run's partial caches cannot be read back
     dataset.cache_dir = folder
     reason = dataset.cache_plan().reason
+    if strategy is not None and in_multi_worker_mode(strategy):
+        workers = strategy.extended._num_workers  # noqa: SLF001 (no public count)
+        reason += f"; each of the {workers} workers decodes its own 1/{workers} of the files"
     log(reason)
     return reason
 

@@ -240,7 +240,7 @@ def _train_and_evaluate(config, dataset, strategy, plan, choices, log, open_dir)
             )
 
         run_dir = open_dir()
-        cache = start_streaming(dataset, run_dir, log)
+        cache = start_streaming(dataset, run_dir, log, strategy)
         resolved = {
             "backend": keras.backend.backend(),
             "strategy": describe_strategy(strategy),

@@ -140,6 +140,7 @@ def test_two_workers_each_decode_half_the_files_and_train_as_one_does(tmp_path):
         (line,) = [line for line in log.splitlines() if "this worker decoded" in line]
         decoded, total = (int(word) for word in line.split() if word.isdigit())
         assert decoded == total // 2, line
+        assert "each of the 2 workers decodes its own 1/2 of the files" in log
     # 360 test digits at about 97%: each accuracy's standard error is 0.009, a
     # difference of two runs' about 0.013; 0.03 is 2.3 of those.
     metrics = json.loads((run_dir / "metrics.json").read_text())

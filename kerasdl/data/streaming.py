@@ -74,7 +74,7 @@ class FileDataset(Dataset):
         end would hold the split twice). The stream has the split's length
         even where files fail to decode (`_decoded`)."""
         if split not in self.loaded:
-            data = self.pipeline(split, 64)
+            data = self.pipeline(split, 64, once=True)
             count = self.size(split)
             parts = tuple(np.empty((count, *spec.shape[1:]), spec.dtype.as_numpy_dtype) for spec in data.element_spec)
             start = 0
@@ -106,7 +106,7 @@ class FileDataset(Dataset):
             self.plan = CachePlan.decide(self.cache, sizes, disk_room=free_disk(folder))
         return self.plan
 
-    def pipeline(self, split, batch_size, shuffle=False, seed=0, replicas=1, even=False, shard=None):
+    def pipeline(self, split, batch_size, shuffle=False, seed=0, replicas=1, even=False, shard=None, once=False):
         """A batched `tf.data.Dataset` of `split`, decoded from its files.
 
         Args:
@@ -121,6 +121,7 @@ class FileDataset(Dataset):
                 `Dataset.pipeline`).
             shard: `(count, index)`: read only this worker's share, an equal
                 one for each of `count` workers (see `shard_files`).
+            once: the pipeline is read once (into arrays): never cached.
 
         Returns:
             A prefetched `tf.data.Dataset` of the subclass's examples in
@@ -137,7 +138,7 @@ class FileDataset(Dataset):
             indices = shard_files(len(indices), *shard)
         keep, batch_size, drop_remainder = batching(len(indices), batch_size, replicas, shuffle, even)
         indices = indices[:keep]
-        where = self.cache_plan().where(split) if (shuffle or split == "validation") else "none"
+        where = self.cache_plan().where(split) if (shuffle or split == "validation") and not once else "none"
         augmenting = shuffle and split == "train" and self.augment
         data = self._decoded(split, indices, augmenting, shuffle=shuffle and where != "memory", seed=seed)
         if where != "none":
