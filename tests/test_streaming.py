@@ -70,13 +70,20 @@ def test_a_disk_cache_is_read_back_without_the_files(tmp_path):
     dataset = load_dataset(f"images:{root}", image_size=16)
     dataset.cache, dataset.cache_dir = "disk", tmp_path / "cache"
     batches = dataset.pipeline("train", 4, shuffle=True, seed=3)
-    first = sorted(tuple(label) for _, label in batches.as_numpy_iterator())
+
+    def epoch():
+        batches_read = list(batches.as_numpy_iterator())
+        images = np.concatenate([images for images, _ in batches_read])
+        return [image.tobytes() for image in images], np.concatenate([labels for _, labels in batches_read])
+
+    first_images, first_labels = epoch()
     assert list((tmp_path / "cache").glob("train-*.index"))  # written by the first epoch
     for path in root.glob("*/*.png"):
         path.unlink()
-    second = [batch for batch in batches.as_numpy_iterator()]
-    # Every example again, reshuffled from the cache (the files are gone).
-    assert sorted(np.concatenate([labels for _, labels in second]).tolist()) == sorted(np.ravel(first).tolist())
+    second_images, second_labels = epoch()
+    # Every example again, from the cache (the files are gone), in another order.
+    assert sorted(second_images) == sorted(first_images) and second_images != first_images
+    assert sorted(second_labels.tolist()) == sorted(first_labels.tolist())
 
 
 def test_auto_keeps_what_fits_the_budget_in_memory_and_the_rest_on_disk():

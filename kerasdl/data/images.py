@@ -81,8 +81,8 @@ def load_image_folder(directory, seed, validation_fraction, test_fraction, image
     # Grey if every image is grey (with or without alpha), else colour.
     channels = 1 if all(shapes[index][2] <= 2 for index in readable) else 3
     side = image_side(image_size, max(max(shapes[index][:2]) for index in readable))
-    names = np.asarray([str(path) for path in paths])[readable]
-    splits = split_stratified(names, labels[readable], seed, validation_fraction, test_fraction)
+    kept = np.asarray([str(path) for path in paths])[readable]
+    splits = split_stratified(kept, labels[readable], seed, validation_fraction, test_fraction)
     info = DataInfo(
         name=f"images:{directory}",
         kind="image",
@@ -98,10 +98,7 @@ def load_image_folder(directory, seed, validation_fraction, test_fraction, image
         notes.append(f"skipped {len(skipped)} unreadable image file(s): {names}")
     uniform = all(shapes[index] == info.input_shape for index in readable)
     dataset = ImageFolderDataset(info=info, splits=splits, notes=notes, uniform=uniform)
-    sample = max(1, STATS_BYTES // dataset.decoded_bytes())
-    info.mean, info.variance = normalisation_stats(dataset.sample("train", sample, seed)[0])
-    if dataset.size("train") > sample:
-        notes.append(f"normalisation: mean and variance of {sample} training images drawn with seed {seed}")
+    dataset.set_statistics(max(1, STATS_BYTES // dataset.decoded_bytes()), seed)
     return dataset
 
 
@@ -122,6 +119,12 @@ class ImageFolderDataset(FileDataset):
         """Bytes of one example as `pipeline` yields it: a float32 image, an int32 label."""
         height, width, channels = self.info.input_shape
         return 4 * height * width * channels + 4
+
+    def statistics(self, split, sample, seed):
+        """`FileDataset.statistics`, computed as on arrays in memory
+        (`normalisation_stats`): a folder whose split is all in the sample
+        gets the mean and variance it got when folders were read whole."""
+        return normalisation_stats(self.sample(split, sample, seed)[0])
 
     def _reader(self, augmenting=False):
         """`(image path, label) -> (image, label)`, prepared as `serve_raw` prepares images."""

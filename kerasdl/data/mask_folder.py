@@ -1,11 +1,12 @@
 """What a `masks:DIR` folder holds, found and checked before it loads.
 
 Images and masks are paired by file stem; each image's shape is read from
-its header (`image_headers`), and each mask's PIL mode, size and pixel values are
-scanned. The values decide the classes (0/255 masks are binary; otherwise
-255 is `IGNORE_INDEX`) and are checked against `classes.txt`. A problem is a
-one-line `UserError` naming the file; files that cannot be read are returned
-by index, so that `masks.load_mask_folder` skips each with its pair.
+its header (`image_headers`), and each mask's PIL mode, size and pixel
+values are scanned. The values decide the classes (0/255 masks are
+binary; otherwise 255 is `IGNORE_INDEX`) and are checked against
+`classes.txt`. A problem is a one-line `UserError` naming the file; files
+that cannot be read are returned by index, so that `masks.load_mask_folder`
+skips each with its pair.
 """
 
 import concurrent.futures

@@ -59,7 +59,7 @@ def prepare(spec, out_dir, seed=42, validation_fraction=0.1, test_fraction=0.2, 
     # Integer pixels (images already at the input's shape) are stored as
     # uint8, a quarter of float32's bytes; resized ones as the float32 the
     # pipeline makes, so that training reads exactly the same values.
-    dtype = "uint8" if getattr(dataset, "uniform", False) else "float32"
+    dtype = "uint8" if dataset.uniform else "float32"
     dataset.cache = "none"  # each split read once, in order
     staging = out.with_name(f".{out.name}.partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)

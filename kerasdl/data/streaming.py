@@ -216,12 +216,16 @@ class FileDataset(Dataset):
         if not self.tallies:
             return self._records(parts, shuffle, seed).map(read, num_parallel_calls=threads, deterministic=True)
         self.requested.setdefault(split, set()).update(int(index) for index in indices)
-        data = self._records((indices.astype("int64"), *parts), shuffle, seed)
-        data = data.map(lambda index, *record: (index, *read(*record)), num_parallel_calls=threads, deterministic=True)
-        # Read only where files failed: `take` ends the stream first otherwise.
-        again = self._records((indices.astype("int64"), *parts), shuffle, seed + 1)
-        again = again.map(lambda index, *record: (index, *read(*record)), num_parallel_calls=threads)
-        data = data.ignore_errors().concatenate(again.ignore_errors().repeat()).take(len(indices))
+
+        def indexed(pass_seed):
+            records = self._records((indices.astype("int64"), *parts), shuffle, pass_seed)
+            data = records.map(
+                lambda index, *record: (index, *read(*record)), num_parallel_calls=threads, deterministic=True
+            )
+            return data.ignore_errors()
+
+        # The second pass is read only where files failed: `take` ends the stream first otherwise.
+        data = indexed(seed).concatenate(indexed(seed + 1).repeat()).take(len(indices))
         return data.apply(tf.data.experimental.assert_cardinality(len(indices)))
 
     def _batched(self, data, split, batch_size, drop_remainder=False, count=None):

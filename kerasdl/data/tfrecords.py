@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from kerasdl.data.dataset import DataInfo
+from kerasdl.data.images import ImageFolderDataset
 from kerasdl.data.prepared import FORMAT, INDEX
-from kerasdl.data.streaming import FileDataset
 from kerasdl.data.tfds_records import TfdsRecords
 from kerasdl.errors import UserError
 
@@ -84,7 +84,7 @@ def load_tfrecord_folder(directory, seed, validation_fraction, test_fraction, im
 
 
 @dataclasses.dataclass
-class TfrecordDataset(TfdsRecords, FileDataset):
+class TfrecordDataset(TfdsRecords, ImageFolderDataset):
     """Prepared classification splits: `splits[name]` is `(sources,
     positions)` into `records` (`kerasdl.data.tfds_records`); `pipeline()`
     yields float32 images `(batch, S, S, C)` of raw 0-255 values and int32
@@ -95,10 +95,6 @@ class TfrecordDataset(TfdsRecords, FileDataset):
     """
 
     dtype: str = "float32"
-
-    def decoded_bytes(self):
-        height, width, channels = self.info.input_shape
-        return 4 * height * width * channels + 4
 
     def _reader(self, augmenting=False):
         """A serialized `tf.train.Example` -> `(image, label)`."""
