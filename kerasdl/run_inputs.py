@@ -40,10 +40,16 @@ def start_streaming(dataset, run_dir, log, strategy):
     return reason
 
 
-def end_streaming(dataset, run_dir):
-    """Removes the run's disk caches (they can be as large as the decoded data)."""
-    if isinstance(dataset, FileDataset):
-        shutil.rmtree(run_dir / "cache", ignore_errors=True)
+def end_streaming(dataset, run_dir, log):
+    """Once the test split is scored: names its files that failed to decode
+    (`UnreadableFiles` named the training and validation ones) and removes
+    the run's disk caches (they can be as large as the decoded data)."""
+    if not isinstance(dataset, FileDataset):
+        return
+    note = dataset.unreadable_note(("test",))
+    if note:
+        log(f"test split: {note}; another test example took each place in the test figures")
+    shutil.rmtree(run_dir / "cache", ignore_errors=True)
 
 
 def fit_inputs(dataset, strategy, batch_size, seed, even):

@@ -46,7 +46,10 @@ def adapt_vocabulary(texts, vocabulary_size):
     """The vocabulary of the training texts: padding, [UNK], then words by frequency.
 
     Args:
-        texts: the training split's strings.
+        texts: the training split's strings, or a `tf.data.Dataset` of
+            batches of them (read once, so the texts need not fit in memory;
+            ties in the counts are broken by the words' order, so both give
+            the same vocabulary).
         vocabulary_size: most ids, padding and [UNK] included.
 
     Returns:
@@ -59,7 +62,7 @@ def adapt_vocabulary(texts, vocabulary_size):
     import keras
 
     layer = keras.layers.TextVectorization(max_tokens=vocabulary_size)
-    layer.adapt(np.asarray(texts, dtype=object))
+    layer.adapt(texts if hasattr(texts, "element_spec") else np.asarray(texts, dtype=object))
     return [str(word) for word in layer.get_vocabulary()]
 
 

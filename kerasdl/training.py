@@ -289,7 +289,7 @@ def _train_and_evaluate(config, dataset, strategy, plan, choices, log, open_dir)
         test = tasks.get(config.task).score(
             model, dataset.pipeline("test", test_batch, replicas=replicas), dataset.info
         )
-        end_streaming(dataset, run_dir)
+        end_streaming(dataset, run_dir, log)
 
     metrics = {
         "test": test,

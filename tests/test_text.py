@@ -1,6 +1,7 @@
 """`text:FILE` and `text:DIR` data, and the text_rnn preset end to end."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,8 +10,9 @@ from sms_messages import messages
 
 from kerasdl.cli import main
 from kerasdl.data import load_dataset
+from kerasdl.data.streaming import FileDataset
 from kerasdl.errors import UserError
-from kerasdl.tokenize import read_vocabulary, token_ids
+from kerasdl.tokenize import adapt_vocabulary, read_vocabulary, token_ids
 
 
 @pytest.fixture
@@ -53,15 +55,62 @@ def test_columns_are_detected_without_a_header_and_can_be_named(tmp_path):
     assert named.info.class_names == ["ham", "spam"]
 
 
-def test_a_folder_of_txt_files_per_class(tmp_path):
-    for index, (label, text) in enumerate(messages(60)):
-        folder = tmp_path / "reviews" / label
+def _reviews(root, count=60):
+    """`root/<label>/<n>.txt`, one message a file."""
+    for index, (label, text) in enumerate(messages(count)):
+        folder = root / label
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"{index}.txt").write_text(text)
-    (tmp_path / "reviews" / "ham" / "empty.txt").write_text("  \n")
-    dataset = load_dataset(f"text:{tmp_path / 'reviews'}", sequence_length=8)
+    return root
+
+
+def test_a_folder_streams_the_vocabulary_and_ids_a_list_of_its_texts_gives(tmp_path):
+    dataset = load_dataset(f"text:{_reviews(tmp_path / 'reviews')}", sequence_length=8)
+    assert isinstance(dataset, FileDataset) and dataset.notes == []
     assert dataset.info.class_names == ["ham", "spam"] and len(_all_labels(dataset)) == 60
-    assert dataset.notes == ["skipped 1 empty text file(s)"]
+    paths, labels = dataset.splits["train"]
+    texts = [Path(path).read_text().strip() for path in paths]
+    # The vocabulary adapted on a stream of files is the one a list of the texts gives.
+    assert dataset.info.vocabulary == adapt_vocabulary(texts, 20000)
+    ids, streamed_labels = dataset.arrays("train")
+    assert ids.dtype == np.int32 and ids.shape == (len(texts), 8)
+    np.testing.assert_array_equal(ids, token_ids(texts, dataset.info.vocabulary, 8))
+    np.testing.assert_array_equal(streamed_labels, labels)
+
+
+def test_empty_files_are_skipped_and_files_that_are_not_text_named(tmp_path):
+    root = _reviews(tmp_path / "reviews")
+    (root / "ham" / "zero.txt").write_bytes(b"")  # skipped when the folder loads
+    (root / "ham" / "blank.txt").write_text("  \n")  # found while reading, as is Latin-1:
+    (root / "spam" / "latin1.txt").write_bytes("zebra caf\xe9".encode("latin-1"))
+    dataset = load_dataset(f"text:{root}", sequence_length=8)
+    assert dataset.notes == ["skipped 1 empty text file(s)"] and "zebra" not in dataset.info.vocabulary
+    for split in ("train", "validation", "test"):  # each split keeps its length
+        assert len(dataset.arrays(split)[0]) == dataset.size(split)
+    note = dataset.unreadable_note(("train", "validation", "test"))
+    assert note.startswith("skipped 2 file(s) that are not UTF-8 text or hold only whitespace: ")
+    assert "blank.txt" in note and "latin1.txt" in note
+
+
+def test_a_text_folder_trains_and_serves_raw_text(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    root = _reviews(tmp_path / "reviews", 90)
+    bad = [root / label / f"latin1-{index}.txt" for label in ("ham", "spam") for index in range(2)]
+    for path in bad:
+        path.write_bytes("caf\xe9 au lait".encode("latin-1"))
+    settings = ["sequence_length=8", "model.units=8", "model.embedding_dim=8", "epochs=8", "variants=float32"]
+    assert main(["train", "text_rnn", f"data=text:{root}", "learning_rate=0.01", *settings, f"run_dir={run_dir}"]) == 0
+    out = capsys.readouterr().out
+    # 18 test texts of two well-separated kinds: all but one right, or the model did not learn.
+    assert float(out.split("Test accuracy")[1].split("%")[0]) >= 90
+    # Each split's files that are not text are named once: training and
+    # validation after the first epoch, the test split once it is scored.
+    named = [line for line in out.splitlines() if "are not UTF-8 text" in line]
+    assert sum(str(path) in "".join(named) for path in bad) == len(bad)
+    assert any(line.startswith("test split: skipped") for line in named)
+    served = tf.saved_model.load(str(run_dir / "saved_model")).signatures["serve_raw"]
+    probabilities = served(texts=tf.constant(["claim your cash reward", "thanks for the lift"]))["probabilities"]
+    assert np.argmax(probabilities, axis=1).tolist() == [1, 0]
 
 
 @pytest.mark.parametrize(
@@ -83,16 +132,11 @@ def test_bad_tables_are_one_line_errors(tmp_path, content, options, message):
     assert message in str(error.value) and "\n" not in str(error.value)
 
 
-def test_non_utf8_text_names_the_line_or_files(tmp_path):
+def test_a_table_that_is_not_utf8_names_the_line(tmp_path):
     path = tmp_path / "latin1.tsv"
     path.write_bytes("ham\thi\nspam\tcaf\xe9\n".encode("latin-1"))
     with pytest.raises(UserError, match=r"is not UTF-8 text \(line 2\)"):
         load_dataset(f"text:{path}")
-    for label in ("a", "b"):
-        (tmp_path / "docs" / label).mkdir(parents=True)
-        (tmp_path / "docs" / label / "one.txt").write_bytes("na\xefve".encode("latin-1"))
-    with pytest.raises(UserError, match=r"2 file\(s\) in .* are not UTF-8 text: a/one.txt, b/one.txt"):
-        load_dataset(f"text:{tmp_path / 'docs'}")
 
 
 def test_missing_data_and_image_models_on_text_are_one_line_errors(sms_tsv, in_tmp, capsys):

@@ -63,6 +63,8 @@ class FileDataset(Dataset):
     reported: bool = dataclasses.field(default=False, repr=False, compare=False)
     # TFDS records (`TfdsRecords`) come from a checked store: no tally.
     tallies = True
+    # What the files `unreadable_note` names went wrong with.
+    failure = "failed to decode while reading"
 
     def size(self, split):
         """Examples in `split`, counted from its file list without reading any."""
@@ -168,7 +170,7 @@ class FileDataset(Dataset):
         failed = [path for split in splits for path in self.unreadable(split)]
         if not failed:
             return None
-        return f"skipped {len(failed)} file(s) that failed to decode while reading: {first_few(failed)}"
+        return f"skipped {len(failed)} file(s) that {self.failure}: {first_few(failed)}"
 
     def statistics(self, split, sample, seed):
         """Per-channel mean and variance of the inputs of `split`, from at

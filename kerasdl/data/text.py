@@ -12,12 +12,13 @@ text, else the other column with the longest cells. Other columns are
 ignored, and the run says so.
 
 DIR has one sub-folder per class of UTF-8 `.txt` files, one document per
-file, as in IMDB's `aclImdb/train/{pos,neg}`.
+file, as in IMDB's `aclImdb/train/{pos,neg}`; it streams
+(`kerasdl.data.text_folder`).
 
-Text that is not UTF-8 and rows without a label fail with the line or file
-names; rows with an empty text are skipped and counted in the run's notes.
-The splits hold token ids (see `kerasdl.tokenize`), from a vocabulary
-adapted on the training split only.
+A table that is not UTF-8 and rows without a label fail with the line
+numbers; rows with an empty text are skipped and counted in the run's
+notes. The splits hold token ids (see `kerasdl.tokenize`), from a
+vocabulary adapted on the training split only.
 """
 
 import csv
@@ -58,8 +59,12 @@ def load_text(
     """
     path = Path(spec_path)
     if path.is_dir():
-        texts, raw_labels, notes = _read_folder(path)
-    elif path.is_file():
+        from kerasdl.data.text_folder import load_text_folder
+
+        return load_text_folder(
+            path, seed, validation_fraction, test_fraction, vocabulary_size, sequence_length, wordpiece
+        )
+    if path.is_file():
         texts, raw_labels, notes = _read_table(path, columns.get("label", ""), columns.get("text_column", ""))
     else:
         raise UserError(f"Text data {spec_path!r} does not exist; pass data=text:FILE (TSV or CSV) or text:DIR")
@@ -114,32 +119,6 @@ def vectorised_dataset(name, splits, class_names, vocabulary_size, sequence_leng
         tokenizer=kind,
     )
     return Dataset(info=info, splits=ids, notes=notes)
-
-
-def _read_folder(root):
-    folders = {folder.name: sorted(folder.glob("*.txt")) for folder in sorted(root.iterdir()) if folder.is_dir()}
-    folders = {name: files for name, files in folders.items() if files}
-    if len(folders) < 2:
-        raise UserError(
-            f"Text folder {str(root)!r} needs at least 2 sub-folders of .txt files (one per class); "
-            f"found {len(folders)}"
-        )
-    texts, labels, not_utf8, empty = [], [], [], 0
-    for name, files in folders.items():
-        for file in files:
-            try:
-                text = file.read_text(encoding="utf-8-sig").strip()
-            except UnicodeDecodeError:
-                not_utf8.append(str(file.relative_to(root)))
-                continue
-            if not text:
-                empty += 1
-                continue
-            texts.append(text)
-            labels.append(name)
-    if not_utf8:
-        raise UserError(f"{len(not_utf8)} file(s) in {str(root)!r} are not UTF-8 text: {first_few(not_utf8)}")
-    return texts, labels, [f"skipped {empty} empty text file(s)"] if empty else []
 
 
 def _read_table(path, label, text_column):

@@ -1,0 +1,156 @@
+"""`text:DIR`: one sub-folder of UTF-8 `.txt` files per class, streamed.
+
+A folder of documents (IMDB's `aclImdb/train/{pos,neg}` holds 25,000) is
+read as images folders are (`kerasdl.data.streaming`): loading lists the
+files and splits the list; the input pipeline reads and tokenises each file
+while training. The vocabulary is adapted on a stream of the training
+files (Keras counts words batch by batch, so memory holds the word counts,
+not the texts); ties in the counts are broken by the words' order, so it is
+the vocabulary a list of the same texts gives.
+
+Files of zero bytes are skipped when the folder loads (a `stat`, no read).
+A file that is not UTF-8, or holds only whitespace, is found when the
+pipeline reads it: it is left out of the vocabulary, another text of the
+split takes its place in the epoch, and the run names it after the first
+epoch, as for images that fail to decode.
+"""
+
+import dataclasses
+
+import numpy as np
+
+from kerasdl.data.dataset import DataInfo, natural_order, split_stratified, usable_threads
+from kerasdl.data.streaming import FileDataset
+from kerasdl.errors import UserError
+from kerasdl.tokenize import adapt_vocabulary, vectorizer, wordpiece_vocabulary
+
+# Training texts the "texts fill every token position" note is measured on:
+# all of a small folder, a seeded sample of a large one (a share, read to
+# the nearest few percent).
+FULL_SAMPLE = 2000
+
+# Texts a vocabulary pass reads into Keras at a time.
+ADAPT_BATCH = 256
+
+
+def load_text_folder(root, seed, validation_fraction, test_fraction, vocabulary_size, sequence_length, wordpiece=""):
+    """Loads `root/<class>/<file>.txt` as seeded, stratified splits of file paths.
+
+    Args:
+        root: a `Path` to the folder; each sub-folder holding `.txt` files
+            is a class, named after the sub-folder.
+        seed: seeds the splits (and the sample of the length note).
+        validation_fraction: share of all texts for validation.
+        test_fraction: share of all texts for the test split.
+        vocabulary_size: most token ids, padding and [UNK] included (words).
+        sequence_length: token ids per text (longer texts are cut).
+        wordpiece: a keras-hub BERT preset whose tokeniser to use; empty:
+            words, with a vocabulary adapted on the training files.
+
+    Returns:
+        A `TextFolderDataset`; its pipelines yield int32 token ids
+        `(batch, sequence_length)` and int32 labels.
+
+    Example:
+        >>> load_text_folder(pathlib.Path("aclImdb/train"), 42, 0.1, 0.2, 20000, 200).info.class_names
+        ['neg', 'pos']
+    """
+    folders = {folder.name: sorted(folder.glob("*.txt")) for folder in sorted(root.iterdir()) if folder.is_dir()}
+    folders = {name: files for name, files in folders.items() if files}
+    if len(folders) < 2:
+        raise UserError(
+            f"Text folder {str(root)!r} needs at least 2 sub-folders of .txt files (one per class); "
+            f"found {len(folders)}"
+        )
+    paths, raw_labels, empty = [], [], 0
+    for name, files in folders.items():
+        for file in files:
+            if file.stat().st_size == 0:
+                empty += 1
+                continue
+            paths.append(str(file))
+            raw_labels.append(name)
+    class_names = sorted(set(raw_labels), key=natural_order)
+    if len(class_names) < 2:
+        raise UserError(f"{str(root)!r} has texts in a single class ({class_names[0]!r}); classification needs 2")
+    labels = np.asarray([class_names.index(label) for label in raw_labels], dtype="int32")
+    splits = split_stratified(np.asarray(paths), labels, seed, validation_fraction, test_fraction)
+    info = DataInfo(
+        name=f"text:{root}",
+        kind="text",
+        input_shape=(sequence_length,),
+        class_names=class_names,
+        value_range=(0, 1),
+        mean=None,
+        variance=None,
+        vocabulary=None,
+        tokenizer="words",
+    )
+    notes = [f"skipped {empty} empty text file(s)"] if empty else []
+    dataset = TextFolderDataset(info=info, splits=splits, notes=notes)
+    if wordpiece:
+        info.vocabulary, info.tokenizer = wordpiece_vocabulary(wordpiece)
+    else:
+        info.vocabulary = adapt_vocabulary(dataset.texts("train"), vocabulary_size)
+    info.value_range = (0, len(info.vocabulary) - 1)
+    dataset.note_full_texts(seed)
+    return dataset
+
+
+@dataclasses.dataclass
+class TextFolderDataset(FileDataset):
+    """Classification splits of a text folder (`FileDataset`):
+    `splits[name]` is `(file paths, label indices)`; `pipeline()` yields
+    int32 token ids `(batch, sequence_length)` and int32 labels."""
+
+    failure = "are not UTF-8 text or hold only whitespace"
+
+    def decoded_bytes(self):
+        """Bytes of one example as `pipeline` yields it: int32 token ids and label."""
+        return 4 * self.info.input_shape[0] + 4
+
+    def texts(self, split):
+        """A batched `tf.data.Dataset` of the split's texts, read in parallel
+        (for the vocabulary); a file that fails to read is left out."""
+        import tensorflow as tf
+
+        files = tf.data.Dataset.from_tensor_slices(self.splits[split][0])
+        data = files.map(read_text, num_parallel_calls=4 * usable_threads(), deterministic=True)
+        return data.ignore_errors().batch(ADAPT_BATCH)
+
+    def note_full_texts(self, seed):
+        """Says in `notes` when more than 5% of the training texts fill every
+        token position (longer ones are cut), measured on a seeded sample."""
+        ids = self.sample("train", FULL_SAMPLE, seed if self.size("train") > FULL_SAMPLE else None)[0]
+        full = float(np.mean(ids[:, -1] != 0)) if len(ids) else 0.0
+        if full > 0.05:
+            length = self.info.input_shape[0]
+            self.notes.append(
+                f"{full:.0%} of training texts fill all sequence_length={length} token positions and "
+                "longer ones are cut; a larger sequence_length keeps more of them"
+            )
+
+    def _reader(self, augmenting=False):
+        """`(text path, label) -> (token ids, label)`, tokenised as `serve_raw` tokenises."""
+        import tensorflow as tf
+
+        tokenize = vectorizer(self.info.tokenizer, self.info.vocabulary, self.info.input_shape[0])
+
+        def read(path, label):
+            return tf.cast(tokenize(read_text(path)[None])[0], tf.int32), label
+
+        return read
+
+
+def read_text(path):
+    """A file's text, as `Path.read_text(encoding="utf-8-sig").strip()` reads
+    it; an error (which `ignore_errors` catches) where the bytes are not
+    UTF-8 or the text is only whitespace."""
+    import tensorflow as tf
+
+    raw = tf.io.read_file(path)
+    text = tf.strings.unicode_transcode(raw, "UTF-8", "UTF-8", errors="strict")
+    text = tf.strings.strip(tf.strings.regex_replace(text, "^\ufeff", ""))
+    filled = tf.debugging.assert_greater(tf.strings.length(text), 0, message="only whitespace")
+    with tf.control_dependencies([filled]):
+        return tf.identity(text)
