@@ -11,7 +11,7 @@ ARGS ?=
 .DEFAULT_GOAL := help
 .PHONY: help install train train-ann train-cnn train-rnn tensorboard export test test-full test-fast \
 	bench bench-export bench-training bench-memory bench-tta bench-seg bench-detect quality quality-seg quality-detect quality-translate quality-audio \
-	quality-wavenet bench-wavenet bench-data asterisk-sounds time-train clean distclean
+	quality-wavenet bench-wavenet bench-data bench-text asterisk-sounds time-train clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -59,7 +59,7 @@ test-full: $(INSTALLED) ## full-length quality runs: presets over seeds, bfloat1
 test-fast: $(INSTALLED) ## the test suite without the slow end-to-end tests
 	$(BIN)/python -m pytest -m "not slow and not full"
 
-bench: bench-export bench-training bench-memory bench-tta bench-seg bench-detect bench-wavenet bench-data ## every benchmark below; results in bench/ (JSON and Markdown)
+bench: bench-export bench-training bench-memory bench-tta bench-seg bench-detect bench-wavenet bench-data bench-text ## every benchmark below; results in bench/ (JSON and Markdown)
 
 bench-export: $(INSTALLED) ## the export bar: variant sizes, agreement, LiteRT vs Keras latency
 	$(BIN)/python scripts/bench_export.py
@@ -99,6 +99,9 @@ bench-wavenet: $(INSTALLED) ## WaveNet generation's real-time factor: naive full
 # ARGS='--only speed' or ARGS='--only memory --count 50000'.
 bench-data: $(INSTALLED) ## image folders at scale: peak RSS on 100,000 and 200,000 PNGs, pipeline and epoch examples/s vs image_dataset_from_directory
 	$(BIN)/python scripts/bench_data.py $(ARGS)
+
+bench-text: $(INSTALLED) ## a folder of 25,000 and 50,000 text files: streamed vs read whole vs text_dataset_from_directory (load s, examples/s, peak RSS)
+	$(BIN)/python scripts/bench_text_folder.py $(ARGS)
 
 bench-memory: $(INSTALLED) ## peak RSS of `kerasdl train PRESET`, stage by stage
 	$(BIN)/python scripts/bench_memory.py --preset $(PRESET) $(ARGS)

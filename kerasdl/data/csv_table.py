@@ -16,20 +16,12 @@ naming the row and column (a typo, not a category), as is a row without a
 label.
 """
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
-from kerasdl.data.dataset import (
-    DataInfo,
-    Dataset,
-    first_few,
-    is_number,
-    natural_order,
-    normalisation_stats,
-    split_stratified,
-)
+from kerasdl.data.csv_rows import scan
+from kerasdl.data.dataset import DataInfo, Dataset, natural_order, normalisation_stats, split_stratified
 from kerasdl.errors import UserError
 
 LABEL_NAMES = ("label", "target", "class", "species")
@@ -52,33 +44,30 @@ def load_csv_table(path, seed, validation_fraction, test_fraction, label=""):
         >>> load_csv_table("iris.csv", 42, 0.1, 0.2).info.class_names
         ['setosa', 'versicolor', 'virginica']
     """
-    header, rows = _read_rows(Path(path))
-    label_index = _label_index(header, label)
-    missing = [number for number, row in rows if not row[label_index].strip()]
-    if missing:
-        raise UserError(f"{path}: row(s) {first_few(missing)} have no value in label column {header[label_index]!r}")
-    raw_labels = [row[label_index].strip() for _, row in rows]
-    class_names = sorted(set(raw_labels), key=natural_order)
-    labels = np.asarray([class_names.index(value) for value in raw_labels], dtype="int32")
+    table, label_index = scan(Path(path), lambda header: _label_index(header, label))
+    header = table.header
+    class_names = sorted(set(table.labels), key=natural_order)
+    lookup = {name: index for index, name in enumerate(class_names)}
+    labels = np.asarray([lookup[value] for value in table.labels], dtype="int32")
+    del table.labels
     feature_columns = [index for index in range(len(header)) if index != label_index]
-    features = np.empty((len(rows), len(feature_columns)), dtype="float32")
-    categorical = {}
-    for column, index in enumerate(feature_columns):
-        cells = [(number, row[index].strip()) for number, row in rows]
-        if _is_categorical(cells):
-            categorical[column] = [cell for _, cell in cells]
-        else:
-            features[:, column] = _numeric_column(path, header[index], cells)
+    for index in feature_columns:
+        if not table.is_categorical(index) and table.first_bad[index]:
+            number, cell = table.first_bad[index]
+            raise UserError(f"{path}: row {number}, column {header[index]!r}: {cell!r} is not a number")
+    categorical = [column for column, index in enumerate(feature_columns) if table.is_categorical(index)]
+    features, values = _features(table, feature_columns, categorical, len(labels))
     # Categories come from the training split only, as the normalisation does.
-    order = split_stratified(np.arange(len(rows)), labels, seed, validation_fraction, test_fraction)
+    order = split_stratified(np.arange(len(labels)), labels, seed, validation_fraction, test_fraction)
     categories, notes = {}, []
-    for column, values in categorical.items():
-        features[:, column], categories[column] = _category_codes(values, order["train"][0])
+    for column in categorical:
+        features[:, column], categories[column] = _category_codes(features[:, column], values[column], order)
         names = categories[column]
         shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
         name = header[feature_columns[column]]
         notes.append(f"column {name!r} is categorical ({len(names)} values: {shown}); one-hot inside")
     splits = {split: (features[chosen], labels[chosen]) for split, (chosen, _) in order.items()}
+    del features
     mean, variance = normalisation_stats(splits["train"][0])
     for column in categories:  # codes pass the normalisation unchanged, to be one-hot encoded
         mean[column], variance[column] = 0.0, 1.0
@@ -97,30 +86,20 @@ def load_csv_table(path, seed, validation_fraction, test_fraction, label=""):
     return Dataset(info=info, splits=splits, notes=notes)
 
 
-def _read_rows(path):
-    if not path.is_file():
-        raise UserError(f"CSV file {str(path)!r} does not exist")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise UserError(f"{str(path)!r} is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
-    lines = [line for line in text.splitlines() if line.strip()]
-    if len(lines) < 2:
-        raise UserError(f"{str(path)!r} has fewer than two rows")
-    try:
-        dialect = csv.Sniffer().sniff(lines[0], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    rows = list(csv.reader(lines, dialect))
-    has_header = not all(is_number(cell) for cell in rows[0] if cell.strip())
-    header = [cell.strip() for cell in rows[0]] if has_header else [f"column{i}" for i in range(len(rows[0]))]
-    body = list(enumerate(rows[1:] if has_header else rows, start=2 if has_header else 1))
-    wrong = [number for number, row in body if len(row) != len(header)]
-    if wrong:
-        raise UserError(f"{str(path)!r}: row(s) {first_few(wrong)} do not have {len(header)} columns like the header")
-    if len(header) < 2:
-        raise UserError(f"{str(path)!r} needs at least one feature column and a label column")
-    return header, body
+def _features(table, feature_columns, categorical, count):
+    """The second pass: float32 features, each categorical cell held as the
+    index of its value in that column's list of distinct values (returned
+    beside, by column), until `_category_codes` maps it to a code."""
+    features = np.empty((count, len(feature_columns)), dtype="float32")  # indices exact below 2**24 values
+    seen = {column: {} for column in categorical}
+    kinds = [(index, seen.get(column)) for column, index in enumerate(feature_columns)]
+    for row, (_, cells) in enumerate(table.rows()):
+        # One assignment a row, from a list: numpy sets an item at a Python call's cost.
+        features[row] = [
+            float(cells[index]) if distinct is None else distinct.setdefault(cells[index].strip(), len(distinct))
+            for index, distinct in kinds
+        ]
+    return features, {column: list(distinct) for column, distinct in seen.items()}
 
 
 def _label_index(header, label):
@@ -136,27 +115,11 @@ def _label_index(header, label):
     return len(header) - 1
 
 
-def _is_categorical(cells):
-    """Mostly words: more than half of the non-empty cells are not numbers."""
-    filled = [cell for _, cell in cells if cell]
-    return sum(not is_number(cell) for cell in filled) * 2 > len(filled)
-
-
-def _category_codes(values, train_rows):
-    """Codes 1..K for the training split's sorted categories; 0 for empty or unseen values."""
-    names = sorted({values[row] for row in train_rows} - {""}, key=natural_order)
+def _category_codes(indices, values, order):
+    """Codes 1..K of a column for the training split's sorted categories; 0
+    for an empty cell or a value the training split never had."""
+    indices = indices.astype("int64")
+    names = sorted({values[index] for index in np.unique(indices[order["train"][0]])} - {""}, key=natural_order)
     lookup = {name: code for code, name in enumerate(names, start=1)}
-    return [lookup.get(value, 0) for value in values], names
-
-
-def _numeric_column(path, name, cells):
-    values, bad = [], []
-    for number, cell in cells:
-        if is_number(cell):
-            values.append(float(cell))
-        else:
-            bad.append((number, cell))
-    if bad:
-        number, cell = bad[0]
-        raise UserError(f"{path}: row {number}, column {name!r}: {cell!r} is not a number")
-    return values
+    codes = np.asarray([lookup.get(value, 0) for value in values], dtype="float32")
+    return codes[indices], names
