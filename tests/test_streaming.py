@@ -129,7 +129,11 @@ def test_a_large_folder_takes_its_statistics_from_a_seeded_sample(tmp_path, monk
     assert not np.allclose(sampled.info.mean, whole.info.mean)
 
 
-def test_a_run_says_where_it_caches_names_what_failed_and_removes_its_disk_cache(tmp_path, capsys):
+def test_a_run_says_where_it_caches_names_what_failed_and_removes_its_disk_cache(tmp_path, capsys, monkeypatch):
+    import kerasdl.export.parity_sample
+
+    # A test split larger than the export's budget is checked on a seeded sample of it.
+    monkeypatch.setattr(kerasdl.export.parity_sample, "PARITY_BYTES", 3 * 16 * 16 * 3 * 4)
     root = _digits_folder(tmp_path / "data")
     config = make_config("image_cnn")
     splits = load_dataset(f"images:{root}", config.seed, config.validation_fraction, config.test_fraction).splits
@@ -143,3 +147,7 @@ def test_a_run_says_where_it_caches_names_what_failed_and_removes_its_disk_cache
     assert yaml.safe_load((run_dir / "config.yaml").read_text())["resolved"]["cache"] == "cache=disk"
     assert not (run_dir / "cache").exists()  # as large as the decoded data: gone with the run
     assert json.loads((run_dir / "metrics.json").read_text())["test"]["accuracy"] > 0
+    test_size = len(splits["test"][0])
+    assert f"the exported models are checked on 3 of the {test_size} test examples (drawn with seed" in out
+    card = json.loads((run_dir / "model_card.json").read_text())
+    assert card["variants"]["float32"]["parity"]["test_examples"] == 3

@@ -16,6 +16,7 @@ from kerasdl.export.card import VOCABULARY_FILE, labels_text, model_card
 from kerasdl.export.fused import write_conversion_source
 from kerasdl.export.inspection import write_reports, write_tensorboard
 from kerasdl.export.latency import keras_latency
+from kerasdl.export.parity_sample import parity_examples
 from kerasdl.export.portable import portable_copy
 from kerasdl.export.savedmodel import write_saved_model
 from kerasdl.export.variants import VARIANT_FILES, export_variant
@@ -63,7 +64,9 @@ def export_run(run_dir, model, dataset, config, metrics, log=print):
         # compare TFLite with that same float32 Keras computation.
         reference = portable_copy(model)
         write_saved_model(reference, dataset.info, staging / "saved_model", task=task)
-        test_inputs, test_labels = dataset.arrays("test")
+        test_inputs, test_labels, sampled = parity_examples(dataset, config.seed)
+        if sampled:
+            log(sampled)
         # In batches no larger than training's: activations, not inputs, fill
         # memory, and TensorFlow keeps working memory for each new batch size
         # (a 128x128 U-Net's reference predictions on 400 test images left
@@ -86,9 +89,8 @@ def export_run(run_dir, model, dataset, config, metrics, log=print):
                 f"TFLite {name} ({number}/{len(names)}): converting, running it on {len(test_inputs)} test examples "
                 "with LiteRT, timing it"
             )
-            variants[name] = export_variant(
-                name, model, dataset, config, expected, staging, (raw_source, recurrent), log
-            )
+            test = (test_inputs, test_labels, expected)
+            variants[name] = export_variant(name, model, dataset, config, test, staging, (raw_source, recurrent), log)
         float32_size = variants["float32"]["size_bytes"]
         for entry in variants.values():
             if "size_bytes" in entry:

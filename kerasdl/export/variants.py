@@ -36,7 +36,7 @@ def takes_standardised_input(variant, info):
     return variant == "int8" and info.kind == "tabular"
 
 
-def export_variant(variant, model, dataset, config, expected, staging, raw_source, log=print):
+def export_variant(variant, model, dataset, config, test, staging, raw_source, log=print):
     """Converts, checks and times one variant; writes its file into `staging`.
 
     Args:
@@ -44,7 +44,9 @@ def export_variant(variant, model, dataset, config, expected, staging, raw_sourc
         model: the trained `keras.Model`.
         dataset: the run's `Dataset`.
         config: the run's `Config` (`int8_io`, `allow_flex`, `seed`).
-        expected: the float32 Keras probabilities on the test split.
+        test: `(inputs, labels, expected)`: the test examples the export
+            checks on (`parity_examples`) and the float32 Keras model's outputs
+            on them.
         staging: the export's staging folder.
         raw_source: `(path, recurrent)` from `write_conversion_source`: the
             raw-input SavedModel the converter reads, and how its recurrent
@@ -58,7 +60,7 @@ def export_variant(variant, model, dataset, config, expected, staging, raw_sourc
     Raises:
         RunFailed: any failure of the float32 variant, or a conversion error.
     """
-    test_inputs, test_labels = dataset.arrays("test")
+    test_inputs, test_labels, expected = test
     if takes_standardised_input(variant, dataset.info):
         head, prepare = _standardised_head(model)
         source, recurrent = staging / "source-standardised", "none"
@@ -100,7 +102,8 @@ def export_variant(variant, model, dataset, config, expected, staging, raw_sourc
         "ops": ops,
         "recurrent_layers": recurrent,
         "builtins_only": not flex_ops(ops),
-        "parity": parity.as_dict() | {"compared_with": "the Keras model, computing in float32"},
+        "parity": parity.as_dict()
+        | {"compared_with": "the Keras model, computing in float32", "test_examples": len(test_inputs)},
         "latency_ms": tflite_latency(flatbuffer, prepared[:1], xnnpack=xnnpack, output=task.OUTPUT),
         "xnnpack": xnnpack,
     }
