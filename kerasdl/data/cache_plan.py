@@ -38,6 +38,15 @@ def available_memory():
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+def memory_budget():
+    """`(bytes, why)`: what the data held in memory may take, an eighth of
+    the memory available now, at most `MEMORY_BUDGET_MAX`."""
+    available = available_memory()
+    return min(
+        MEMORY_BUDGET_MAX, available // 8
+    ), f"an eighth of the {gib(available)} available, at most {gib(MEMORY_BUDGET_MAX)}"
+
+
 def free_disk(folder):
     """Free bytes on the file system that holds `folder` (made or not yet)."""
     import shutil
@@ -91,9 +100,7 @@ class CachePlan:
         if cache != "auto":
             return cls({split: cache for split in sizes}, f"cache={cache}")
         if budget is None:
-            available = available_memory()
-            budget = min(MEMORY_BUDGET_MAX, available // 8)
-            source = f"an eighth of the {gib(available)} available, at most {gib(MEMORY_BUDGET_MAX)}"
+            budget, source = memory_budget()
         else:
             source = "given"
         places, left = {}, budget

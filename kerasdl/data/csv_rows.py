@@ -1,14 +1,17 @@
 """A CSV table read row by row, never whole.
 
 `csv:FILE` reads its table twice (`kerasdl.data.csv_table`): once to learn
-the labels and what each column holds (`scan`), once to fill preallocated
-arrays (`CsvTable.rows`). Neither pass keeps the text or a list of rows, so
-memory holds the float32 features and the labels, not a Python object for
-every cell: a table of 1,000,000 rows and 10 columns (72 MB) loads with a
-peak RSS of 248 MiB, against 1,183 MiB read whole into lists, and in 16 s
-against 27 s (AMD EPYC Zen 5).
+each row's label and line and what each column holds (`scan`), once to fill
+preallocated arrays (`CsvTable.rows`), or, for a table larger than the
+memory budget, to sum the training rows' statistics (`csv_stream`). Neither
+pass keeps the text or a list of rows, so memory holds the float32 features
+and the labels (as codes), not a Python object for every cell: a table of
+1,000,000 rows and 10 columns (72 MB) loads with a peak RSS of 234 MiB,
+against 1,183 MiB read whole into lists, and in 16 s against 23 to 28 s
+(AMD EPYC Zen 5).
 """
 
+import array
 import csv
 import dataclasses
 from pathlib import Path
@@ -22,7 +25,7 @@ class CsvTable:
     """What the first pass learned of a table.
 
     `header` names the columns (`column0`... for a table without one);
-    `labels` is each row's label cell; `filled`, `words` and `first_bad` are
+    `filled`, `words` and `first_bad` are
     per column: the non-empty cells, those that are not numbers, and the
     first cell that is not a number (empty ones included) with its row.
     """
@@ -31,22 +34,41 @@ class CsvTable:
     dialect: object
     has_header: bool
     header: list
-    labels: list = dataclasses.field(default_factory=list)
+    label_index: int = 0
+    # Each row's label, as the index of its label in `label_names` (first seen first).
+    labels: array.array = dataclasses.field(default_factory=lambda: array.array("i"))
+    label_names: list = dataclasses.field(default_factory=list)
+    # Each row's line in the file, and the file's lines (a streamed table reads by line).
+    lines: array.array = dataclasses.field(default_factory=lambda: array.array("q"))
+    line_count: int = 0
     filled: list = dataclasses.field(default_factory=list)
     words: list = dataclasses.field(default_factory=list)
     first_bad: list = dataclasses.field(default_factory=list)
+    # A quoted cell holds a line break: a row is not a line of the file.
+    multiline: bool = False
+    # The most rows in a row with the same label (a table sorted by label has long runs).
+    longest_run: int = 0
 
     def rows(self):
         """`(row number, cells)` of each non-blank row after the header,
         numbered as the table's non-blank rows (the header is row 1)."""
+        return ((number, row) for number, row, _ in self.rows_and_lines())
+
+    def rows_and_lines(self):
+        """`rows()` with each row's line in the file (0-based, where the row
+        ends); `line_count` is set once the file has been read through."""
         with _opened(self.path) as file:
-            rows = ((number, row) for number, row in enumerate(_non_blank(csv.reader(file, self.dialect)), start=1))
+            reader = csv.reader(file, self.dialect)
+            number = 0
             try:
-                if self.has_header:
-                    next(rows)
-                yield from rows
+                for row in reader:
+                    if len(row) > 1 or (row and row[0].strip()):  # a blank line reads as [] or ['  ']
+                        number += 1
+                        if number > 1 or not self.has_header:
+                            yield number, row, reader.line_num - 1
             except UnicodeDecodeError:
                 raise UserError(f"{str(self.path)!r} is not UTF-8 text; save it as UTF-8") from None
+            self.line_count = reader.line_num
 
     def is_categorical(self, column):
         """Mostly words: more than half of the column's non-empty cells are not numbers."""
@@ -58,7 +80,8 @@ def scan(path, label_index_of):
 
     Args:
         path: the CSV file.
-        label_index_of: `header -> the label column's index` (it may raise).
+        label_index_of: `header -> the label column's index` (it may raise);
+            the table keeps it as `label_index`.
 
     Raises:
         UserError: the file is missing, not UTF-8, has fewer than two rows
@@ -67,18 +90,23 @@ def scan(path, label_index_of):
     if not path.is_file():
         raise UserError(f"CSV file {str(path)!r} does not exist")
     table = _first_row(path)
-    label_index = label_index_of(table.header)
+    table.label_index = label_index = label_index_of(table.header)
     width = len(table.header)
     table.filled, table.words, table.first_bad = [0] * width, [0] * width, [None] * width
-    wrong, missing = [], []
-    for number, row in table.rows():
+    wrong, missing, run, codes = [], [], 0, {}
+    for number, row, line in table.rows_and_lines():
         if len(row) != width:
             wrong.append(number)
             continue
         cells = [cell.strip() for cell in row]
         if not cells[label_index]:
             missing.append(number)
-        table.labels.append(cells[label_index])
+        code = codes.setdefault(cells[label_index], len(codes))
+        run = run + 1 if table.labels and table.labels[-1] == code else 1
+        table.longest_run = max(table.longest_run, run)
+        table.labels.append(code)
+        table.lines.append(line)
+        table.multiline = table.multiline or any("\n" in cell or "\r" in cell for cell in row)
         for column, cell in enumerate(cells):
             number_cell = is_number(cell)
             if cell:
@@ -86,12 +114,13 @@ def scan(path, label_index_of):
                 table.words[column] += not number_cell
             if not number_cell and table.first_bad[column] is None:
                 table.first_bad[column] = (number, cell)
+    table.label_names = list(codes)
     if wrong:
         raise UserError(f"{str(path)!r}: row(s) {first_few(wrong)} do not have {width} columns like the header")
     if missing:
         name = table.header[label_index]
         raise UserError(f"{path}: row(s) {first_few(missing)} have no value in label column {name!r}")
-    return table, label_index
+    return table
 
 
 def _first_row(path):
@@ -118,8 +147,3 @@ def _first_row(path):
 
 def _opened(path):
     return open(path, encoding="utf-8-sig", newline="")
-
-
-def _non_blank(rows):
-    """The rows of a `csv.reader` with a cell that is not blank (a blank line reads as `[]` or `['  ']`)."""
-    return (row for row in rows if len(row) > 1 or (row and row[0].strip()))

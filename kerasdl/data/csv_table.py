@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from kerasdl.data.cache_plan import gib, memory_budget
 from kerasdl.data.csv_rows import scan
+from kerasdl.data.csv_stream import CsvStream, training_statistics
 from kerasdl.data.dataset import DataInfo, Dataset, natural_order, normalisation_stats, split_stratified
 from kerasdl.errors import UserError
 
@@ -44,11 +46,12 @@ def load_csv_table(path, seed, validation_fraction, test_fraction, label=""):
         >>> load_csv_table("iris.csv", 42, 0.1, 0.2).info.class_names
         ['setosa', 'versicolor', 'virginica']
     """
-    table, label_index = scan(Path(path), lambda header: _label_index(header, label))
+    table = scan(Path(path), lambda header: _label_index(header, label))
+    label_index = table.label_index
     header = table.header
-    class_names = sorted(set(table.labels), key=natural_order)
-    lookup = {name: index for index, name in enumerate(class_names)}
-    labels = np.asarray([lookup[value] for value in table.labels], dtype="int32")
+    class_names = sorted(table.label_names, key=natural_order)
+    first_seen = np.asarray([class_names.index(name) for name in table.label_names], dtype="int32")
+    labels = first_seen[np.frombuffer(table.labels, dtype="int32")]
     del table.labels
     feature_columns = [index for index in range(len(header)) if index != label_index]
     for index in feature_columns:
@@ -56,16 +59,24 @@ def load_csv_table(path, seed, validation_fraction, test_fraction, label=""):
             number, cell = table.first_bad[index]
             raise UserError(f"{path}: row {number}, column {header[index]!r}: {cell!r} is not a number")
     categorical = [column for column, index in enumerate(feature_columns) if table.is_categorical(index)]
-    features, values = _features(table, feature_columns, categorical, len(labels))
     # Categories come from the training split only, as the normalisation does.
     order = split_stratified(np.arange(len(labels)), labels, seed, validation_fraction, test_fraction)
-    categories, notes = {}, []
+    names = [header[index] for index in feature_columns]
+    size = len(labels) * (4 * len(feature_columns) + 4)
+    budget, why = memory_budget()
+    notes = []
+    if size > budget:
+        if table.multiline or table.dialect.quotechar != '"':
+            reason = "a quoted cell holds a line break" if table.multiline else "its quotes are not double quotes"
+            notes.append(f"the table takes {gib(size)} as arrays, beyond the memory budget, but {reason}: held whole")
+        else:
+            sizes = (size, budget, why)
+            return _streamed(table, path, class_names, feature_columns, categorical, labels, order, sizes)
+    features, values = _features(table, feature_columns, categorical, len(labels))
+    categories = {}
     for column in categorical:
         features[:, column], categories[column] = _category_codes(features[:, column], values[column], order)
-        names = categories[column]
-        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
-        name = header[feature_columns[column]]
-        notes.append(f"column {name!r} is categorical ({len(names)} values: {shown}); one-hot inside")
+    notes += _category_notes(categories, names)
     splits = {split: (features[chosen], labels[chosen]) for split, (chosen, _) in order.items()}
     del features
     mean, variance = normalisation_stats(splits["train"][0])
@@ -80,10 +91,66 @@ def load_csv_table(path, seed, validation_fraction, test_fraction, label=""):
         value_range=(float(train.min()), float(train.max())),
         mean=mean,
         variance=variance,
-        feature_names=[header[index] for index in feature_columns],
+        feature_names=names,
         categories=categories or None,
     )
     return Dataset(info=info, splits=splits, notes=notes)
+
+
+def _streamed(table, path, class_names, feature_columns, categorical, labels, order, sizes):
+    """A `CsvStream` of the table: its rows parsed by the pipeline (a table larger than the memory budget)."""
+    size, budget, why = sizes
+    train_rows = np.zeros(len(labels), dtype=bool)
+    train_rows[order["train"][0]] = True
+    mean, variance, value_range, categories = training_statistics(table, feature_columns, categorical, train_rows)
+    names = [table.header[index] for index in feature_columns]
+    info = DataInfo(
+        name=f"csv:{path}",
+        kind="tabular",
+        input_shape=(len(feature_columns),),
+        class_names=class_names,
+        value_range=value_range,
+        mean=mean,
+        variance=variance,
+        feature_names=names,
+        categories=categories or None,
+    )
+    splits = {split: (np.sort(rows), labels[np.sort(rows)]) for split, (rows, _) in order.items()}
+    columns = [(index, categories.get(column)) for column, index in enumerate(feature_columns)]
+    dataset = CsvStream(
+        info=info,
+        splits=splits,
+        notes=_category_notes(categories, names),
+        path=str(path),
+        delimiter=table.dialect.delimiter,
+        width=len(table.header),
+        label_column=table.label_index,
+        columns=columns,
+        lines=np.frombuffer(table.lines, dtype="int64"),
+        line_count=table.line_count,
+    )
+    buffer = dataset.shuffle_rows()
+    dataset.notes.append(
+        f"the table's {len(labels):,} rows take {gib(size)} as arrays, more than the memory budget ({gib(budget)}: "
+        f"{why}): its rows are parsed from the file while training reads them, the training rows shuffled in a "
+        f"buffer of {buffer:,}"
+    )
+    if table.longest_run > buffer:
+        dataset.notes.append(
+            f"warning: the file holds {table.longest_run:,} rows with the same label one after another, more "
+            f"than the shuffle buffer's {buffer:,} rows: batches will hold few classes; shuffle the file's rows "
+            "once (keeping the header first)"
+        )
+    return dataset
+
+
+def _category_notes(categories, names):
+    """The run's line for each categorical column."""
+    notes = []
+    for column, categories_of in categories.items():
+        shown = ", ".join(categories_of[:5]) + (", ..." if len(categories_of) > 5 else "")
+        notes.append(f"column {names[column]!r} is categorical ({len(categories_of)} values: {shown}); one-hot inside")
+    return notes
 
 
 def _features(table, feature_columns, categorical, count):
