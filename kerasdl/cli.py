@@ -185,7 +185,7 @@ def _train(args):
     print()
     print(text_table(result.card))
     print()
-    examples = test.get("test_examples", float32["parity"]["examples"])
+    examples = test.get("test_examples", result.card["metrics"].get("test_examples", float32["parity"]["examples"]))
     print(f"{'Test ' + measure:<15} {figures} on {examples} held-out examples")
     print(f"Run directory   {result.run_dir}")
     print(

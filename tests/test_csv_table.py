@@ -156,11 +156,13 @@ def test_a_streamed_table_sorted_by_label_is_named_and_a_multiline_one_held(tmp_
     import kerasdl.data.csv_stream
 
     _streamed(monkeypatch)
-    monkeypatch.setattr(kerasdl.data.csv_stream, "SHUFFLE_BYTES", 10 * 12)  # 10 rows of 2 features
+    # A buffer of 10 rows of 2 features (each with tf.data's own bytes).
+    monkeypatch.setattr(kerasdl.data.csv_stream, "SHUFFLE_BYTES", 10 * (12 + kerasdl.data.csv_stream.ELEMENT_BYTES))
     path = tmp_path / "sorted.csv"
     path.write_text("a,b,label\n" + "".join(f"{i},{i % 7},{'xy'[i >= 30]}\n" for i in range(60)))
     notes = load_dataset(f"csv:{path}").notes
     assert notes[-1].startswith("warning: the file holds 30 rows with the same label one after another")
+    assert "the training rows shuffled in a buffer of 10" in notes[-2]
     quoted = tmp_path / "quoted.csv"
     quoted.write_text("a,note,label\n" + "".join(f'{i},"line\none",{"xy"[i % 2]}\n' for i in range(30)))
     dataset = load_dataset(f"csv:{quoted}")
@@ -180,3 +182,54 @@ def test_csv_ann_trains_on_a_streamed_table_and_exports(cars_csv, tmp_path, caps
     assert float(out.split("Test accuracy")[1].split("%")[0]) >= 90
     card = json.loads((run_dir / "model_card.json").read_text())
     assert card["variants"]["int8"]["parity"]["top1_agreement"] >= 0.98
+
+
+LAYOUTS = {
+    "crlf": ("a,b,label\r\n", "\r\n", ""),
+    "bom, no header, no final newline": ("\ufeff", "\n", "strip"),
+    "blank and tab-only lines": ("a\tb\tlabel\n\n", "\n\t\t\n", ""),
+    "quoted cells": ('"a","b","label"\n', "\n", "quote"),
+}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_a_streamed_table_reads_the_rows_a_held_one_does(tmp_path, monkeypatch, layout):
+    head, end, how = LAYOUTS[layout]
+    delimiter = "\t" if "\t" in head else ","
+    rows = [(f"{i * 0.25:g}", "red" if i % 3 else "blue", "xy"[i % 2]) for i in range(40)]
+    cells = [[f'"{cell}"' for cell in row] if how == "quote" else row for row in rows]
+    text = head + end.join(delimiter.join(row) for row in cells) + end
+    path = tmp_path / "table.csv"
+    path.write_bytes((text.rstrip("\n") if how == "strip" else text).encode())
+    held = load_dataset(f"csv:{path}", label="2")
+    _streamed(monkeypatch)
+    streamed = load_dataset(f"csv:{path}", label="2")
+    assert isinstance(streamed, CsvStream), streamed.notes
+    for split in ("train", "validation", "test"):
+        assert _rows(*streamed.arrays(split)) == _rows(*held.arrays(split))
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        ("a,b,label\r" + "".join(f"{i},{i % 3},{'xy'[i % 2]}\r" for i in range(30)), "lone carriage return"),
+        ("a,b,label\n" + "".join(f'{i},6",{"xy"[i % 2]}\n' for i in range(30)), "a quote outside quoting"),
+        ("a,b,label\n" + "".join(f"{i},1_0{i},{'xy'[i % 2]}\n" for i in range(30)), "does not parse ('1_00')"),
+    ],
+)
+def test_a_table_tensorflow_would_read_otherwise_is_held_whole(tmp_path, monkeypatch, content, reason):
+    _streamed(monkeypatch)
+    path = tmp_path / "table.csv"
+    path.write_bytes(content.encode())
+    dataset = load_dataset(f"csv:{path}")
+    assert not isinstance(dataset, CsvStream) and reason in dataset.notes[0] and "held whole" in dataset.notes[0]
+
+
+def test_a_streamed_table_of_categories_only(tmp_path, monkeypatch):
+    _streamed(monkeypatch)
+    path = tmp_path / "table.csv"
+    path.write_text("colour,label\n" + "".join(f"{'rgb'[i % 3]},{'xy'[i % 3 == 0]}\n" for i in range(60)))
+    dataset = load_dataset(f"csv:{path}")
+    assert isinstance(dataset, CsvStream) and dataset.info.categories == {0: ["b", "g", "r"]}
+    features, labels = dataset.arrays("train")
+    np.testing.assert_array_equal(labels, (features[:, 0] == 3).astype("int32"))  # r is code 3, label y

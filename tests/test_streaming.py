@@ -150,4 +150,5 @@ def test_a_run_says_where_it_caches_names_what_failed_and_removes_its_disk_cache
     test_size = len(splits["test"][0])
     assert f"the exported models are checked on 3 of the {test_size} test examples (drawn with seed" in out
     card = json.loads((run_dir / "model_card.json").read_text())
-    assert card["variants"]["float32"]["parity"]["test_examples"] == 3
+    assert card["variants"]["float32"]["parity"]["examples"] == 3
+    assert f"on {test_size} held-out examples" in out  # the test metrics count the whole split

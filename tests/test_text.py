@@ -9,6 +9,7 @@ import tensorflow as tf
 from sms_messages import messages
 
 from kerasdl.cli import main
+from kerasdl.config import make_config
 from kerasdl.data import load_dataset
 from kerasdl.data.streaming import FileDataset
 from kerasdl.errors import UserError
@@ -107,7 +108,10 @@ def test_a_text_folder_trains_and_serves_raw_text(tmp_path, capsys):
     # validation after the first epoch, the test split once it is scored.
     named = [line for line in out.splitlines() if "are not UTF-8 text" in line]
     assert sum(str(path) in "".join(named) for path in bad) == len(bad)
-    assert any(line.startswith("test split: skipped") for line in named)
+    config = make_config("text_rnn")
+    splits = load_dataset(f"text:{root}", config.seed, config.validation_fraction, config.test_fraction).splits
+    in_test = [path for path in bad if str(path) in splits["test"][0]]
+    assert any(line.startswith("test split: skipped") for line in named) == bool(in_test)
     served = tf.saved_model.load(str(run_dir / "saved_model")).signatures["serve_raw"]
     probabilities = served(texts=tf.constant(["claim your cash reward", "thanks for the lift"]))["probabilities"]
     assert np.argmax(probabilities, axis=1).tolist() == [1, 0]
@@ -180,3 +184,12 @@ def test_text_rnn_trains_exports_and_predicts_raw_text(sms_tsv, tmp_path, capsys
     (tmp_path / "message.txt").write_text("urgent: claim your cash reward")
     assert main(["predict", str(run_dir), str(tmp_path / "message.txt"), "--variant", "int8"]) == 0
     assert ": spam" in capsys.readouterr().out
+
+
+def test_a_folder_with_no_readable_text_is_one_line(tmp_path):
+    for label in ("a", "b"):
+        (tmp_path / "docs" / label).mkdir(parents=True)
+        for index in range(12):
+            (tmp_path / "docs" / label / f"{index}.txt").write_bytes("na\xefve".encode("latin-1"))
+    with pytest.raises(UserError, match=r"No training file in .* could be read as UTF-8 text \(.*\.txt"):
+        load_dataset(f"text:{tmp_path / 'docs'}")

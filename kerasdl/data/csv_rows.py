@@ -7,17 +7,21 @@ memory budget, to sum the training rows' statistics (`csv_stream`). Neither
 pass keeps the text or a list of rows, so memory holds the float32 features
 and the labels (as codes), not a Python object for every cell: a table of
 1,000,000 rows and 10 columns (72 MB) loads with a peak RSS of 234 MiB,
-against 1,183 MiB read whole into lists, and in 16 s against 23 to 28 s
+against 1,183 MiB read whole into lists, and in 16 to 18 s against 23 to 28 s
 (AMD EPYC Zen 5).
 """
 
 import array
 import csv
 import dataclasses
+import re
 from pathlib import Path
 
 from kerasdl.data.dataset import first_few, is_number
 from kerasdl.errors import UserError
+
+# What `tf.strings.strip` strips (`str.strip` strips every Unicode space).
+ASCII_SPACE = " \t\n\r\x0b\x0c"
 
 
 @dataclasses.dataclass
@@ -44,8 +48,10 @@ class CsvTable:
     filled: list = dataclasses.field(default_factory=list)
     words: list = dataclasses.field(default_factory=list)
     first_bad: list = dataclasses.field(default_factory=list)
-    # A quoted cell holds a line break: a row is not a line of the file.
-    multiline: bool = False
+    # Why the rows cannot be read line by line by TensorFlow (`csv_stream`),
+    # or None: what a row's cells show, else what its lines show.
+    not_by_line: str = None
+    line_problem: str = None
     # The most rows in a row with the same label (a table sorted by label has long runs).
     longest_run: int = 0
 
@@ -58,17 +64,36 @@ class CsvTable:
         """`rows()` with each row's line in the file (0-based, where the row
         ends); `line_count` is set once the file has been read through."""
         with _opened(self.path) as file:
-            reader = csv.reader(file, self.dialect)
+            reader = csv.reader(self._checked(file), self.dialect)
             number = 0
             try:
                 for row in reader:
-                    if len(row) > 1 or (row and row[0].strip()):  # a blank line reads as [] or ['  ']
+                    if not _blank(row, self.dialect.delimiter):
                         number += 1
                         if number > 1 or not self.has_header:
                             yield number, row, reader.line_num - 1
             except UnicodeDecodeError:
                 raise UserError(f"{str(self.path)!r} is not UTF-8 text; save it as UTF-8") from None
             self.line_count = reader.line_num
+
+    def _checked(self, lines):
+        """`lines`, noting in `line_problem` the first reason TensorFlow's
+        line-by-line CSV reader would read them otherwise than `csv` does."""
+        delimiter = re.escape(self.dialect.delimiter)
+        # A line whose quotes all open, close or double inside quoted cells:
+        # elsewhere `csv` keeps a quote as a character, and
+        # `tf.io.decode_csv` refuses the line.
+        cell = rf'"(?:[^"]|"")*"|[^{delimiter}"\r\n]*'
+        quoted = re.compile(rf"(?:{cell})(?:{delimiter}(?:{cell}))*\r?\n?")
+        if self.dialect.quotechar != '"' or self.dialect.skipinitialspace:
+            self.line_problem = "its quoting is not the standard double quotes"
+        for line in lines:
+            if line.endswith("\r") and not self.line_problem:
+                self.line_problem = "its lines end in a lone carriage return"
+            if '"' in line and not self.line_problem and not quoted.fullmatch(line):
+                # (Or the line opens a cell that holds a line break, which `_not_by_line` names first.)
+                self.line_problem = "a cell holds a quote outside quoting"
+            yield line
 
     def is_categorical(self, column):
         """Mostly words: more than half of the column's non-empty cells are not numbers."""
@@ -106,7 +131,8 @@ def scan(path, label_index_of):
         table.longest_run = max(table.longest_run, run)
         table.labels.append(code)
         table.lines.append(line)
-        table.multiline = table.multiline or any("\n" in cell or "\r" in cell for cell in row)
+        if not table.not_by_line:
+            table.not_by_line = _not_by_line(row, cells)
         for column, cell in enumerate(cells):
             number_cell = is_number(cell)
             if cell:
@@ -115,6 +141,7 @@ def scan(path, label_index_of):
             if not number_cell and table.first_bad[column] is None:
                 table.first_bad[column] = (number, cell)
     table.label_names = list(codes)
+    table.not_by_line = table.not_by_line or table.line_problem
     if wrong:
         raise UserError(f"{str(path)!r}: row(s) {first_few(wrong)} do not have {width} columns like the header")
     if missing:
@@ -128,7 +155,7 @@ def _first_row(path):
     with _opened(path) as file:
         try:
             line = next((line for line in file if line.strip()), "")
-            second = next((line for line in file if line.strip()), "")
+            second = next((line for line in file if line.strip()), "")  # blank as `_blank` says
         except UnicodeDecodeError:
             raise UserError(f"{str(path)!r} is not UTF-8 text; save it as UTF-8") from None
     if not second:
@@ -147,3 +174,24 @@ def _first_row(path):
 
 def _opened(path):
     return open(path, encoding="utf-8-sig", newline="")
+
+
+def _blank(row, delimiter):
+    """A blank line, as `str.strip` says: `[]`, `['  ']`, or only empty cells between whitespace delimiters."""
+    return not "".join(row).strip() and (len(row) <= 1 or delimiter.isspace())
+
+
+def _not_by_line(row, cells):
+    """Why `tf.io.decode_csv` and `tf.strings` would read this row otherwise than `csv` and `str` do, or None."""
+    if any("\n" in cell or "\r" in cell for cell in row):
+        return "a quoted cell holds a line break"
+    for raw, cell in zip(row, cells, strict=True):
+        if raw.isascii():
+            # Python's float() takes 1_000; TensorFlow's parser neither that nor 32 characters or more.
+            if ("_" in cell or len(cell) >= 32) and is_number(cell):
+                return f"a number TensorFlow does not parse ({cell[:20]!r})"
+        elif raw.strip(ASCII_SPACE) != cell:
+            return "a cell has non-ASCII spaces around it"
+        elif is_number(cell):
+            return f"a number TensorFlow does not parse ({cell[:20]!r})"
+    return None

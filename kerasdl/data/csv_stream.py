@@ -127,7 +127,11 @@ class CsvStream(Dataset):
                 tf.strings.to_number(cells[index]) if table is None else tf.cast(table.lookup(cells[index]), tf.float32)
                 for (index, _), table in zip(self.columns, tables, strict=True)
             ]
-            return tf.stack(features, axis=1), tf.cast(labels.lookup(cells[self.label_column]), tf.int32)
+            label = labels.lookup(cells[self.label_column])
+            # `scan` read the same labels; a miss (-1) would be a parser difference, never a silent class.
+            known = tf.debugging.assert_non_negative(label, message="a label the table's scan did not see")
+            with tf.control_dependencies([known]):
+                return tf.stack(features, axis=1), tf.cast(label, tf.int32)
 
         blocks = tf.data.TextLineDataset(self.path).batch(LINES_A_CALL).enumerate()
         data = blocks.map(parse, num_parallel_calls=usable_threads(), deterministic=True).unbatch()
@@ -157,17 +161,20 @@ def training_statistics(table, feature_columns, categorical, train_rows):
     from kerasdl.data.dataset import natural_order
 
     numeric = [column for column in range(len(feature_columns)) if column not in categorical]
-    total, squares = np.zeros(len(numeric)), np.zeros(len(numeric))
+    # Sums of the values less the first row's: E[x^2] - E[x]^2 of raw
+    # values loses the variance of a column like timestamps to rounding.
+    shift, total, squares = None, np.zeros(len(numeric)), np.zeros(len(numeric))
     low, high, count = np.full(len(numeric), np.inf), np.full(len(numeric), -np.inf), 0
     seen = {column: set() for column in categorical}
     chunk = []
 
-    def add(chunk):
-        values = np.asarray(chunk, dtype="float64").reshape(-1, len(numeric))
-        np.add(total, values.sum(0), out=total)
-        np.add(squares, (values**2).sum(0), out=squares)
+    def add(chunk, shift):
+        values = np.asarray(chunk, dtype="float64").reshape(len(chunk), len(numeric))
         np.minimum(low, values.min(0, initial=np.inf), out=low)
         np.maximum(high, values.max(0, initial=-np.inf), out=high)
+        values -= shift
+        np.add(total, values.sum(0), out=total)
+        np.add(squares, (values**2).sum(0), out=squares)
 
     for row, (_, cells) in enumerate(table.rows()):
         if not train_rows[row]:
@@ -176,15 +183,17 @@ def training_statistics(table, feature_columns, categorical, train_rows):
         chunk.append([float(cells[feature_columns[column]]) for column in numeric])
         for column in categorical:
             seen[column].add(cells[feature_columns[column]].strip())
+        if shift is None:
+            shift = np.asarray(chunk[0], dtype="float64")
         if len(chunk) == 65536:
-            add(chunk)
+            add(chunk, shift)
             chunk = []
-    add(chunk)
+    add(chunk, shift)
     categories = {column: sorted(seen[column] - {""}, key=natural_order) for column in categorical}
     mean = np.zeros(len(feature_columns), dtype="float64")
     variance = np.ones(len(feature_columns), dtype="float64")
-    mean[numeric] = total / count
-    variance[numeric] = np.maximum(squares / count - mean[numeric] ** 2, 0)
+    mean[numeric] = shift + total / count
+    variance[numeric] = np.maximum(squares / count - (total / count) ** 2, 0)
     lows = list(low) + [0 if "" in seen[column] else 1 for column in categorical]
     highs = list(high) + [len(categories[column]) for column in categorical]
     value_range = (float(np.float32(min(lows))), float(np.float32(max(highs))))  # as read into float32

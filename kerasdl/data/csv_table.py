@@ -52,7 +52,7 @@ def load_csv_table(path, seed, validation_fraction, test_fraction, label=""):
     class_names = sorted(table.label_names, key=natural_order)
     first_seen = np.asarray([class_names.index(name) for name in table.label_names], dtype="int32")
     labels = first_seen[np.frombuffer(table.labels, dtype="int32")]
-    del table.labels
+    table.labels = None  # its codes are in `labels` now
     feature_columns = [index for index in range(len(header)) if index != label_index]
     for index in feature_columns:
         if not table.is_categorical(index) and table.first_bad[index]:
@@ -66,9 +66,10 @@ def load_csv_table(path, seed, validation_fraction, test_fraction, label=""):
     budget, why = memory_budget()
     notes = []
     if size > budget:
-        if table.multiline or table.dialect.quotechar != '"':
-            reason = "a quoted cell holds a line break" if table.multiline else "its quotes are not double quotes"
-            notes.append(f"the table takes {gib(size)} as arrays, beyond the memory budget, but {reason}: held whole")
+        if table.not_by_line:
+            notes.append(
+                f"the table takes {gib(size)} as arrays, beyond the memory budget, but {table.not_by_line}: held whole"
+            )
         else:
             sizes = (size, budget, why)
             return _streamed(table, path, class_names, feature_columns, categorical, labels, order, sizes)

@@ -19,7 +19,7 @@ import dataclasses
 
 import numpy as np
 
-from kerasdl.data.dataset import DataInfo, natural_order, split_stratified, usable_threads
+from kerasdl.data.dataset import DataInfo, first_few, natural_order, split_stratified, usable_threads
 from kerasdl.data.streaming import FileDataset
 from kerasdl.errors import UserError
 from kerasdl.tokenize import adapt_vocabulary, vectorizer, wordpiece_vocabulary
@@ -121,7 +121,16 @@ class TextFolderDataset(FileDataset):
     def note_full_texts(self, seed):
         """Says in `notes` when more than 5% of the training texts fill every
         token position (longer ones are cut), measured on a seeded sample."""
-        ids = self.sample("train", FULL_SAMPLE, seed if self.size("train") > FULL_SAMPLE else None)[0]
+        import tensorflow as tf
+
+        try:
+            ids = self.sample("train", FULL_SAMPLE, seed if self.size("train") > FULL_SAMPLE else None)[0]
+        except tf.errors.OpError:  # every file read failed: the stream ran short
+            paths = first_few([str(path) for path in self.splits["train"][0]], 3)
+            raise UserError(
+                f"No training file in {self.info.name[len('text:') :]!r} could be read as UTF-8 text ({paths}); "
+                "save the files as UTF-8"
+            ) from None
         full = float(np.mean(ids[:, -1] != 0)) if len(ids) else 0.0
         if full > 0.05:
             length = self.info.input_shape[0]

@@ -98,6 +98,8 @@ def export_run(run_dir, model, dataset, config, metrics, log=print):
         raise_if_interrupted()  # before the files move into the run directory
         line.say("the model card, the report and its pictures")
         card = model_card(model, dataset.info, config, metrics, variants, library_versions())
+        # The test metrics count the whole split; the parity, the examples it was checked on.
+        card["metrics"]["test_examples"] = dataset.size("test")
         card["keras_latency_ms"] = keras_latency(model, test_inputs[:1])
         (staging / "labels.txt").write_text(labels_text(dataset.info))
         extra = []

@@ -50,7 +50,7 @@ def export_from_jax(run_dir, model, dataset, metrics, log=print):
     handoff = Path(tempfile.mkdtemp(prefix=".jax-handoff-", dir=run_dir))
     try:
         model.save(handoff / "trained.keras")
-        inputs = dataset.arrays("test")[0][:PARITY_EXAMPLES]
+        inputs = dataset.sample("test", PARITY_EXAMPLES)[0]
         np.save(handoff / "inputs.npy", inputs)
         np.save(handoff / "outputs.npy", _float32_outputs(model, inputs))
         (handoff / "metrics.json").write_text(json.dumps(metrics))

@@ -71,13 +71,14 @@ def markdown_report(card, plots=(), texts=None):
             classifier's per-class table, its worst mistakes as text).
     """
     test = card["metrics"]["test"]
+    parity_examples = card["variants"]["float32"]["parity"]["examples"]  # cards before the split's own count
     task = tasks.for_card(card)
     heading = columns(task)
     lines = [
         f"# {card['name']}: export report",
         "",
         f"Keras model: test {' '.join(task.headline(test))} on "
-        f"{test.get('test_examples', card['variants']['float32']['parity']['examples'])} held-out examples; "
+        f"{test.get('test_examples', card['metrics'].get('test_examples', parity_examples))} held-out examples; "
         f"input `{card['input']['name']}` {card['input']['shape']} {card['input'].get('dtype', 'float32')} in "
         f"{card['input']['value_range']}.",
         getattr(task, "PARITY_METHOD", PARITY_METHOD),

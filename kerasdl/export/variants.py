@@ -102,8 +102,7 @@ def export_variant(variant, model, dataset, config, test, staging, raw_source, l
         "ops": ops,
         "recurrent_layers": recurrent,
         "builtins_only": not flex_ops(ops),
-        "parity": parity.as_dict()
-        | {"compared_with": "the Keras model, computing in float32", "test_examples": len(test_inputs)},
+        "parity": parity.as_dict() | {"compared_with": "the Keras model, computing in float32"},
         "latency_ms": tflite_latency(flatbuffer, prepared[:1], xnnpack=xnnpack, output=task.OUTPUT),
         "xnnpack": xnnpack,
     }
