@@ -15,7 +15,11 @@ each in its own process:
   `TextVectorization` adapted on its texts and mapped over it (the Keras
   guide's way).
 
-For each: seconds to load (listing, vocabulary, and for `whole` the ids),
+A text table is loaded two ways too: a TSV of `--table-rows` messages
+(5 to 40 words) read whole (`table-held`) and streamed (`table-streamed`,
+`kerasdl.data.text_table_stream`), the memory budget set to force each.
+
+For each: seconds to load, the libraries already imported (listing, vocabulary, and for `whole` the ids),
 examples/s of one pass over the training pipeline (batches of 32, median of
 `--rounds` passes), and the process's peak RSS. The folder sizes are
 `--count` and twice as many: the streamed peak must not grow with the
@@ -39,6 +43,7 @@ SEQUENCE_LENGTH = 200
 VOCABULARY_SIZE = 20_000
 MIB = 2**20
 SOURCES = ("streamed", "whole", "keras")
+TABLE_SOURCES = ("table-held", "table-streamed")
 
 
 def write_text_folder(folder, count, seed=0):
@@ -59,11 +64,38 @@ def write_text_folder(folder, count, seed=0):
     return folder
 
 
+def write_text_table(path, count, seed=0):
+    """A TSV of `count` `label<TAB>text` rows; reused when present."""
+    if path.exists():
+        return path
+    rng = np.random.default_rng(seed)
+    words = np.asarray([f"w{index}" for index in range(30_000)])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{path}.partial", "w") as file:
+        for index in range(count):
+            ranks = np.minimum(rng.zipf(1.3, int(rng.integers(5, 40))), len(words)) - 1
+            file.write(("spam" if index % 3 == 0 else "ham") + "\t" + " ".join(words[ranks]) + "\n")
+    os.replace(f"{path}.partial", path)
+    return path
+
+
 def measure(source, folder, rounds):
     """In this process: load `folder` the `source` way and time passes over its training pipeline."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras  # noqa: F401 (the libraries' import is not the load's time)
+
+    import kerasdl.data  # noqa: F401
+
     started = time.perf_counter()
-    if source == "keras":
+    if source in TABLE_SOURCES:
+        import kerasdl.data.text
+        from kerasdl.data import load_dataset
+
+        budget = 1 if source == "table-streamed" else 2**40
+        kerasdl.data.text.memory_budget = lambda: (budget, "given")
+        dataset = load_dataset(f"text:{folder}", sequence_length=64, vocabulary_size=VOCABULARY_SIZE)
+        train = dataset.pipeline("train", 32, shuffle=True)
+    elif source == "keras":
         import keras
         import tensorflow as tf
 
@@ -123,7 +155,7 @@ def run_child(source, folder, rounds):
 
 def markdown(report):
     lines = [f"# A folder of text files, streamed or read whole ({report['machine']})", ""]
-    lines += ["| files | source | load s | train pass examples/s | peak RSS |", "|---|---|---|---|---|"]
+    lines += ["| files or rows | source | load s | train pass examples/s | peak RSS |", "|---|---|---|---|---|"]
     for run in report["runs"]:
         lines.append(
             f"| {run['files']:,} | {run['source']} | {run['load_seconds']} | {run['examples_per_s']:,} | "
@@ -136,7 +168,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=25_000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--child", choices=SOURCES)
+    parser.add_argument("--table-rows", type=int, default=500_000)
+    parser.add_argument("--child", choices=SOURCES + TABLE_SOURCES)
     parser.add_argument("--folder", type=Path)
     args = parser.parse_args()
     if args.child:
@@ -159,6 +192,15 @@ def main():
                 f"examples/s, peak RSS {result['peak_rss_bytes'] / MIB:,.0f} MiB",
                 flush=True,
             )
+    table = write_text_table(OUT / "text-scale" / f"messages-{args.table_rows}.tsv", args.table_rows)
+    for source in TABLE_SOURCES:
+        result = run_child(source, table, args.rounds)
+        report["runs"].append({"files": args.table_rows, "source": source} | result)
+        print(
+            f"{args.table_rows:,}-row table, {source}: load {result['load_seconds']} s, "
+            f"{result['examples_per_s']:,} examples/s, peak RSS {result['peak_rss_bytes'] / MIB:,.0f} MiB",
+            flush=True,
+        )
     OUT.mkdir(exist_ok=True)
     (OUT / "text_scale.json").write_text(json.dumps(report, indent=2) + "\n")
     (OUT / "text_scale.md").write_text(markdown(report))

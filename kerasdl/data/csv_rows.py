@@ -74,6 +74,8 @@ class CsvTable:
                             yield number, row, reader.line_num - 1
             except UnicodeDecodeError:
                 raise UserError(f"{str(self.path)!r} is not UTF-8 text; save it as UTF-8") from None
+            except csv.Error as error:  # a cell over the csv module's 131,072 characters
+                raise UserError(f"{str(self.path)!r}, line {reader.line_num}: {error}") from None
             self.line_count = reader.line_num
 
     def _checked(self, lines):
@@ -85,12 +87,13 @@ class CsvTable:
         # `tf.io.decode_csv` refuses the line.
         cell = rf'"(?:[^"]|"")*"|[^{delimiter}"\r\n]*'
         quoted = re.compile(rf"(?:{cell})(?:{delimiter}(?:{cell}))*\r?\n?")
-        if self.dialect.quotechar != '"' or self.dialect.skipinitialspace:
+        quoting = self.dialect.quoting != csv.QUOTE_NONE  # a TSV's quotes are characters to both readers
+        if quoting and (self.dialect.quotechar != '"' or self.dialect.skipinitialspace):
             self.line_problem = "its quoting is not the standard double quotes"
         for line in lines:
             if line.endswith("\r") and not self.line_problem:
                 self.line_problem = "its lines end in a lone carriage return"
-            if '"' in line and not self.line_problem and not quoted.fullmatch(line):
+            if '"' in line and quoting and not self.line_problem and not quoted.fullmatch(line):
                 # (Or the line opens a cell that holds a line break, which `_not_by_line` names first.)
                 self.line_problem = "a cell holds a quote outside quoting"
             yield line

@@ -21,6 +21,7 @@ import numpy as np
 
 from kerasdl.data.dataset import DataInfo, first_few, natural_order, split_stratified, usable_threads
 from kerasdl.data.streaming import FileDataset
+from kerasdl.data.text import full_texts_notes
 from kerasdl.errors import UserError
 from kerasdl.tokenize import adapt_vocabulary, vectorizer, wordpiece_vocabulary
 
@@ -131,13 +132,7 @@ class TextFolderDataset(FileDataset):
                 f"No training file in {self.info.name[len('text:') :]!r} could be read as UTF-8 text ({paths}); "
                 "save the files as UTF-8"
             ) from None
-        full = float(np.mean(ids[:, -1] != 0)) if len(ids) else 0.0
-        if full > 0.05:
-            length = self.info.input_shape[0]
-            self.notes.append(
-                f"{full:.0%} of training texts fill all sequence_length={length} token positions and "
-                "longer ones are cut; a larger sequence_length keeps more of them"
-            )
+        self.notes += full_texts_notes(ids)
 
     def _reader(self, augmenting=False):
         """`(text path, label) -> (token ids, label)`, tokenised as `serve_raw` tokenises."""
