@@ -37,6 +37,11 @@ from kerasdl.tokenize import adapt_vocabulary, token_ids, wordpiece_vocabulary
 # (`text_table_stream`): 20 MiB with the budget's 512 MiB.
 HELD_BYTES_PER_BYTE = 25
 
+# Training texts a streaming source's "texts fill every token position"
+# note is measured on: all of a small one, a seeded sample of a large one
+# (a share, read to the nearest few percent).
+FULL_SAMPLE = 2000
+
 LABEL_NAMES = ("label", "labels", "class", "category", "target", "sentiment", "y")
 TEXT_NAMES = ("text", "message", "sms", "review", "sentence", "content", "body", "comment", "document", "x")
 
@@ -129,6 +134,36 @@ def vectorised_dataset(name, splits, class_names, vocabulary_size, sequence_leng
         tokenizer=kind,
     )
     return Dataset(info=info, splits=ids, notes=notes)
+
+
+def streamed_info(name, class_names, sequence_length):
+    """The `DataInfo` of a text source that streams, its vocabulary still to learn (`learn_vocabulary`)."""
+    return DataInfo(
+        name=name,
+        kind="text",
+        input_shape=(sequence_length,),
+        class_names=class_names,
+        value_range=(0, 1),
+        mean=None,
+        variance=None,
+        vocabulary=None,
+        tokenizer="words",
+    )
+
+
+def learn_vocabulary(dataset, vocabulary_size, wordpiece, seed):
+    """Sets a streaming text dataset's vocabulary (adapted on a stream of
+    its training texts, `dataset.texts("train")`, or the preset's
+    WordPiece) and value range, and notes how many texts fill every token
+    position, on a seeded sample of at most `FULL_SAMPLE` of them."""
+    info = dataset.info
+    if wordpiece:
+        info.vocabulary, info.tokenizer = wordpiece_vocabulary(wordpiece)
+    else:
+        info.vocabulary = adapt_vocabulary(dataset.texts("train"), vocabulary_size)
+    info.value_range = (0, len(info.vocabulary) - 1)
+    ids = dataset.sample("train", FULL_SAMPLE, seed if dataset.size("train") > FULL_SAMPLE else None)[0]
+    dataset.notes += full_texts_notes(ids)
 
 
 def full_texts_notes(ids):

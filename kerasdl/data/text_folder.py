@@ -19,16 +19,11 @@ import dataclasses
 
 import numpy as np
 
-from kerasdl.data.dataset import DataInfo, first_few, natural_order, split_stratified, usable_threads
+from kerasdl.data.dataset import first_few, natural_order, split_stratified, usable_threads
 from kerasdl.data.streaming import FileDataset
-from kerasdl.data.text import full_texts_notes
+from kerasdl.data.text import learn_vocabulary, streamed_info
 from kerasdl.errors import UserError
-from kerasdl.tokenize import adapt_vocabulary, vectorizer, wordpiece_vocabulary
-
-# Training texts the "texts fill every token position" note is measured on:
-# all of a small folder, a seeded sample of a large one (a share, read to
-# the nearest few percent).
-FULL_SAMPLE = 2000
+from kerasdl.tokenize import vectorizer
 
 # Texts a vocabulary pass reads into Keras at a time.
 ADAPT_BATCH = 256
@@ -76,25 +71,19 @@ def load_text_folder(root, seed, validation_fraction, test_fraction, vocabulary_
         raise UserError(f"{str(root)!r} has texts in a single class ({class_names[0]!r}); classification needs 2")
     labels = np.asarray([class_names.index(label) for label in raw_labels], dtype="int32")
     splits = split_stratified(np.asarray(paths), labels, seed, validation_fraction, test_fraction)
-    info = DataInfo(
-        name=f"text:{root}",
-        kind="text",
-        input_shape=(sequence_length,),
-        class_names=class_names,
-        value_range=(0, 1),
-        mean=None,
-        variance=None,
-        vocabulary=None,
-        tokenizer="words",
-    )
+    import tensorflow as tf
+
     notes = [f"skipped {empty} empty text file(s)"] if empty else []
-    dataset = TextFolderDataset(info=info, splits=splits, notes=notes)
-    if wordpiece:
-        info.vocabulary, info.tokenizer = wordpiece_vocabulary(wordpiece)
-    else:
-        info.vocabulary = adapt_vocabulary(dataset.texts("train"), vocabulary_size)
-    info.value_range = (0, len(info.vocabulary) - 1)
-    dataset.note_full_texts(seed)
+    dataset = TextFolderDataset(
+        info=streamed_info(f"text:{root}", class_names, sequence_length), splits=splits, notes=notes
+    )
+    try:
+        learn_vocabulary(dataset, vocabulary_size, wordpiece, seed)
+    except tf.errors.OpError:  # every file failed to read: the sample's stream ran short
+        paths = first_few([str(path) for path in dataset.splits["train"][0]], 3)
+        raise UserError(
+            f"No training file in {str(root)!r} could be read as UTF-8 text ({paths}); save the files as UTF-8"
+        ) from None
     return dataset
 
 
@@ -118,21 +107,6 @@ class TextFolderDataset(FileDataset):
         files = tf.data.Dataset.from_tensor_slices(self.splits[split][0])
         data = files.map(read_text, num_parallel_calls=4 * usable_threads(), deterministic=True)
         return data.ignore_errors().batch(ADAPT_BATCH)
-
-    def note_full_texts(self, seed):
-        """Says in `notes` when more than 5% of the training texts fill every
-        token position (longer ones are cut), measured on a seeded sample."""
-        import tensorflow as tf
-
-        try:
-            ids = self.sample("train", FULL_SAMPLE, seed if self.size("train") > FULL_SAMPLE else None)[0]
-        except tf.errors.OpError:  # every file read failed: the stream ran short
-            paths = first_few([str(path) for path in self.splits["train"][0]], 3)
-            raise UserError(
-                f"No training file in {self.info.name[len('text:') :]!r} could be read as UTF-8 text ({paths}); "
-                "save the files as UTF-8"
-            ) from None
-        self.notes += full_texts_notes(ids)
 
     def _reader(self, augmenting=False):
         """`(text path, label) -> (token ids, label)`, tokenised as `serve_raw` tokenises."""

@@ -24,15 +24,13 @@ import numpy as np
 
 from kerasdl.data.csv_rows import ASCII_SPACE, CsvTable
 from kerasdl.data.csv_stream import CsvStream, label_lookup
-from kerasdl.data.dataset import DataInfo, first_few, natural_order, split_stratified
-from kerasdl.data.text import full_texts_notes, table_columns
+from kerasdl.data.dataset import first_few, natural_order, split_stratified
+from kerasdl.data.text import learn_vocabulary, streamed_info, table_columns
 from kerasdl.errors import UserError
-from kerasdl.tokenize import adapt_vocabulary, vectorizer, wordpiece_vocabulary
+from kerasdl.tokenize import vectorizer
 
 # Rows the label and text columns are chosen on.
 DETECTION_ROWS = 10_000
-# Training texts the "texts fill every token position" note is measured on.
-FULL_SAMPLE = 2000
 # Texts a vocabulary pass hands Keras at a time.
 ADAPT_BATCH = 1024
 
@@ -89,17 +87,7 @@ def load_text_table_stream(
     first_seen = np.asarray([class_names.index(name) for name in codes], dtype="int32")
     labels = first_seen[np.asarray(labels, dtype="int32")]
     order = split_stratified(np.arange(len(labels)), labels, seed, validation_fraction, test_fraction)
-    info = DataInfo(
-        name=f"text:{path}",
-        kind="text",
-        input_shape=(sequence_length,),
-        class_names=class_names,
-        value_range=(0, 1),
-        mean=None,
-        variance=None,
-        vocabulary=None,
-        tokenizer="words",
-    )
+    info = streamed_info(f"text:{path}", class_names, sequence_length)
     dataset = TextTableStream(
         info=info,
         splits={split: (np.sort(rows), labels[np.sort(rows)]) for split, (rows, _) in order.items()},
@@ -116,13 +104,7 @@ def load_text_table_stream(
     ignored = [names[index] for index in range(width) if index not in (label_index, text_index)]
     if ignored:
         dataset.notes.append(f"ignored column(s) {', '.join(ignored)}: kerasdl reads one label and one text column")
-    if wordpiece:
-        info.vocabulary, info.tokenizer = wordpiece_vocabulary(wordpiece)
-    else:
-        info.vocabulary = adapt_vocabulary(dataset.texts("train"), vocabulary_size)
-    info.value_range = (0, len(info.vocabulary) - 1)
-    full_sample = dataset.sample("train", FULL_SAMPLE, seed if dataset.size("train") > FULL_SAMPLE else None)[0]
-    dataset.notes += full_texts_notes(full_sample)
+    learn_vocabulary(dataset, vocabulary_size, wordpiece, seed)
     dataset.notes.append(
         f"the file ({path.stat().st_size / 2**20:,.0f} MiB) is read and tokenised while training reads it, "
         f"the training rows shuffled in a buffer of {dataset.shuffle_rows():,}"
