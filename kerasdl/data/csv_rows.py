@@ -8,7 +8,7 @@ pass keeps the text or a list of rows, so memory holds the float32 features
 and the labels (as codes), not a Python object for every cell: a table of
 1,000,000 rows and 10 columns (72 MB) loads with a peak RSS of 234 MiB,
 against 1,183 MiB read whole into lists, and in 16 to 18 s against 23 to 28 s
-(AMD EPYC Zen 5).
+(AMD EPYC family 25).
 """
 
 import array

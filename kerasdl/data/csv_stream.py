@@ -27,7 +27,7 @@ from kerasdl.data.dataset import PREFETCH_BATCHES, Dataset, batching, seeded_cho
 SHUFFLE_BYTES = 128 * 2**20
 # What tf.data keeps for each element of a shuffle buffer beside its values:
 # 1,000,000 rows of 9 float32 features and a label took 386 MiB, 40 bytes of
-# values and 365 of tensors each (AMD EPYC Zen 5).
+# values and 365 of tensors each (AMD EPYC family 25).
 ELEMENT_BYTES = 384
 # Lines of the file a call reads, keeps and parses.
 LINES_A_CALL = 4096
@@ -110,7 +110,7 @@ class CsvStream(Dataset):
         block's string columns.
 
         Lines are read and parsed `LINES_A_CALL` at a time: a call per row
-        made the pipeline read 10,000 rows a second (AMD EPYC Zen 5)."""
+        made the pipeline read 10,000 rows a second (AMD EPYC family 25)."""
         import tensorflow as tf
 
         wanted = np.zeros(self.line_count + 1, dtype=bool)  # the last: any line past the end

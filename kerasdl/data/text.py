@@ -33,7 +33,7 @@ from kerasdl.tokenize import adapt_vocabulary, token_ids, wordpiece_vocabulary
 
 # Bytes a text table takes in memory, read whole, for each byte of its file:
 # a 42 MiB TSV of 500,000 messages peaked 1,042 MiB above the libraries
-# (AMD EPYC Zen 5). A file of more than the memory budget over this streams
+# (AMD EPYC family 25). A file of more than the memory budget over this streams
 # (`text_table_stream`): 20 MiB with the budget's 512 MiB.
 HELD_BYTES_PER_BYTE = 25
 
