@@ -152,3 +152,4 @@ def test_a_run_says_where_it_caches_names_what_failed_and_removes_its_disk_cache
     card = json.loads((run_dir / "model_card.json").read_text())
     assert card["variants"]["float32"]["parity"]["examples"] == 3
     assert f"on {test_size} held-out examples" in out  # the test metrics count the whole split
+    assert f"drawn, on 3 of the {test_size} test examples, a seeded sample" in (run_dir / "report.md").read_text()

@@ -71,14 +71,14 @@ def markdown_report(card, plots=(), texts=None):
             classifier's per-class table, its worst mistakes as text).
     """
     test = card["metrics"]["test"]
-    parity_examples = card["variants"]["float32"]["parity"]["examples"]  # cards before the split's own count
+    parity_examples = card["variants"]["float32"]["parity"]["examples"]
+    held_out = test.get("test_examples", card["metrics"].get("test_examples", parity_examples))  # older cards: none
     task = tasks.for_card(card)
     heading = columns(task)
     lines = [
         f"# {card['name']}: export report",
         "",
-        f"Keras model: test {' '.join(task.headline(test))} on "
-        f"{test.get('test_examples', card['metrics'].get('test_examples', parity_examples))} held-out examples; "
+        f"Keras model: test {' '.join(task.headline(test))} on {held_out} held-out examples; "
         f"input `{card['input']['name']}` {card['input']['shape']} {card['input'].get('dtype', 'float32')} in "
         f"{card['input']['value_range']}.",
         getattr(task, "PARITY_METHOD", PARITY_METHOD),
@@ -108,6 +108,12 @@ def markdown_report(card, plots=(), texts=None):
                 f"`{entry['file']}` takes {entry['input']['dtype']}: q = round(x / {quant['scale']:.6g}) + "
                 f"{quant['zero_point']}.",
             ]
+    if "test_examples" in card["metrics"] and parity_examples < held_out:
+        lines += [
+            "",
+            f"The variants were checked, and the test views below drawn, on {parity_examples:,} of the "
+            f"{held_out:,} test examples, a seeded sample (`kerasdl/export/parity_sample.py`).",
+        ]
     lines += pictures_section(plots, texts or {})
     versions = ", ".join(f"{name} {version}" for name, version in card["versions"].items())
     lines += ["", f"Produced with {versions}.", ""]
