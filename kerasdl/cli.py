@@ -198,6 +198,9 @@ def _train(args):
 
 
 def _evaluate(args):
+    from kerasdl.rundir import existing_run
+
+    existing_run(args.run_dir)  # before TensorFlow loads: a wrong path is refused at once
     from kerasdl.runs import evaluate_run
 
     now, recorded = evaluate_run(args.run_dir)
@@ -239,6 +242,9 @@ def _export(args):
     watch_interrupts()
 
     _refuse_if_held(args.run_dir, refused_export)
+    from kerasdl.rundir import existing_run
+
+    existing_run(args.run_dir)  # before TensorFlow loads, as for evaluate
     from kerasdl.jax_backend import select_backend
 
     select_backend("tensorflow")  # SavedModel and TFLite are TensorFlow's, whoever trained the run

@@ -49,6 +49,18 @@ class RunPlan:
             self.lock = None
 
 
+def existing_run(run_dir):
+    """`run_dir` as a `Path`, once it is a folder with a `config.yaml`; a
+    one-line error otherwise. It needs no TensorFlow, so `evaluate` and
+    `export` refuse a wrong path at once, before the libraries load."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"Run directory {str(run_dir)!r} does not exist or is not a folder")
+    if not (run_dir / "config.yaml").exists():
+        raise UserError(f"{str(run_dir)!r} has no config.yaml; is it a kerasdl run directory?")
+    return run_dir
+
+
 def run_state(path):
     """`absent`, `file`, `empty`, `foreign`, `interrupted` or `finished`.
 

@@ -8,6 +8,7 @@ from kerasdl.config_values import parse_variants
 from kerasdl.data import load_dataset_for
 from kerasdl.errors import UserError
 from kerasdl.keras_file import load_keras_file
+from kerasdl.rundir import existing_run
 from kerasdl.runlock import RunDirHeld, acquire, holder, refused_export
 
 
@@ -25,7 +26,7 @@ def load_run(run_dir):
 
 
 def _load_run(run_dir, locked_here=False):
-    run_dir = _existing_run(run_dir)
+    run_dir = existing_run(run_dir)
     if not (run_dir / "model.keras").exists():
         busy = None if locked_here else holder(run_dir)
         if busy:
@@ -35,15 +36,6 @@ def _load_run(run_dir, locked_here=False):
         )
     config = load_config(run_dir / "config.yaml")
     return config, load_dataset_for(config), load_keras_file(run_dir / "model.keras")
-
-
-def _existing_run(run_dir):
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise UserError(f"Run directory {str(run_dir)!r} does not exist or is not a folder")
-    if not (run_dir / "config.yaml").exists():
-        raise UserError(f"{str(run_dir)!r} has no config.yaml; is it a kerasdl run directory?")
-    return run_dir
 
 
 def evaluate_run(run_dir):
@@ -86,7 +78,7 @@ def export_existing_run(run_dir, variants=None, int8_io=None, allow_flex=None, l
         parse_variants(changes["variants"])  # a bad name is an error before any loading
     try:
         # Held for the whole export: a `train` there would write the same files.
-        lock = acquire(_existing_run(run_dir), "kerasdl export", log=log)
+        lock = acquire(existing_run(run_dir), "kerasdl export", log=log)
     except RunDirHeld as busy:
         raise UserError(refused_export(run_dir, busy.holder)) from None
     with lock:
