@@ -242,8 +242,11 @@ def _export(args):
     watch_interrupts()
 
     _refuse_if_held(args.run_dir, refused_export)
+    from kerasdl.config_values import parse_variants
     from kerasdl.rundir import existing_run
 
+    if args.variants is not None:
+        parse_variants(args.variants)  # a bad name first, as `export_existing_run` checks it
     existing_run(args.run_dir)  # before TensorFlow loads, as for evaluate
     from kerasdl.jax_backend import select_backend
 
