@@ -167,7 +167,7 @@ def _train(args):
         select_backend(backend)
     config = make_config(args.preset, overrides)
     from kerasdl import tasks
-    from kerasdl.export.report import text_table
+    from kerasdl.export.report import held_out_examples, text_table
     from kerasdl.training import train
 
     result = train(config)
@@ -185,8 +185,7 @@ def _train(args):
     print()
     print(text_table(result.card))
     print()
-    examples = test.get("test_examples", result.card["metrics"].get("test_examples", float32["parity"]["examples"]))
-    print(f"{'Test ' + measure:<15} {figures} on {examples} held-out examples")
+    print(f"{'Test ' + measure:<15} {figures} on {held_out_examples(result.card)} held-out examples")
     print(f"Run directory   {result.run_dir}")
     print(
         f"TFLite model    {result.run_dir / float32['file']} ({float32['size_bytes'] / 1024:.1f} KiB, "

@@ -184,9 +184,14 @@ def _blank(row, delimiter):
     return not "".join(row).strip() and (len(row) <= 1 or delimiter.isspace())
 
 
+def holds_line_break(row):
+    """A quoted cell of `row` spans lines: the row is not one line of the file."""
+    return any("\n" in cell or "\r" in cell for cell in row)
+
+
 def _not_by_line(row, cells):
     """Why `tf.io.decode_csv` and `tf.strings` would read this row otherwise than `csv` and `str` do, or None."""
-    if any("\n" in cell or "\r" in cell for cell in row):
+    if holds_line_break(row):
         return "a quoted cell holds a line break"
     for raw, cell in zip(row, cells, strict=True):
         if raw.isascii():

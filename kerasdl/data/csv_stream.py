@@ -21,10 +21,19 @@ import dataclasses
 
 import numpy as np
 
-from kerasdl.data.dataset import PREFETCH_BATCHES, Dataset, batching, seeded_choice, untuned, usable_threads
+from kerasdl.data.dataset import (
+    PREFETCH_BATCHES,
+    Dataset,
+    batching,
+    filled_arrays,
+    seeded_choice,
+    untuned,
+    usable_threads,
+)
+from kerasdl.data.streaming import DISK_SHUFFLE_BYTES
 
-# Parsed training rows the shuffle buffer holds, as bytes (as a disk cache's, `streaming.DISK_SHUFFLE_BYTES`).
-SHUFFLE_BYTES = 128 * 2**20
+# Parsed training rows the shuffle buffer holds, as bytes: a disk cache's buffer.
+SHUFFLE_BYTES = DISK_SHUFFLE_BYTES
 # What tf.data keeps for each element of a shuffle buffer beside its values:
 # 1,000,000 rows of 9 float32 features and a label took 386 MiB, 40 bytes of
 # values and 365 of tensors each (AMD EPYC family 25).
@@ -95,14 +104,7 @@ class CsvStream(Dataset):
         return untuned(data.batch(batch_size, drop_remainder=drop_remainder).prefetch(PREFETCH_BATCHES))
 
     def _read(self, rows):
-        data = self._parsed(rows).batch(4096)
-        parts = tuple(np.empty((len(rows), *spec.shape[1:]), spec.dtype.as_numpy_dtype) for spec in data.element_spec)
-        start = 0
-        for batch in data.as_numpy_iterator():
-            for part, values in zip(parts, batch, strict=True):
-                part[start : start + len(values)] = values
-            start += len(batch[0])
-        return parts
+        return filled_arrays(self._parsed(rows).batch(4096), len(rows))
 
     def _parsed(self, rows, example=None):
         """The table's `rows` (sorted row numbers), parsed, in file order:

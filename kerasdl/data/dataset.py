@@ -173,6 +173,19 @@ def batching(count, batch_size, replicas=1, shuffle=False, even=False):
     return keep, batch_size, remainder == 0 or short or (even and shuffle)
 
 
+def filled_arrays(batches, count):
+    """A batched `tf.data.Dataset` of `count` examples as one array per part,
+    filled batch by batch (a list of batches joined at the end would hold
+    the examples twice)."""
+    parts = tuple(np.empty((count, *spec.shape[1:]), spec.dtype.as_numpy_dtype) for spec in batches.element_spec)
+    start = 0
+    for batch in batches.as_numpy_iterator():
+        for part, values in zip(parts, batch, strict=True):
+            part[start : start + len(values)] = values
+        start += len(batch[0])
+    return parts
+
+
 def seeded_choice(size, count, seed):
     """`min(count, size)` distinct indices below `size`, seeded."""
     return np.random.default_rng(seed).choice(size, min(count, size), replace=False)

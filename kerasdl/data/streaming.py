@@ -22,7 +22,16 @@ import tempfile
 import numpy as np
 
 from kerasdl.data.cache_plan import CachePlan, free_disk
-from kerasdl.data.dataset import PREFETCH_BATCHES, Dataset, batching, first_few, seeded_choice, untuned, usable_threads
+from kerasdl.data.dataset import (
+    PREFETCH_BATCHES,
+    Dataset,
+    batching,
+    filled_arrays,
+    first_few,
+    seeded_choice,
+    untuned,
+    usable_threads,
+)
 
 # Decoded examples a split cached on disk is reshuffled in, as bytes: the
 # cache file is read in the order the first epoch wrote it (its files in a
@@ -72,19 +81,10 @@ class FileDataset(Dataset):
 
     def arrays(self, split):
         """`split` in memory, cached: each part of the pipeline's examples as
-        one array, filled batch by batch (a list of batches joined at the
-        end would hold the split twice). The stream has the split's length
-        even where files fail to decode (`_decoded`)."""
+        one array (`filled_arrays`). The stream has the split's length even
+        where files fail to decode (`_decoded`)."""
         if split not in self.loaded:
-            data = self.pipeline(split, 64, once=True)
-            count = self.size(split)
-            parts = tuple(np.empty((count, *spec.shape[1:]), spec.dtype.as_numpy_dtype) for spec in data.element_spec)
-            start = 0
-            for batch in data.as_numpy_iterator():
-                for part, values in zip(parts, batch, strict=True):
-                    part[start : start + len(values)] = values
-                start += len(batch[0])
-            self.loaded[split] = parts
+            self.loaded[split] = filled_arrays(self.pipeline(split, 64, once=True), self.size(split))
         return self.loaded[split]
 
     def sample(self, split, count, seed=None):

@@ -223,6 +223,16 @@ def table_columns(rows, label, text_column, path):
     return header, names, label_index, text_index
 
 
+def table_dialect(first_line, path):
+    """None for a TSV (a tab in the first line), else the CSV dialect `csv` sniffs from it."""
+    if "\t" in first_line:
+        return None
+    try:
+        return csv.Sniffer().sniff(first_line.rstrip("\r\n"), delimiters=",;")
+    except csv.Error:
+        raise UserError(f"{str(path)!r}: cannot tell its columns apart; use tabs, commas or semicolons") from None
+
+
 def _rows(path):
     """`[(line_number, cells), ...]` of the non-blank rows."""
     try:
@@ -234,14 +244,11 @@ def _rows(path):
     numbered = [(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
     if len(numbered) < 2:
         raise UserError(f"{str(path)!r} has fewer than two rows")
-    if "\t" in numbered[0][1]:
+    dialect = table_dialect(numbered[0][1], path)
+    if dialect is None:
         width = numbered[0][1].count("\t") + 1
         # Texts are the free-form part: split no further than the first line does.
         return [(number, line.split("\t", width - 1)) for number, line in numbered]
-    try:
-        dialect = csv.Sniffer().sniff(numbered[0][1], delimiters=",;")
-    except csv.Error:
-        raise UserError(f"{str(path)!r}: cannot tell its columns apart; use tabs, commas or semicolons") from None
     reader = csv.reader(lines, dialect)
     return [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
 

@@ -22,10 +22,10 @@ import itertools
 
 import numpy as np
 
-from kerasdl.data.csv_rows import ASCII_SPACE, CsvTable
+from kerasdl.data.csv_rows import ASCII_SPACE, CsvTable, holds_line_break
 from kerasdl.data.csv_stream import CsvStream, label_lookup
 from kerasdl.data.dataset import first_few, natural_order, split_stratified
-from kerasdl.data.text import learn_vocabulary, streamed_info, table_columns
+from kerasdl.data.text import learn_vocabulary, streamed_info, table_columns, table_dialect
 from kerasdl.errors import UserError
 from kerasdl.tokenize import vectorizer
 
@@ -70,7 +70,7 @@ def load_text_table_stream(
         else:
             labels.append(codes.setdefault(label, len(codes)))
             lines.append(line)
-        if why is None and any("\n" in cell or "\r" in cell for cell in row):
+        if why is None and holds_line_break(row):
             why = "a quoted text holds a line break"
         if why is None and row[label_index].strip(ASCII_SPACE) != label:
             why = "a label has non-ASCII spaces around it"
@@ -159,13 +159,8 @@ def _layout(path):
             first = next((line for line in file if line.strip()), "")
         except UnicodeDecodeError:
             raise UserError(f"{str(path)!r} is not UTF-8 text; save it as UTF-8") from None
-    if "\t" in first:
-        return CsvTable(path, _Tsv, has_header=False, header=[]), True
-    try:
-        dialect = csv.Sniffer().sniff(first.rstrip("\r\n"), delimiters=",;")
-    except csv.Error:
-        raise UserError(f"{str(path)!r}: cannot tell its columns apart; use tabs, commas or semicolons") from None
-    return CsvTable(path, dialect, has_header=False, header=[]), False
+    dialect = table_dialect(first, path)
+    return CsvTable(path, dialect or _Tsv, has_header=False, header=[]), dialect is None
 
 
 def _rows(table, tsv, width):
